@@ -1,0 +1,64 @@
+//! Signing in and out, the first admin, accepting invitations.
+
+use crate::model::*;
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ctx;
+
+/// The person signed in, if any.
+#[server(prefix = "/fn", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<User>, FnError> {
+    use crate::server::auth::session;
+    let state = ctx::state()?;
+    let s = ctx::session().await?;
+    Ok(session::current_user(&state, &s).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "create_admin")]
+pub async fn create_admin(email: String, name: String, password: String) -> Result<(), FnError> {
+    use crate::server::{auth::session, service::users};
+    let state = ctx::state()?;
+    let user = users::create_first_admin(&state.db, &email, &name, &password).await?;
+    session::sign_in(&ctx::session().await?, &user).await?;
+    leptos_axum::redirect("/app");
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), FnError> {
+    use crate::server::{auth::session, service::users};
+    let state = ctx::state()?;
+    let address = ctx::client_address().await;
+    let user = users::authenticate(&state.db, &email, &password, &address).await?;
+    session::sign_in(&ctx::session().await?, &user).await?;
+    // Only a path of this site, never an absolute URL elsewhere.
+    let target = next
+        .filter(|n| n.starts_with("/app") && !n.starts_with("//"))
+        .unwrap_or_else(|| "/app".into());
+    leptos_axum::redirect(&target);
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), FnError> {
+    crate::server::auth::session::sign_out(&ctx::session().await?).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The invitation behind a link, to greet the invited person.
+#[server(prefix = "/fn", endpoint = "invitation")]
+pub async fn load_invitation(token: String) -> Result<Invitation, FnError> {
+    let state = ctx::state()?;
+    Ok(crate::server::service::users::open_invitation(&state.db, &token).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "accept_invitation")]
+pub async fn accept_invitation(token: String, name: String, password: String) -> Result<(), FnError> {
+    use crate::server::{auth::session, service::users};
+    let state = ctx::state()?;
+    let user = users::accept_invitation(&state.db, &token, &name, &password).await?;
+    session::sign_in(&ctx::session().await?, &user).await?;
+    leptos_axum::redirect("/app");
+    Ok(())
+}

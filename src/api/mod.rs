@@ -1,0 +1,56 @@
+//! Server functions: the browser app's calls. Each one authorises, calls a
+//! service and maps the error; no SQL and no domain rule lives here.
+
+pub mod auth;
+pub mod deploys;
+pub mod people;
+pub mod tokens;
+
+#[cfg(feature = "ssr")]
+mod ctx {
+    use crate::model::User;
+    use crate::server::auth::session;
+    use crate::server::error::AppError;
+    use crate::server::service::Actor;
+    use crate::server::state::AppState;
+    use crate::model::FnError;
+    use leptos::prelude::*;
+    use tower_sessions::Session;
+
+    pub fn state() -> Result<AppState, FnError> {
+        use_context::<AppState>()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("application state is missing")).into())
+    }
+
+    pub async fn session() -> Result<Session, FnError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("session unavailable: {e}")).into())
+    }
+
+    /// The signed-in person, or an error asking to sign in.
+    pub async fn signed_in() -> Result<(AppState, User, Actor), FnError> {
+        let state = state()?;
+        let session = session().await?;
+        let user = session::current_user(&state, &session)
+            .await?
+            .ok_or_else(AppError::sign_in_required)?;
+        let actor = Actor::person(&user);
+        Ok((state, user, actor))
+    }
+
+    /// The address a request came from, for sign-in throttling.
+    pub async fn client_address() -> String {
+        use axum::extract::ConnectInfo;
+        use std::net::SocketAddr;
+        leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+            .await
+            .map(|ci| ci.0.ip().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    }
+}
+
+/// The message to show for a failed call.
+pub fn error_text(e: &crate::model::FnError) -> String {
+    e.message.clone()
+}

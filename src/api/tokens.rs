@@ -1,0 +1,25 @@
+//! API tokens for CI (admins only).
+
+use crate::model::*;
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ctx;
+
+#[server(prefix = "/fn", endpoint = "tokens")]
+pub async fn load_tokens() -> Result<Vec<ApiToken>, FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::tokens::list(&state.db, &actor).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "create_token")]
+pub async fn create_token(name: String, role: String) -> Result<NewApiToken, FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::tokens::create(&state.db, Some(&actor), &name, &role).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: i64) -> Result<(), FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    crate::server::service::tokens::revoke(&state.db, &actor, id).await?;
+    Ok(())
+}

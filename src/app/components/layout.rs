@@ -1,0 +1,57 @@
+use crate::api::auth::{current_user, Logout};
+use crate::model::User;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The frame of every signed-in page: navigation, who is signed in, sign-out.
+#[component]
+pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    let logout = ServerAction::<Logout>::new();
+    let children = StoredValue::new(children);
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/app">"Shiplog"</a>
+            <nav aria-label="Main">
+                <A href="/app" exact=true>"Deploy log"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let user: Option<User> = user.await.ok().flatten();
+                        user.filter(|u| u.role.is_admin()).map(|_| view! {
+                            <A href="/app/people">"People"</A>
+                            <A href="/app/tokens">"API tokens"</A>
+                        })
+                    })}
+                </Transition>
+                <a href="/changes">"Public notes"</a>
+            </nav>
+            <div class="who">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        user.await.ok().flatten().map(|u| view! {
+                            <span class="who-name" title=u.email.clone()>{u.name.clone()}" · "{u.role.label()}</span>
+                        })
+                    })}
+                </Transition>
+                <ActionForm action=logout>
+                    <button type="submit" class="button-link" data-testid="logout">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </header>
+        <main class="page">{move || children.read_value()()}</main>
+    }
+}
+
+/// A narrow centred card for sign-in style pages.
+#[component]
+pub fn CardPage(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <main class="card-page">
+            <div class="card">
+                <p class="brand">"Shiplog"</p>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,32 @@
+//! One module per page of the app.
+
+pub mod deploy;
+pub mod deploys;
+pub mod invite;
+pub mod login;
+pub mod people;
+pub mod setup;
+pub mod tokens;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Not found"/>
+        <main class="card-page">
+            <div class="card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <p><a href="/app">"Go to the deploy log"</a>" · "<a href="/changes">"Public notes"</a></p>
+            </div>
+        </main>
+    }
+}

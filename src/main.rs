@@ -1,0 +1,166 @@
+//! Start-up only: settings, logging, the command line, serving.
+
+use clap::{Parser, Subcommand};
+use shiplog::model::Role;
+use shiplog::server::app::Application;
+use shiplog::server::config::Config;
+use shiplog::server::{db, demo, service};
+use std::io::Read;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "shiplog", version, about = "Deploy log and release notes for teams that deploy often")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app and the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage people.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Fill an empty database with realistic demo data.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a person; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, pm, engineer or viewer.
+        #[arg(long)]
+        role: String,
+        /// Display name (defaults to the part of the email before `@`).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, pm, engineer or viewer.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("shiplog: the .env file could not be read: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("shiplog: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing();
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shiplog: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = db::connect(config.database_url.expose()).await?;
+            println!("Migrations applied ({}).", store.backend());
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add { email, role, name } } => {
+            let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
+            let store = db::connect(config.database_url.expose()).await?;
+            let user = service::users::add_user(&store, &email, &name, role, password).await?;
+            println!("Created {} ({}) as {}.", user.name, user.email, user.role.label());
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { name, role } } => {
+            let store = db::connect(config.database_url.expose()).await?;
+            let created = service::tokens::create(&store, None, &name, &role).await?;
+            eprintln!("Created token “{}” ({}). It is shown only this once:", created.token.name, created.token.role.label());
+            println!("{}", created.secret);
+            Ok(())
+        }
+        Command::Demo => {
+            let store = db::connect(config.database_url.expose()).await?;
+            let summary = demo::fill(&store).await?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let public_url = config.public_url.clone();
+    let app = Application::build(config).await?;
+    app.spawn_session_cleanup();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("SHIPLOG_LISTEN: cannot listen on {listen}: {e}"))?;
+    tracing::info!(%listen, %public_url, database = app.state.db.backend(), "Shiplog is serving");
+    println!("Shiplog is running at {public_url}");
+    axum::serve(
+        listener,
+        app.router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

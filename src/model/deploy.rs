@@ -1,0 +1,258 @@
+//! The deploy log: deploys, their change entries and commits.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Defines a closed set of lowercase string values with parsing and display.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal, $label:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored and sent over the API.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// A human label for pages.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown value `{other}`; expected one of: {}",
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+string_enum! {
+    /// Where a deploy is in its life.
+    DeployStatus {
+        Started => "started", "In progress";
+        Succeeded => "succeeded", "Succeeded";
+        Failed => "failed", "Failed";
+        RolledBack => "rolled_back", "Rolled back";
+    }
+}
+
+impl DeployStatus {
+    /// The statuses a deploy may move on to from this one. A finished deploy
+    /// only ever moves to `rolled_back` (when it succeeded and was undone).
+    pub fn next_statuses(self) -> &'static [DeployStatus] {
+        match self {
+            DeployStatus::Started => &[
+                DeployStatus::Succeeded,
+                DeployStatus::Failed,
+                DeployStatus::RolledBack,
+            ],
+            DeployStatus::Succeeded => &[DeployStatus::RolledBack],
+            DeployStatus::Failed | DeployStatus::RolledBack => &[],
+        }
+    }
+
+    pub fn can_move_to(self, next: DeployStatus) -> bool {
+        self.next_statuses().contains(&next)
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != DeployStatus::Started
+    }
+}
+
+string_enum! {
+    /// What kind of change an entry describes.
+    EntryKind {
+        Feature => "feature", "New";
+        Fix => "fix", "Fixed";
+        Improvement => "improvement", "Improved";
+        Security => "security", "Security";
+        Internal => "internal", "Internal";
+    }
+}
+
+string_enum! {
+    /// Who may read an entry.
+    Audience {
+        Everyone => "everyone", "Everyone";
+        Internal => "internal", "Internal only";
+    }
+}
+
+string_enum! {
+    /// How risky a change is; high-risk changes get the stricter process.
+    Risk {
+        Low => "low", "Low risk";
+        Medium => "medium", "Medium risk";
+        High => "high", "High risk";
+    }
+}
+
+/// One deploy of one version to one environment, as listed in the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Deploy {
+    pub id: i64,
+    /// The environment's slug, e.g. `production`.
+    pub environment: String,
+    pub version: String,
+    pub commit: Option<String>,
+    pub status: DeployStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub entry_count: i64,
+    /// Who recorded it: a person's email or a token's name.
+    pub created_by: Option<String>,
+}
+
+impl Deploy {
+    /// Whole seconds between start and finish, when finished.
+    pub fn duration_seconds(&self) -> Option<i64> {
+        self.finished_at
+            .map(|f| (f - self.started_at).num_seconds().max(0))
+    }
+}
+
+/// A deploy with everything shipped in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeployDetail {
+    #[serde(flatten)]
+    pub deploy: Deploy,
+    pub entries: Vec<ChangeEntry>,
+    pub commits: Vec<Commit>,
+}
+
+/// One fine-grained change shipped in a deploy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChangeEntry {
+    pub id: i64,
+    pub deploy_id: i64,
+    pub title: String,
+    /// The Markdown as written.
+    pub body: String,
+    /// The Markdown rendered and sanitised on write.
+    pub body_html: String,
+    pub kind: EntryKind,
+    pub audience: Audience,
+    pub risk: Risk,
+    pub component: Option<String>,
+    pub breaking: bool,
+    pub links: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A commit that went out in a deploy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Commit {
+    pub sha: String,
+    pub message: String,
+    pub author: Option<String>,
+    pub authored_at: Option<DateTime<Utc>>,
+}
+
+/// An entry as customers see it on `/changes`: with the deploy it shipped in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PublicEntry {
+    pub entry: ChangeEntry,
+    pub version: String,
+    pub shipped_at: DateTime<Utc>,
+}
+
+/// The editable fields of an entry, as the web form sends them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EntryForm {
+    pub title: String,
+    pub body: String,
+    pub kind: String,
+    pub audience: String,
+    pub risk: String,
+    pub component: String,
+    pub breaking: bool,
+    /// One link per line.
+    pub links: String,
+}
+
+impl EntryForm {
+    pub fn from_entry(e: &ChangeEntry) -> Self {
+        EntryForm {
+            title: e.title.clone(),
+            body: e.body.clone(),
+            kind: e.kind.as_str().into(),
+            audience: e.audience.as_str().into(),
+            risk: e.risk.as_str().into(),
+            component: e.component.clone().unwrap_or_default(),
+            breaking: e.breaking,
+            links: e.links.join("\n"),
+        }
+    }
+}
+
+/// Formats a duration in seconds the way people read it: `45s`, `3m 12s`, `1h 05m`.
+pub fn format_duration(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_transitions_only_move_forward() {
+        use DeployStatus::*;
+        assert!(Started.can_move_to(Succeeded));
+        assert!(Started.can_move_to(Failed));
+        assert!(Succeeded.can_move_to(RolledBack));
+        assert!(!Succeeded.can_move_to(Failed));
+        assert!(!Failed.can_move_to(Succeeded));
+        assert!(!RolledBack.can_move_to(Started));
+        assert!(!Started.can_move_to(Started));
+    }
+
+    #[test]
+    fn enums_round_trip_their_text() {
+        for k in EntryKind::ALL {
+            assert_eq!(k.as_str().parse::<EntryKind>().unwrap(), *k);
+        }
+        let err = "bogus".parse::<Risk>().unwrap_err();
+        assert!(err.contains("low, medium, high"), "{err}");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(45), "45s");
+        assert_eq!(format_duration(192), "3m 12s");
+        assert_eq!(format_duration(3900), "1h 05m");
+    }
+}

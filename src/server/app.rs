@@ -1,0 +1,164 @@
+//! `Application::build(config)`: the one way to assemble Shiplog, used by
+//! `main` and by the tests. All routes are declared in `router`.
+
+use crate::app::{shell, App};
+use crate::server::auth::{csrf, session};
+use crate::server::config::Config;
+use crate::server::db::{self, Db};
+use crate::server::mail::Mailer;
+use crate::server::service::users;
+use crate::server::state::AppState;
+use crate::server::{public, rest};
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tracing::Level;
+
+pub struct Application {
+    pub state: AppState,
+    pub router: Router,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), prepares mail and builds the router.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(config.database_url.expose())
+            .await
+            .context("the database could not be opened")?;
+        Self::with_db(config, db)
+    }
+
+    pub fn with_db(config: Config, db: Db) -> anyhow::Result<Self> {
+        let mailer = Mailer::new(&config)?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("shiplog")
+            .site_root(config.site_root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            mailer,
+            leptos_options,
+        };
+        let router = router(state.clone());
+        Ok(Application { state, router })
+    }
+
+    /// Removes expired sessions in the background, every hour.
+    pub fn spawn_session_cleanup(&self) {
+        use tower_sessions::session_store::ExpiredDeletion;
+        let store = self.state.db.session_store();
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .continuously_delete_expired(Duration::from_secs(3600))
+                .await
+            {
+                tracing::error!(error = %e, "expired session cleanup stopped");
+            }
+        });
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let sessions = SessionManagerLayer::new(state.db.session_store())
+        .with_name("shiplog_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+    let site_root = state.config.site_root.clone();
+
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", rest::router())
+        .merge(public::router())
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+        .fallback_service(ServeDir::new(&site_root).not_found_service(get(public::not_found)))
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(sessions)
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "served");
+                })
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        );
+    app.with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// Sends people where they belong before any app page renders: to first-run
+/// setup while nobody exists, to sign-in when signed out, away from setup and
+/// sign-in once those are done.
+async fn gate(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let app_page = path == "/app" || path.starts_with("/app/");
+    let is_setup = path == "/setup";
+    let is_login = path == "/login" || path.starts_with("/invite/");
+    if !(app_page || is_setup || is_login) || req.method() != axum::http::Method::GET {
+        return next.run(req).await;
+    }
+    let needs_setup = match users::needs_setup(&state.db).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    if needs_setup {
+        return if is_setup { next.run(req).await } else { Redirect::to("/setup").into_response() };
+    }
+    if is_setup {
+        return Redirect::to("/login").into_response();
+    }
+    let user = match session::current_user(&state, &session).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    match (app_page, user.is_some()) {
+        (true, false) => {
+            let next_url = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/app");
+            let encoded: String = url::form_urlencoded::byte_serialize(next_url.as_bytes()).collect();
+            Redirect::to(&format!("/login?next={encoded}")).into_response()
+        }
+        (false, true) if path == "/login" => Redirect::to("/app").into_response(),
+        _ => next.run(req).await,
+    }
+}

@@ -1,0 +1,226 @@
+//! Settings from the environment (and an optional `.env` file).
+//! A missing or malformed setting stops start-up with one line naming it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+/// A value that must never reach a log line.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where outgoing mail goes.
+#[derive(Clone, Debug)]
+pub enum MailConfig {
+    /// An SMTP server, in lettre's URL form (`smtp://user:pass@host:587`).
+    Smtp(Secret),
+    /// No SMTP server: each message is written as a file into this folder.
+    Folder(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `sqlite:` or `postgres:` URL; may hold a password.
+    pub database_url: Secret,
+    /// The address people use to reach Shiplog; links and the `Secure` cookie flag follow it.
+    pub public_url: Url,
+    pub listen: SocketAddr,
+    pub mail: MailConfig,
+    /// The sender of every message.
+    pub mail_from: String,
+    /// Where cargo-leptos put the compiled site (`pkg/`, assets).
+    pub site_root: PathBuf,
+}
+
+/// A setting that stopped start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+
+        let listen_raw = nonempty("SHIPLOG_LISTEN")
+            .or_else(|| nonempty("LEPTOS_SITE_ADDR"))
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen_raw.trim().parse().map_err(|_| {
+            bad(
+                "SHIPLOG_LISTEN",
+                format!("`{listen_raw}` is not an address like 127.0.0.1:3000"),
+            )
+        })?;
+
+        let database_url =
+            nonempty("DATABASE_URL").unwrap_or_else(|| "sqlite://shiplog.db".to_string());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres:// (the value is not shown)",
+            ));
+        }
+
+        let public_url = match nonempty("SHIPLOG_PUBLIC_URL") {
+            Some(raw) => {
+                let url = Url::parse(raw.trim()).map_err(|e| {
+                    bad("SHIPLOG_PUBLIC_URL", format!("`{raw}` is not a URL ({e})"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(bad(
+                        "SHIPLOG_PUBLIC_URL",
+                        format!("`{raw}` must be an http:// or https:// address"),
+                    ));
+                }
+                url
+            }
+            None => {
+                let host = if listen.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else {
+                    listen.ip().to_string()
+                };
+                Url::parse(&format!("http://{host}:{}", listen.port())).expect("valid url")
+            }
+        };
+
+        let mail = match nonempty("SMTP_URL") {
+            Some(raw) => {
+                let parsed = Url::parse(raw.trim()).map_err(|_| {
+                    bad("SMTP_URL", "is not a URL like smtp://user:pass@host:587 (the value is not shown)")
+                })?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                    return Err(bad("SMTP_URL", "must start with smtp:// or smtps://"));
+                }
+                MailConfig::Smtp(Secret::new(raw.trim()))
+            }
+            None => MailConfig::Folder(
+                nonempty("SHIPLOG_MAIL_DIR")
+                    .unwrap_or_else(|| "mail-outbox".into())
+                    .into(),
+            ),
+        };
+
+        let mail_from = nonempty("SHIPLOG_MAIL_FROM").unwrap_or_else(|| {
+            format!(
+                "Shiplog <shiplog@{}>",
+                public_url.host_str().unwrap_or("localhost")
+            )
+        });
+        if !mail_from.contains('@') {
+            return Err(bad(
+                "SHIPLOG_MAIL_FROM",
+                format!("`{mail_from}` is not an email address"),
+            ));
+        }
+
+        let site_root = nonempty("LEPTOS_SITE_ROOT")
+            .unwrap_or_else(|| "target/site".into())
+            .into();
+
+        Ok(Config {
+            database_url: Secret::new(database_url),
+            public_url,
+            listen,
+            mail,
+            mail_from,
+            site_root,
+        })
+    }
+
+    /// Cookies carry `Secure` when people reach Shiplog over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// An absolute link to a path of this site.
+    pub fn link(&self, path: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_url.expose(), "sqlite://shiplog.db");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert!(!c.secure_cookies());
+        assert!(matches!(c.mail, MailConfig::Folder(_)));
+    }
+
+    #[test]
+    fn malformed_settings_are_named_without_their_secret() {
+        let e = cfg(&[("DATABASE_URL", "mysql://root:hunter2@db")]).unwrap_err();
+        assert_eq!(e.name, "DATABASE_URL");
+        assert!(!e.to_string().contains("hunter2"));
+        let e = cfg(&[("SMTP_URL", "nonsense with spaces:hunter2")]).unwrap_err();
+        assert_eq!(e.name, "SMTP_URL");
+        assert!(!e.to_string().contains("hunter2"));
+        assert_eq!(cfg(&[("SHIPLOG_LISTEN", "nope")]).unwrap_err().name, "SHIPLOG_LISTEN");
+        assert_eq!(
+            cfg(&[("SHIPLOG_PUBLIC_URL", "ftp://x")]).unwrap_err().name,
+            "SHIPLOG_PUBLIC_URL"
+        );
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let c = cfg(&[("SHIPLOG_PUBLIC_URL", "https://notes.example.com")]).unwrap();
+        assert!(c.secure_cookies());
+        assert_eq!(c.link("/changes"), "https://notes.example.com/changes");
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let c = cfg(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,652 @@
+//! The SQL both databases share. SQLite accepts PostgreSQL's `$1` placeholders,
+//! so one text serves both; where the dialects differ, the implementing module
+//! passes its own fragment (`lock_users`, `for_update`).
+//!
+//! `impl_store!` writes the `Store` impl for a struct with `read` and `write` pools.
+
+macro_rules! user_cols {
+    () => {
+        "u.id, u.email, u.name, u.role, u.active, u.created_at"
+    };
+}
+macro_rules! token_cols {
+    () => {
+        "id, name, role, prefix, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! invitation_select {
+    () => {
+        "SELECT i.id, i.email, i.role, u.email AS invited_by, i.created_at, i.expires_at, i.accepted_at \
+         FROM invitations i LEFT JOIN users u ON u.id = i.invited_by"
+    };
+}
+macro_rules! deploy_select {
+    () => {
+        "SELECT d.id, e.slug AS environment, d.version, d.commit_sha, d.status, d.started_at, \
+         d.finished_at, d.created_by, \
+         (SELECT COUNT(*) FROM entries x WHERE x.deploy_id = d.id) AS entry_count \
+         FROM deploys d JOIN environments e ON e.id = d.environment_id"
+    };
+}
+macro_rules! entry_cols {
+    () => {
+        "n.id, n.deploy_id, n.title, n.body, n.body_html, n.kind, n.audience, n.risk, \
+         n.component, n.breaking, n.links, n.created_at, n.updated_at"
+    };
+}
+// Customers see `everyone` entries of succeeded deploys to the public environment.
+macro_rules! public_select {
+    () => {
+        concat!(
+            "SELECT ",
+            entry_cols!(),
+            ", d.version, COALESCE(d.finished_at, d.started_at) AS shipped_at \
+             FROM entries n JOIN deploys d ON d.id = n.deploy_id \
+             JOIN environments e ON e.id = d.environment_id \
+             WHERE e.slug = $1 AND d.status = 'succeeded' AND n.audience = 'everyone'"
+        )
+    };
+}
+
+macro_rules! impl_store {
+    ($store:ty, backend = $backend:literal, lock_users = $lock_users:literal, for_update = $for_update:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::server::db::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            fn session_store(&self) -> $crate::server::auth::session::SessionBackend {
+                self.sessions.clone()
+            }
+
+            async fn ping(&self) -> DbResult<()> {
+                sqlx::query("SELECT 1").execute(&self.read).await?;
+                Ok(())
+            }
+
+            async fn count_users(&self) -> DbResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.read)
+                    .await?)
+            }
+
+            async fn create_first_user(&self, user: NewUser) -> DbResult<User> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query($lock_users).execute(&mut *tx).await?;
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if n > 0 {
+                    return Err(DbError::Conflict(
+                        "Shiplog already has an admin account; sign in instead".into(),
+                    ));
+                }
+                let user = insert_user(&mut tx, &user).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn create_user(&self, user: NewUser) -> DbResult<User> {
+                let mut tx = self.write.begin().await?;
+                let user = insert_user(&mut tx, &user).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn user_by_id(&self, id: i64) -> DbResult<Option<User>> {
+                let row: Option<UserRow> =
+                    sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.read)
+                        .await?;
+                row.map(User::try_from).transpose()
+            }
+
+            async fn user_credentials(&self, email: &str) -> DbResult<Option<(User, String)>> {
+                let row: Option<CredentialsRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    ", u.password_hash FROM users u WHERE u.email = $1"
+                ))
+                .bind(email)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(|r| Ok((User::try_from(r.user)?, r.password_hash)))
+                    .transpose()
+            }
+
+            async fn list_users(&self) -> DbResult<Vec<User>> {
+                let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM users u ORDER BY u.active DESC, u.name, u.id"
+                ))
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn update_user(&self, id: i64, role: Role, active: bool) -> DbResult<User> {
+                let mut tx = self.write.begin().await?;
+                let admins: Vec<i64> = sqlx::query_scalar(concat!(
+                    "SELECT id FROM users WHERE role = 'admin' AND active = TRUE",
+                    $for_update
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
+                let stays_admin = role == Role::Admin && active;
+                if !stays_admin && admins == [id] {
+                    return Err(DbError::Conflict(
+                        "Shiplog needs at least one active admin; make someone else admin first"
+                            .into(),
+                    ));
+                }
+                let done = sqlx::query("UPDATE users SET role = $2, active = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(role.as_str())
+                    .bind(active)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                let row: UserRow =
+                    sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn create_invitation(&self, inv: NewInvitation) -> DbResult<Invitation> {
+                let mut tx = self.write.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO invitations (email, role, token_hash, invited_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(&inv.email)
+                .bind(inv.role.as_str())
+                .bind(&inv.token_hash)
+                .bind(inv.invited_by)
+                .bind(db_time(Utc::now()))
+                .bind(db_time(inv.expires_at))
+                .fetch_one(&mut *tx)
+                .await?;
+                let row: InvitationRow = sqlx::query_as(concat!(invitation_select!(), " WHERE i.id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn invitation_by_token(&self, token_hash: &str) -> DbResult<Option<Invitation>> {
+                let row: Option<InvitationRow> =
+                    sqlx::query_as(concat!(invitation_select!(), " WHERE i.token_hash = $1"))
+                        .bind(token_hash)
+                        .fetch_optional(&self.read)
+                        .await?;
+                row.map(Invitation::try_from).transpose()
+            }
+
+            async fn accept_invitation(
+                &self,
+                invitation_id: i64,
+                name: &str,
+                password_hash: &str,
+                now: DateTime<Utc>,
+            ) -> DbResult<User> {
+                let mut tx = self.write.begin().await?;
+                let claimed = sqlx::query(
+                    "UPDATE invitations SET accepted_at = $2 \
+                     WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2",
+                )
+                .bind(invitation_id)
+                .bind(db_time(now))
+                .execute(&mut *tx)
+                .await?;
+                if claimed.rows_affected() == 0 {
+                    return Err(DbError::Conflict(
+                        "This invitation has already been used or has expired".into(),
+                    ));
+                }
+                let (email, role): (String, String) =
+                    sqlx::query_as("SELECT email, role FROM invitations WHERE id = $1")
+                        .bind(invitation_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let user = NewUser {
+                    email,
+                    name: name.to_string(),
+                    role: role
+                        .parse()
+                        .map_err(|e| DbError::Corrupt(format!("invitations.role: {e}")))?,
+                    password_hash: password_hash.to_string(),
+                };
+                let user = insert_user(&mut tx, &user).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn list_invitations(&self) -> DbResult<Vec<Invitation>> {
+                let rows: Vec<InvitationRow> =
+                    sqlx::query_as(concat!(invitation_select!(), " ORDER BY i.created_at DESC, i.id DESC"))
+                        .fetch_all(&self.read)
+                        .await?;
+                convert(rows)
+            }
+
+            async fn delete_invitation(&self, id: i64) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM invitations WHERE id = $1 AND accepted_at IS NULL")
+                    .bind(id)
+                    .execute(&self.write)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn record_login_failure(&self, keys: &[String], at: DateTime<Utc>) -> DbResult<()> {
+                let mut tx = self.write.begin().await?;
+                for key in keys {
+                    sqlx::query("INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2)")
+                        .bind(key)
+                        .bind(db_time(at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // Old failures no longer count for anything.
+                sqlx::query("DELETE FROM login_failures WHERE failed_at < $1")
+                    .bind(db_time(at - chrono::TimeDelta::days(1)))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> DbResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2",
+                )
+                .bind(key)
+                .bind(db_time(since))
+                .fetch_one(&self.read)
+                .await?)
+            }
+
+            async fn oldest_login_failure(
+                &self,
+                key: &str,
+                since: DateTime<Utc>,
+            ) -> DbResult<Option<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT failed_at FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2 \
+                     ORDER BY failed_at LIMIT 1",
+                )
+                .bind(key)
+                .bind(db_time(since))
+                .fetch_optional(&self.read)
+                .await?)
+            }
+
+            async fn clear_login_failures(&self, key: &str) -> DbResult<()> {
+                sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1")
+                    .bind(key)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_token(&self, token: NewToken) -> DbResult<ApiToken> {
+                let row: TokenRow = sqlx::query_as(concat!(
+                    "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                    token_cols!()
+                ))
+                .bind(&token.name)
+                .bind(token.role.as_str())
+                .bind(&token.token_hash)
+                .bind(&token.prefix)
+                .bind(token.created_by)
+                .bind(db_time(Utc::now()))
+                .fetch_one(&self.write)
+                .await?;
+                row.try_into()
+            }
+
+            async fn token_by_hash(&self, token_hash: &str) -> DbResult<Option<ApiToken>> {
+                let row: Option<TokenRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    token_cols!(),
+                    " FROM api_tokens WHERE token_hash = $1"
+                ))
+                .bind(token_hash)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(ApiToken::try_from).transpose()
+            }
+
+            async fn touch_token(&self, id: i64, at: DateTime<Utc>) -> DbResult<()> {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(db_time(at))
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn list_tokens(&self) -> DbResult<Vec<ApiToken>> {
+                let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    token_cols!(),
+                    " FROM api_tokens ORDER BY revoked_at IS NOT NULL, created_at DESC, id DESC"
+                ))
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> DbResult<ApiToken> {
+                let row: Option<TokenRow> = sqlx::query_as(concat!(
+                    "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                    token_cols!()
+                ))
+                .bind(id)
+                .bind(db_time(at))
+                .fetch_optional(&self.write)
+                .await?;
+                row.ok_or(DbError::NotFound)?.try_into()
+            }
+
+            async fn create_deploy(&self, d: NewDeploy) -> DbResult<DeployDetail> {
+                let now = db_time(Utc::now());
+                let mut tx = self.write.begin().await?;
+                sqlx::query(
+                    "INSERT INTO environments (slug, created_at) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING",
+                )
+                .bind(&d.environment)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let env_id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE slug = $1")
+                    .bind(&d.environment)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO deploys (environment_id, version, commit_sha, status, started_at, \
+                     finished_at, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(env_id)
+                .bind(&d.version)
+                .bind(&d.commit)
+                .bind(d.status.as_str())
+                .bind(db_time(d.started_at))
+                .bind(d.finished_at.map(db_time))
+                .bind(&d.created_by)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| {
+                    unique(e, || {
+                        format!(
+                            "version `{}` has already been deployed to `{}`",
+                            d.version, d.environment
+                        )
+                    })
+                })?;
+                for (position, entry) in d.entries.iter().enumerate() {
+                    insert_entry(&mut tx, id, position as i64, entry, now).await?;
+                }
+                for (position, c) in d.commits.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO commits (deploy_id, position, sha, message, author, authored_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id)
+                    .bind(position as i64)
+                    .bind(&c.sha)
+                    .bind(&c.message)
+                    .bind(&c.author)
+                    .bind(c.authored_at.map(db_time))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let detail = load_deploy(&mut *tx, id).await?.ok_or(DbError::NotFound)?;
+                tx.commit().await?;
+                Ok(detail)
+            }
+
+            async fn deploy(&self, id: i64) -> DbResult<Option<DeployDetail>> {
+                let mut conn = self.read.acquire().await?;
+                load_deploy(&mut *conn, id).await
+            }
+
+            async fn list_deploys(&self, q: &DeployQuery) -> DbResult<Vec<Deploy>> {
+                let rows: Vec<DeployRow> = sqlx::query_as(concat!(
+                    deploy_select!(),
+                    " WHERE ($1 IS NULL OR e.slug = $1) \
+                      AND ($2 IS NULL OR (d.started_at, d.id) < \
+                           (SELECT b.started_at, b.id FROM deploys b WHERE b.id = $2)) \
+                     ORDER BY d.started_at DESC, d.id DESC LIMIT $3"
+                ))
+                .bind(&q.environment)
+                .bind(q.before)
+                .bind(q.limit)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn list_environments(&self) -> DbResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT slug FROM environments ORDER BY slug")
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
+            async fn set_deploy_status(
+                &self,
+                id: i64,
+                from: DeployStatus,
+                to: DeployStatus,
+                finished_at: Option<DateTime<Utc>>,
+            ) -> DbResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE deploys SET status = $3, finished_at = COALESCE($4, finished_at) \
+                     WHERE id = $1 AND status = $2",
+                )
+                .bind(id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(finished_at.map(db_time))
+                .execute(&self.write)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn entry(&self, id: i64) -> DbResult<Option<ChangeEntry>> {
+                let row: Option<EntryRow> =
+                    sqlx::query_as(concat!("SELECT ", entry_cols!(), " FROM entries n WHERE n.id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.read)
+                        .await?;
+                row.map(ChangeEntry::try_from).transpose()
+            }
+
+            async fn add_entry(&self, deploy_id: i64, entry: NewEntry) -> DbResult<ChangeEntry> {
+                let now = db_time(Utc::now());
+                let mut tx = self.write.begin().await?;
+                let position: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(position) + 1, 0) FROM entries WHERE deploy_id = $1",
+                )
+                .bind(deploy_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let id = insert_entry(&mut tx, deploy_id, position, &entry, now).await?;
+                let row: EntryRow =
+                    sqlx::query_as(concat!("SELECT ", entry_cols!(), " FROM entries n WHERE n.id = $1"))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn update_entry(&self, id: i64, e: NewEntry) -> DbResult<ChangeEntry> {
+                let row: Option<EntryRow> = sqlx::query_as(concat!(
+                    "UPDATE entries AS n SET title = $2, body = $3, body_html = $4, kind = $5, audience = $6, \
+                     risk = $7, component = $8, breaking = $9, links = $10, updated_at = $11 \
+                     WHERE n.id = $1 RETURNING ",
+                    entry_cols!()
+                ))
+                .bind(id)
+                .bind(&e.title)
+                .bind(&e.body)
+                .bind(&e.body_html)
+                .bind(e.kind.as_str())
+                .bind(e.audience.as_str())
+                .bind(e.risk.as_str())
+                .bind(&e.component)
+                .bind(e.breaking)
+                .bind(links_json(&e.links))
+                .bind(db_time(Utc::now()))
+                .fetch_optional(&self.write)
+                .await?;
+                row.ok_or(DbError::NotFound)?.try_into()
+            }
+
+            async fn delete_entry(&self, id: i64) -> DbResult<()> {
+                let done = sqlx::query("DELETE FROM entries WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.write)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn public_entries(&self, q: &PublicQuery) -> DbResult<Vec<PublicEntry>> {
+                let rows: Vec<PublicEntryRow> = sqlx::query_as(concat!(
+                    public_select!(),
+                    " AND ($2 IS NULL OR n.kind = $2) AND ($3 IS NULL OR n.component = $3) \
+                     ORDER BY shipped_at DESC, n.id DESC LIMIT $4 OFFSET $5"
+                ))
+                .bind(&q.environment)
+                .bind(q.kind.map(|k| k.as_str()))
+                .bind(&q.component)
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn public_entry(&self, environment: &str, id: i64) -> DbResult<Option<PublicEntry>> {
+                let row: Option<PublicEntryRow> =
+                    sqlx::query_as(concat!(public_select!(), " AND n.id = $2"))
+                        .bind(environment)
+                        .bind(id)
+                        .fetch_optional(&self.read)
+                        .await?;
+                row.map(PublicEntry::try_from).transpose()
+            }
+
+            async fn public_components(&self, environment: &str) -> DbResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT n.component FROM entries n JOIN deploys d ON d.id = n.deploy_id \
+                     JOIN environments e ON e.id = d.environment_id \
+                     WHERE e.slug = $1 AND d.status = 'succeeded' AND n.audience = 'everyone' \
+                     AND n.component IS NOT NULL ORDER BY n.component",
+                )
+                .bind(environment)
+                .fetch_all(&self.read)
+                .await?)
+            }
+        }
+
+        async fn insert_user(
+            tx: &mut sqlx::Transaction<'_, DB>,
+            u: &NewUser,
+        ) -> DbResult<User> {
+            let row: UserRow = sqlx::query_as(
+                "INSERT INTO users AS u (email, name, role, password_hash, active, created_at) \
+                 VALUES ($1, $2, $3, $4, TRUE, $5) \
+                 RETURNING u.id, u.email, u.name, u.role, u.active, u.created_at",
+            )
+            .bind(&u.email)
+            .bind(&u.name)
+            .bind(u.role.as_str())
+            .bind(&u.password_hash)
+            .bind(db_time(Utc::now()))
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| unique(e, || format!("an account for {} already exists", u.email)))?;
+            row.try_into()
+        }
+
+        async fn insert_entry(
+            tx: &mut sqlx::Transaction<'_, DB>,
+            deploy_id: i64,
+            position: i64,
+            e: &NewEntry,
+            now: DateTime<Utc>,
+        ) -> DbResult<i64> {
+            Ok(sqlx::query_scalar(
+                "INSERT INTO entries (deploy_id, position, title, body, body_html, kind, audience, risk, \
+                 component, breaking, links, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+            )
+            .bind(deploy_id)
+            .bind(position)
+            .bind(&e.title)
+            .bind(&e.body)
+            .bind(&e.body_html)
+            .bind(e.kind.as_str())
+            .bind(e.audience.as_str())
+            .bind(e.risk.as_str())
+            .bind(&e.component)
+            .bind(e.breaking)
+            .bind(links_json(&e.links))
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?)
+        }
+
+        async fn load_deploy(
+            conn: &mut <DB as sqlx::Database>::Connection,
+            id: i64,
+        ) -> DbResult<Option<DeployDetail>> {
+            let row: Option<DeployRow> = sqlx::query_as(concat!(deploy_select!(), " WHERE d.id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let entries: Vec<EntryRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                entry_cols!(),
+                " FROM entries n WHERE n.deploy_id = $1 ORDER BY n.position, n.id"
+            ))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let commits: Vec<CommitRow> = sqlx::query_as(
+                "SELECT sha, message, author, authored_at FROM commits WHERE deploy_id = $1 ORDER BY position",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(Some(DeployDetail {
+                deploy: row.try_into()?,
+                entries: convert(entries)?,
+                commits: commits.into_iter().map(Commit::from).collect(),
+            }))
+        }
+
+        fn links_json(links: &[String]) -> String {
+            serde_json::to_string(links).expect("a list of strings always serialises")
+        }
+    };
+}

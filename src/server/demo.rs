@@ -1,0 +1,225 @@
+//! `shiplog demo`: realistic data for an empty database. About 30 weeknight
+//! deploys over six weeks across staging and production, 150 entries of every
+//! kind, several people and a CI token. Seeded, so every run makes the same data.
+
+use crate::model::*;
+use crate::server::db::Db;
+use crate::server::service::deploys::{self, CommitInput, DeployInput, EntryInput};
+use crate::server::service::{tokens, users, Actor};
+use anyhow::{bail, Context};
+use chrono::{Datelike, Duration, TimeZone, Utc, Weekday};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+pub const DEMO_PASSWORD: &str = "shiplog-demo";
+const DEPLOYS: usize = 30;
+const ENTRIES: usize = 150;
+
+const PEOPLE: &[(&str, &str, Role)] = &[
+    ("admin@example.com", "Ada Admin", Role::Admin),
+    ("pm@example.com", "Priya Product", Role::Pm),
+    ("eng@example.com", "Emil Engineer", Role::Engineer),
+    ("sam@example.com", "Sam Engineer", Role::Engineer),
+    ("viewer@example.com", "Vic Viewer", Role::Viewer),
+];
+
+const COMPONENTS: &[&str] = &["billing", "search", "dashboard", "api", "notifications", "auth", "exports"];
+
+const FEATURES: &[&str] = &[
+    "Export {c} data as CSV",
+    "Keyboard shortcuts in {c}",
+    "Saved filters for {c}",
+    "Dark mode for {c}",
+    "Bulk actions in {c}",
+    "Webhooks for {c} events",
+    "Share {c} views with a link",
+];
+const FIXES: &[&str] = &[
+    "{c} no longer times out on large accounts",
+    "Fixed duplicate emails from {c}",
+    "Dates in {c} now respect your time zone",
+    "{c} keeps your scroll position after saving",
+    "Fixed a crash in {c} when a field is empty",
+];
+const IMPROVEMENTS: &[&str] = &[
+    "{c} loads twice as fast",
+    "Clearer error messages in {c}",
+    "Smaller downloads for {c}",
+    "Better screen-reader labels in {c}",
+];
+const SECURITY: &[&str] = &[
+    "Stricter session checks in {c}",
+    "Rate limiting for {c}",
+    "Updated {c} dependencies for a security advisory",
+];
+const INTERNAL: &[&str] = &[
+    "Refactored {c} storage layer",
+    "More tracing in {c}",
+    "Upgraded {c} build tooling",
+    "Cleaned up {c} feature flags",
+];
+
+fn body(rng: &mut StdRng, kind: EntryKind, component: &str) -> String {
+    match kind {
+        EntryKind::Feature => format!(
+            "You can now do more in **{component}**:\n\n- find it in the {component} menu\n- it works on mobile too\n\nTell us what you think.",
+        ),
+        EntryKind::Fix => format!(
+            "Some customers saw errors in {component} under load. This is fixed; no action is needed."
+        ),
+        EntryKind::Improvement => format!(
+            "Pages in {component} now render in about {} ms at the 95th percentile.",
+            rng.gen_range(80..400)
+        ),
+        EntryKind::Security => "We tightened a check that could have been abused. We have no evidence that it was.".into(),
+        EntryKind::Internal => format!("Internal change in `{component}`; no visible effect."),
+    }
+}
+
+/// Weeknights (Monday–Friday) going back from today, oldest first.
+fn weeknights(count: usize) -> Vec<chrono::DateTime<Utc>> {
+    let today = Utc::now().date_naive();
+    let mut days = vec![];
+    let mut d = today - Duration::days(1);
+    while days.len() < count {
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            days.push(Utc.from_utc_datetime(&d.and_hms_opt(21, 0, 0).expect("valid time")));
+        }
+        d -= Duration::days(1);
+    }
+    days.reverse();
+    days
+}
+
+pub async fn fill(db: &Db) -> anyhow::Result<String> {
+    if !db.list_environments().await?.is_empty() {
+        bail!("this database already has deploys; `shiplog demo` only fills an empty database");
+    }
+    let mut rng = StdRng::seed_from_u64(2026);
+    let mut created_people = vec![];
+    for (email, name, role) in PEOPLE {
+        if db.user_credentials(email).await?.is_none() {
+            users::add_user(db, email, name, *role, DEMO_PASSWORD)
+                .await
+                .with_context(|| format!("could not create {email}"))?;
+            created_people.push(*email);
+        }
+    }
+    let ci = Actor {
+        label: "token:demo-ci".into(),
+        role: Role::Engineer,
+        user_id: None,
+    };
+    let nights = weeknights(DEPLOYS);
+    let mut entries_left = ENTRIES;
+    let mut deploy_count = 0;
+    for (i, night) in nights.iter().enumerate() {
+        // Every fourth deploy tries a release candidate on staging first.
+        let environment = if i % 4 == 3 { "staging" } else { "production" };
+        let last = i == nights.len() - 1;
+        let status = if last {
+            DeployStatus::Started
+        } else if i == 7 || i == 19 {
+            DeployStatus::Failed
+        } else if i == 12 {
+            DeployStatus::RolledBack
+        } else {
+            DeployStatus::Succeeded
+        };
+        let deploys_left = DEPLOYS - i;
+        let n = if last { entries_left } else { entries_left / deploys_left };
+        entries_left -= n;
+        let started = *night + Duration::minutes(rng.gen_range(0..50));
+        let mut entries = vec![];
+        let mut commits = vec![];
+        for _ in 0..n {
+            let kind = *[
+                EntryKind::Feature,
+                EntryKind::Feature,
+                EntryKind::Fix,
+                EntryKind::Fix,
+                EntryKind::Fix,
+                EntryKind::Improvement,
+                EntryKind::Improvement,
+                EntryKind::Security,
+                EntryKind::Internal,
+            ]
+            .choose(&mut rng)
+            .expect("non-empty");
+            let component = *COMPONENTS.choose(&mut rng).expect("non-empty");
+            let templates = match kind {
+                EntryKind::Feature => FEATURES,
+                EntryKind::Fix => FIXES,
+                EntryKind::Improvement => IMPROVEMENTS,
+                EntryKind::Security => SECURITY,
+                EntryKind::Internal => INTERNAL,
+            };
+            let title = templates.choose(&mut rng).expect("non-empty").replace("{c}", component);
+            let mut title_chars = title.chars();
+            let title: String = title_chars.next().map(|c| c.to_uppercase().chain(title_chars).collect()).unwrap_or_default();
+            let risk = match rng.gen_range(0..10) {
+                0 => Risk::High,
+                1..=3 => Risk::Medium,
+                _ => Risk::Low,
+            };
+            let sha: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16))).collect();
+            let prefix = match kind {
+                EntryKind::Feature => "feat",
+                EntryKind::Fix => "fix",
+                EntryKind::Improvement => "perf",
+                EntryKind::Security => "fix",
+                EntryKind::Internal => "chore",
+            };
+            commits.push(CommitInput {
+                sha,
+                message: format!("{prefix}({component}): {}", title.to_lowercase()),
+                author: Some(PEOPLE[rng.gen_range(2..4)].1.to_string()),
+                authored_at: Some(started - Duration::hours(rng.gen_range(2..30))),
+            });
+            entries.push(EntryInput {
+                body: body(&mut rng, kind, component),
+                title,
+                kind,
+                audience: Some(if kind == EntryKind::Internal || rng.gen_range(0..12) == 0 {
+                    Audience::Internal
+                } else {
+                    Audience::Everyone
+                }),
+                risk: Some(risk),
+                component: Some(component.to_string()),
+                breaking: rng.gen_range(0..25) == 0,
+                links: vec![],
+            });
+        }
+        let finished = (status != DeployStatus::Started).then(|| started + Duration::seconds(rng.gen_range(90..1500)));
+        let version = format!("{}.{}", started.format("%Y.%m.%d"), if environment == "staging" { "rc1" } else { "1" });
+        deploys::create(
+            db,
+            &ci,
+            DeployInput {
+                environment: environment.into(),
+                version,
+                commit: commits.last().map(|c| c.sha.clone()),
+                status: Some(status),
+                started_at: Some(started),
+                finished_at: finished,
+                entries: Some(entries),
+                commits,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("could not record a demo deploy: {e}"))?;
+        deploy_count += 1;
+    }
+    let token = tokens::create(db, None, "demo-ci", "engineer")
+        .await
+        .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
+    Ok(format!(
+        "Demo data: {deploy_count} deploys with {ENTRIES} entries; people created: {}.\n\
+         Sign in as admin@example.com (or pm@, eng@, viewer@example.com) with the password `{DEMO_PASSWORD}`.\n\
+         CI token (engineer): {}",
+        if created_people.is_empty() { "none (they existed)".to_string() } else { created_people.join(", ") },
+        token.secret
+    ))
+}

@@ -1,0 +1,14 @@
+//! Everything that only runs on the server.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod mail;
+pub mod markdown;
+pub mod public;
+pub mod rest;
+pub mod service;
+pub mod state;

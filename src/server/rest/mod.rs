@@ -1,0 +1,27 @@
+//! The JSON API under `/api/v1`, for CI and scripts. Bearer tokens only;
+//! every error answers `{"error": {"code", "message", "field"?}}`.
+
+pub mod deploys;
+pub mod extract;
+pub mod openapi;
+
+use crate::server::error::AppError;
+use crate::server::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+
+/// Largest request body the API reads (a deploy with hundreds of entries fits).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/deploys", get(deploys::list).post(deploys::create))
+        .route("/deploys/{id}", get(deploys::get).patch(deploys::update))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
+        .method_not_allowed_fallback(|| async {
+            AppError::MethodNotAllowed("This endpoint does not accept that method.".into())
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}

@@ -1,0 +1,48 @@
+//! What customers may read: `everyone` entries of succeeded production deploys.
+
+use crate::model::*;
+use crate::server::db::{Db, PublicQuery};
+use crate::server::error::AppError;
+
+/// The environment whose succeeded deploys customers hear about.
+pub const PUBLIC_ENVIRONMENT: &str = "production";
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Clone, Debug, Default)]
+pub struct ChangesFilter {
+    pub kind: Option<EntryKind>,
+    pub component: Option<String>,
+    pub page: i64,
+}
+
+pub struct ChangesPage {
+    pub entries: Vec<PublicEntry>,
+    pub has_more: bool,
+    pub components: Vec<String>,
+}
+
+pub async fn list(db: &Db, filter: &ChangesFilter) -> Result<ChangesPage, AppError> {
+    let page = filter.page.max(1);
+    let mut entries = db
+        .public_entries(&PublicQuery {
+            environment: PUBLIC_ENVIRONMENT.into(),
+            kind: filter.kind,
+            component: filter.component.clone(),
+            limit: PAGE_SIZE + 1,
+            offset: (page - 1) * PAGE_SIZE,
+        })
+        .await?;
+    let has_more = entries.len() as i64 > PAGE_SIZE;
+    entries.truncate(PAGE_SIZE as usize);
+    Ok(ChangesPage {
+        entries,
+        has_more,
+        components: db.public_components(PUBLIC_ENVIRONMENT).await?,
+    })
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<PublicEntry, AppError> {
+    db.public_entry(PUBLIC_ENVIRONMENT, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("This change does not exist or is not public."))
+}

@@ -1,0 +1,311 @@
+//! Recording deploys and editing their entries.
+
+use super::{conventional, validate, Actor};
+use crate::model::*;
+use crate::server::db::{Db, DeployQuery, NewCommit, NewDeploy, NewEntry};
+use crate::server::error::AppError;
+use crate::server::markdown;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_ENTRIES: usize = 500;
+pub const MAX_COMMITS: usize = 1000;
+pub const DEFAULT_PAGE: i64 = 20;
+pub const MAX_PAGE: i64 = 100;
+
+/// A deploy as CI reports it (`POST /api/v1/deploys`).
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployInput {
+    /// Environment slug; created on first use.
+    #[schema(example = "production")]
+    pub environment: String,
+    /// Unique per environment.
+    #[schema(example = "2026.11.26-1")]
+    pub version: String,
+    pub commit: Option<String>,
+    /// Defaults to `started`.
+    pub status: Option<DeployStatus>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The changelog. When absent, entries are drafted from `commits`.
+    pub entries: Option<Vec<EntryInput>>,
+    #[serde(default)]
+    pub commits: Vec<CommitInput>,
+}
+
+/// One change entry as the API takes it.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryInput {
+    pub title: String,
+    /// Markdown.
+    #[serde(default)]
+    pub body: String,
+    pub kind: EntryKind,
+    /// Defaults to `everyone`.
+    pub audience: Option<Audience>,
+    /// Defaults to `low`.
+    pub risk: Option<Risk>,
+    pub component: Option<String>,
+    #[serde(default)]
+    pub breaking: bool,
+    #[serde(default)]
+    pub links: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitInput {
+    pub sha: String,
+    pub message: String,
+    pub author: Option<String>,
+    pub authored_at: Option<DateTime<Utc>>,
+}
+
+/// One page of the timeline.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeployPage {
+    pub deploys: Vec<Deploy>,
+    /// Pass as `before` to get the next page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+fn entry(field: &str, e: EntryInput) -> Result<NewEntry, AppError> {
+    let body = validate::body(&format!("{field}.body"), &e.body)?;
+    let links = e
+        .links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| validate::link(&format!("{field}.links[{i}]"), l))
+        .collect::<Result<Vec<_>, _>>()?;
+    if links.len() > 20 {
+        return Err(AppError::invalid(format!("{field}.links"), "at most 20 links per entry"));
+    }
+    Ok(NewEntry {
+        title: validate::title(&format!("{field}.title"), &e.title)?,
+        body_html: markdown::render(&body),
+        body,
+        kind: e.kind,
+        audience: e.audience.unwrap_or(Audience::Everyone),
+        risk: e.risk.unwrap_or(Risk::Low),
+        component: validate::component(&format!("{field}.component"), e.component.as_deref())?,
+        breaking: e.breaking,
+        links,
+    })
+}
+
+/// Parses the web form's text fields into an API-shaped entry.
+pub fn entry_from_form(f: &EntryForm) -> Result<EntryInput, AppError> {
+    Ok(EntryInput {
+        title: f.title.clone(),
+        body: f.body.clone(),
+        kind: validate::choice("kind", &f.kind)?,
+        audience: Some(validate::choice("audience", &f.audience)?),
+        risk: Some(validate::choice("risk", &f.risk)?),
+        component: Some(f.component.clone()),
+        breaking: f.breaking,
+        links: f
+            .links
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+    })
+}
+
+fn drafted_entries(commits: &[NewCommit]) -> Vec<NewEntry> {
+    commits
+        .iter()
+        .filter_map(|c| conventional::draft(&c.message))
+        .map(|d| NewEntry {
+            body_html: markdown::render(&d.body),
+            title: d.title,
+            body: d.body,
+            kind: d.kind,
+            // Drafts of internal commits stay internal; the rest are for everyone.
+            audience: if d.kind == EntryKind::Internal {
+                Audience::Internal
+            } else {
+                Audience::Everyone
+            },
+            risk: if d.breaking { Risk::High } else { Risk::Low },
+            component: d.component,
+            breaking: d.breaking,
+            links: vec![],
+        })
+        .collect()
+}
+
+pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<DeployDetail, AppError> {
+    actor.require(actor.role.can_write_deploys(), "record deploys")?;
+    let status = input.status.unwrap_or(DeployStatus::Started);
+    let started_at = input.started_at.unwrap_or_else(Utc::now);
+    let finished_at = match (status.is_finished(), input.finished_at) {
+        (false, Some(_)) => {
+            return Err(AppError::invalid(
+                "finished_at",
+                "a deploy that has only started has no finish time",
+            ))
+        }
+        (true, None) => Some(Utc::now().max(started_at)),
+        (_, f) => f,
+    };
+    if finished_at.is_some_and(|f| f < started_at) {
+        return Err(AppError::invalid("finished_at", "finished_at is before started_at"));
+    }
+    if input.commits.len() > MAX_COMMITS {
+        return Err(AppError::invalid("commits", format!("at most {MAX_COMMITS} commits per deploy")));
+    }
+    let commits = input
+        .commits
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let field = format!("commits[{i}]");
+            let message = c.message.trim().to_string();
+            if message.is_empty() {
+                return Err(AppError::invalid(format!("{field}.message"), "the commit message is required"));
+            }
+            Ok(NewCommit {
+                sha: validate::commit_sha(&format!("{field}.sha"), &c.sha)?,
+                message,
+                author: c.author.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+                authored_at: c.authored_at,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let entries = match input.entries {
+        Some(entries) => {
+            if entries.len() > MAX_ENTRIES {
+                return Err(AppError::invalid("entries", format!("at most {MAX_ENTRIES} entries per deploy")));
+            }
+            entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| entry(&format!("entries[{i}]"), e))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        None => drafted_entries(&commits),
+    };
+    let deploy = NewDeploy {
+        environment: validate::environment_slug("environment", &input.environment)?,
+        version: validate::version("version", &input.version)?,
+        commit: input
+            .commit
+            .as_deref()
+            .map(|c| validate::commit_sha("commit", c))
+            .transpose()?,
+        status,
+        started_at,
+        finished_at,
+        created_by: Some(actor.label.clone()),
+        entries,
+        commits,
+    };
+    let detail = db.create_deploy(deploy).await?;
+    tracing::info!(deploy = detail.deploy.id, environment = %detail.deploy.environment,
+        version = %detail.deploy.version, by = %actor.label, "deploy recorded");
+    Ok(detail)
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<DeployDetail, AppError> {
+    db.deploy(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("There is no deploy {id}.")))
+}
+
+pub async fn list(
+    db: &Db,
+    environment: Option<String>,
+    limit: Option<i64>,
+    before: Option<i64>,
+) -> Result<DeployPage, AppError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::invalid("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let environment = environment
+        .filter(|e| !e.is_empty())
+        .map(|e| validate::environment_slug("environment", &e))
+        .transpose()?;
+    // One more than asked tells whether another page follows.
+    let mut deploys = db
+        .list_deploys(&DeployQuery {
+            environment,
+            before,
+            limit: limit + 1,
+        })
+        .await?;
+    let next_before = if deploys.len() as i64 > limit {
+        deploys.truncate(limit as usize);
+        deploys.last().map(|d| d.id)
+    } else {
+        None
+    };
+    Ok(DeployPage { deploys, next_before })
+}
+
+/// Moves a deploy's status on; an impossible transition is a conflict.
+pub async fn change_status(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    to: DeployStatus,
+    finished_at: Option<DateTime<Utc>>,
+) -> Result<DeployDetail, AppError> {
+    actor.require(actor.role.can_write_deploys(), "change a deploy's status")?;
+    let current = get(db, id).await?;
+    let from = current.deploy.status;
+    if !from.can_move_to(to) {
+        return Err(AppError::conflict(format!(
+            "A deploy that is {} cannot become {}.",
+            from.as_str(),
+            to.as_str()
+        )));
+    }
+    let finished_at = match (to.is_finished(), finished_at) {
+        (true, None) if current.deploy.finished_at.is_none() => Some(Utc::now()),
+        (_, f) => f,
+    };
+    if finished_at.is_some_and(|f| f < current.deploy.started_at) {
+        return Err(AppError::invalid("finished_at", "finished_at is before the deploy started"));
+    }
+    if !db.set_deploy_status(id, from, to, finished_at).await? {
+        return Err(AppError::conflict(
+            "Someone else changed this deploy's status at the same time; reload and try again.",
+        ));
+    }
+    tracing::info!(deploy = id, from = %from, to = %to, by = %actor.label, "deploy status changed");
+    get(db, id).await
+}
+
+pub async fn add_entry(db: &Db, actor: &Actor, deploy_id: i64, input: EntryInput) -> Result<ChangeEntry, AppError> {
+    actor.require(actor.role.can_write_deploys(), "edit entries")?;
+    get(db, deploy_id).await?;
+    let new = entry("entry", input)?;
+    Ok(db.add_entry(deploy_id, new).await?)
+}
+
+pub async fn update_entry(db: &Db, actor: &Actor, id: i64, input: EntryInput) -> Result<ChangeEntry, AppError> {
+    actor.require(actor.role.can_write_deploys(), "edit entries")?;
+    let new = entry("entry", input)?;
+    db.update_entry(id, new).await.map_err(|e| match e {
+        crate::server::db::DbError::NotFound => AppError::not_found(format!("There is no entry {id}.")),
+        other => other.into(),
+    })
+}
+
+pub async fn delete_entry(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
+    actor.require(actor.role.can_write_deploys(), "delete entries")?;
+    db.delete_entry(id).await.map_err(|e| match e {
+        crate::server::db::DbError::NotFound => AppError::not_found(format!("There is no entry {id}.")),
+        other => other.into(),
+    })
+}
+
+/// Renders Markdown the way entries are stored, for the editor's preview.
+pub fn preview(markdown_text: &str) -> Result<String, AppError> {
+    Ok(markdown::render(&validate::body("body", markdown_text)?))
+}

@@ -1,0 +1,42 @@
+//! Domain rules. Handlers, server functions and the CLI call these; these call
+//! the storage seam. Nothing here knows about HTTP.
+
+pub mod changes;
+pub mod conventional;
+pub mod deploys;
+pub mod tokens;
+pub mod users;
+pub mod validate;
+
+use crate::model::Role;
+
+/// Who is acting: a signed-in person or an API token.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// An email or a token's name, recorded on what they create.
+    pub label: String,
+    pub role: Role,
+    /// The person's id, when a person.
+    pub user_id: Option<i64>,
+}
+
+impl Actor {
+    pub fn person(user: &crate::model::User) -> Self {
+        Actor {
+            label: user.email.clone(),
+            role: user.role,
+            user_id: Some(user.id),
+        }
+    }
+
+    pub fn require(&self, allowed: bool, what: &str) -> Result<(), crate::server::error::AppError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(crate::server::error::AppError::forbidden(format!(
+                "Your role ({}) may not {what}.",
+                self.role.label()
+            )))
+        }
+    }
+}

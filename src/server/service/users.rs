@@ -1,0 +1,205 @@
+//! People: the first admin, signing in (with throttling), invitations, roles.
+
+use super::{validate, Actor};
+use crate::model::*;
+use crate::server::auth::{password, token};
+use crate::server::db::{Db, NewInvitation, NewUser};
+use crate::server::error::AppError;
+use crate::server::mail::{self, Delivery, Mailer};
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// Failed sign-ins counted over this window.
+pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
+/// Failures for one account within the window before it is locked.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failures from one address within the window before it is locked.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const INVITATION_DAYS: i64 = 7;
+
+pub async fn needs_setup(db: &Db) -> Result<bool, AppError> {
+    Ok(db.count_users().await? == 0)
+}
+
+/// Creates the first admin; refused once anyone exists.
+pub async fn create_first_admin(db: &Db, email: &str, name: &str, pass: &str) -> Result<User, AppError> {
+    let user = NewUser {
+        email: validate::email("email", email)?,
+        name: validate::person_name("name", name)?,
+        role: Role::Admin,
+        password_hash: password::hash(validate::password("password", pass)?.to_string())
+            .await
+            .map_err(AppError::internal)?,
+    };
+    let user = db.create_first_user(user).await?;
+    tracing::info!(user = user.id, "first admin created");
+    Ok(user)
+}
+
+/// Creates a person directly (the `shiplog user add` command).
+pub async fn add_user(db: &Db, email: &str, name: &str, role: Role, pass: &str) -> Result<User, AppError> {
+    let user = NewUser {
+        email: validate::email("email", email)?,
+        name: validate::person_name("name", name)?,
+        role,
+        password_hash: password::hash(validate::password("password", pass)?)
+            .await
+            .map_err(AppError::internal)?,
+    };
+    Ok(db.create_user(user).await?)
+}
+
+fn throttle_keys(email: &str, address: &str) -> [String; 2] {
+    [format!("account:{email}"), format!("address:{address}")]
+}
+
+async fn refuse_if_throttled(db: &Db, key: &str, max: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let since = now - TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
+    if db.count_login_failures(key, since).await? < max {
+        return Ok(());
+    }
+    let oldest = db.oldest_login_failure(key, since).await?.unwrap_or(now);
+    let lifts = oldest + TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
+    let minutes = ((lifts - now).num_seconds() + 59) / 60;
+    Err(AppError::TooManyRequests(format!(
+        "Too many failed sign-in attempts. Sign-in is paused for {} more minute{}.",
+        minutes.max(1),
+        if minutes > 1 { "s" } else { "" }
+    )))
+}
+
+/// Checks an email and password; repeated failures for one account or one
+/// address pause signing in for a while.
+pub async fn authenticate(db: &Db, email: &str, pass: &str, address: &str) -> Result<User, AppError> {
+    let now = Utc::now();
+    let email = email.trim().to_lowercase();
+    let [account_key, address_key] = throttle_keys(&email, address);
+    refuse_if_throttled(db, &account_key, MAX_FAILURES_PER_ACCOUNT, now).await?;
+    refuse_if_throttled(db, &address_key, MAX_FAILURES_PER_ADDRESS, now).await?;
+
+    let found = db.user_credentials(&email).await?;
+    let ok = match &found {
+        Some((_, hash)) => password::verify(pass.to_string(), hash.clone())
+            .await
+            .map_err(AppError::internal)?,
+        None => {
+            // Spend the same time as a real check, so timing does not reveal accounts.
+            password::hash(pass.to_string()).await.map_err(AppError::internal)?;
+            false
+        }
+    };
+    match found {
+        Some((user, _)) if ok && user.active => {
+            db.clear_login_failures(&account_key).await?;
+            tracing::info!(user = user.id, "signed in");
+            Ok(user)
+        }
+        Some((user, _)) if ok => {
+            tracing::info!(user = user.id, "sign-in refused: account deactivated");
+            Err(AppError::unauthorized("This account has been deactivated. Ask an admin."))
+        }
+        _ => {
+            db.record_login_failure(&[account_key, address_key], now).await?;
+            Err(AppError::unauthorized("That email and password do not match."))
+        }
+    }
+}
+
+/// Invites someone by email; without SMTP the link is handed back to the admin.
+pub async fn invite(
+    db: &Db,
+    mailer: &Mailer,
+    link_for: impl Fn(&str) -> String,
+    actor: &Actor,
+    inviter_name: &str,
+    email: &str,
+    role: &str,
+) -> Result<InvitationSent, AppError> {
+    actor.require(actor.role.is_admin(), "invite people")?;
+    let email = validate::email("email", email)?;
+    let role: Role = validate::choice("role", role)?;
+    if db.user_credentials(&email).await?.is_some() {
+        return Err(AppError::conflict(format!("{email} already has an account.")));
+    }
+    let secret = token::generate("");
+    let expires_at = Utc::now() + TimeDelta::days(INVITATION_DAYS);
+    let invitation = db
+        .create_invitation(NewInvitation {
+            email: email.clone(),
+            role,
+            token_hash: token::hash(&secret),
+            invited_by: actor.user_id,
+            expires_at,
+        })
+        .await?;
+    let link = link_for(&format!("/invite/{secret}"));
+    let message = mail::invitation(
+        &email,
+        inviter_name,
+        role.label(),
+        &link,
+        &expires_at.format("%-d %B %Y at %H:%M UTC").to_string(),
+    );
+    let delivery = mailer.send(message).await.map_err(|e| {
+        AppError::internal(e.context(format!("invitation {} could not be delivered", invitation.id)))
+    })?;
+    tracing::info!(invitation = invitation.id, by = %actor.label, "invitation created");
+    Ok(match delivery {
+        Delivery::Sent => InvitationSent {
+            email,
+            link: None,
+            note: "The invitation was emailed.".into(),
+        },
+        Delivery::Written(path) => InvitationSent {
+            email,
+            link: Some(link),
+            note: format!(
+                "No SMTP server is configured (SMTP_URL), so nothing was emailed: the message was written to {}. Pass the link on yourself.",
+                path.display()
+            ),
+        },
+    })
+}
+
+/// The invitation behind a link, if it can still be used.
+pub async fn open_invitation(db: &Db, secret: &str) -> Result<Invitation, AppError> {
+    let inv = db
+        .invitation_by_token(&token::hash(secret.trim()))
+        .await?
+        .ok_or_else(|| AppError::not_found("This invitation link is not valid. Ask your admin for a new one."))?;
+    if inv.accepted_at.is_some() {
+        return Err(AppError::conflict("This invitation has already been used. Sign in instead."));
+    }
+    if inv.expires_at <= Utc::now() {
+        return Err(AppError::conflict("This invitation has expired. Ask your admin for a new one."));
+    }
+    Ok(inv)
+}
+
+pub async fn accept_invitation(db: &Db, secret: &str, name: &str, pass: &str) -> Result<User, AppError> {
+    let inv = open_invitation(db, secret).await?;
+    let name = validate::person_name("name", name)?;
+    let hash = password::hash(validate::password("password", pass)?)
+        .await
+        .map_err(AppError::internal)?;
+    let user = db.accept_invitation(inv.id, &name, &hash, Utc::now()).await?;
+    tracing::info!(user = user.id, invitation = inv.id, "invitation accepted");
+    Ok(user)
+}
+
+pub async fn list_people(db: &Db, actor: &Actor) -> Result<(Vec<User>, Vec<Invitation>), AppError> {
+    actor.require(actor.role.is_admin(), "manage people")?;
+    Ok((db.list_users().await?, db.list_invitations().await?))
+}
+
+pub async fn update_person(db: &Db, actor: &Actor, id: i64, role: &str, active: bool) -> Result<User, AppError> {
+    actor.require(actor.role.is_admin(), "change roles")?;
+    let role: Role = validate::choice("role", role)?;
+    let user = db.update_user(id, role, active).await?;
+    tracing::info!(user = id, role = %role, active, by = %actor.label, "person updated");
+    Ok(user)
+}
+
+pub async fn cancel_invitation(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
+    actor.require(actor.role.is_admin(), "cancel invitations")?;
+    Ok(db.delete_invitation(id).await?)
+}

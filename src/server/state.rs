@@ -1,0 +1,26 @@
+//! `AppState`: the one place the application's shared dependencies live.
+
+use crate::server::config::Config;
+use crate::server::db::Db;
+use crate::server::mail::Mailer;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage seam (SQLite or PostgreSQL).
+    pub db: Db,
+    /// Settings read at start-up.
+    pub config: Arc<Config>,
+    /// Outgoing mail: SMTP, or files in a folder when no SMTP server is set.
+    pub mailer: Mailer,
+    /// Where the compiled site lives and what it is called, for the Leptos shell.
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests through the real router, one fresh database per test,
+//! each on SQLite and on PostgreSQL.
+
+mod common;
+
+mod api;
+mod auth;
+mod mail;
+mod people;
+mod public;
+mod storage;

@@ -1,0 +1,183 @@
+//! What customers see on `/changes`, and editing entries by hand.
+
+use crate::common::*;
+use crate::on_both_databases;
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn post(app: &TestApp, token: &str, body: Value) -> Value {
+    let res = app.api(Method::POST, "/api/v1/deploys", Some(token), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    res.json()
+}
+
+fn entry(title: &str, kind: &str, audience: &str) -> Value {
+    json!({"title": title, "kind": kind, "audience": audience, "component": "billing", "body": format!("About {title}.")})
+}
+
+on_both_databases! {
+    async fn only_customer_visible_entries_reach_changes(app) {
+        let t = app.token("engineer").await;
+        post(&app, &t, json!({"environment": "production", "version": "ok", "status": "succeeded",
+            "started_at": "2026-11-20T21:00:00Z", "finished_at": "2026-11-20T21:05:00Z",
+            "entries": [entry("Public feature", "feature", "everyone"), entry("Secret refactor", "internal", "internal"),
+                        entry("Internal-only fix", "fix", "internal")]})).await;
+        post(&app, &t, json!({"environment": "production", "version": "bad", "status": "failed",
+            "entries": [entry("From a failed deploy", "feature", "everyone")]})).await;
+        let rolled = post(&app, &t, json!({"environment": "production", "version": "undone", "status": "succeeded",
+            "entries": [entry("From a rolled back deploy", "fix", "everyone")]})).await;
+        app.api(Method::PATCH, &format!("/api/v1/deploys/{}", rolled["id"]), Some(&t), Some(json!({"status": "rolled_back"}))).await;
+        post(&app, &t, json!({"environment": "staging", "version": "rc", "status": "succeeded",
+            "entries": [entry("Only on staging", "feature", "everyone")]})).await;
+        post(&app, &t, json!({"environment": "production", "version": "running", "status": "started",
+            "entries": [entry("Still deploying", "feature", "everyone")]})).await;
+
+        let page = app.get("/changes").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(html.contains("Public feature"));
+        for hidden in ["Secret refactor", "Internal-only fix", "From a failed deploy", "From a rolled back deploy", "Only on staging", "Still deploying"] {
+            assert!(!html.contains(hidden), "{hidden} leaked onto /changes");
+        }
+        assert!(!html.contains("<script"), "the public page ships no JavaScript");
+        assert!(html.contains("Friday, 20 November 2026"), "grouped by day");
+
+        // Permalinks follow the same rule.
+        let listed = app.db().public_entries(&shiplog::server::db::PublicQuery {
+            environment: "production".into(), limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let id = listed[0].entry.id;
+        let permalink = app.get(&format!("/changes/{id}")).await;
+        assert_eq!(permalink.status, StatusCode::OK);
+        assert!(permalink.text().contains("Public feature"));
+        assert!(permalink.text().contains("version <span class=\"mono\">ok</span>"), "{}", permalink.text());
+        let all = app.api(Method::GET, "/api/v1/deploys?limit=100", Some(&t), None).await.json();
+        for d in all["deploys"].as_array().unwrap() {
+            let detail = app.api(Method::GET, &format!("/api/v1/deploys/{}", d["id"]), Some(&t), None).await.json();
+            for e in detail["entries"].as_array().unwrap() {
+                if e["id"].as_i64() != Some(id) {
+                    let res = app.get(&format!("/changes/{}", e["id"])).await;
+                    assert_eq!(res.status, StatusCode::NOT_FOUND, "{} is not public", e["title"]);
+                }
+            }
+        }
+        assert_eq!(app.get("/changes/not-a-number").await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn changes_filter_by_kind_and_component_and_page(app) {
+        let t = app.token("engineer").await;
+        let mut entries = vec![];
+        for i in 0..55 {
+            entries.push(json!({"title": format!("Fix number {i}"), "kind": "fix", "component": "search"}));
+        }
+        entries.push(json!({"title": "Shiny feature", "kind": "feature", "component": "billing"}));
+        post(&app, &t, json!({"environment": "production", "version": "big", "status": "succeeded", "entries": entries})).await;
+
+        let features = app.get("/changes?kind=feature").await.text();
+        assert!(features.contains("Shiny feature") && !features.contains("Fix number"));
+        let search = app.get("/changes?component=search").await.text();
+        assert!(!search.contains("Shiny feature") && search.contains("Fix number 3"));
+        assert!(search.contains("rel=\"next\""), "56 changes make two pages");
+        let page2 = app.get("/changes?component=search&page=2").await.text();
+        assert!(page2.contains("rel=\"prev\""));
+        assert!(!page2.contains("rel=\"next\""));
+        let bad = app.get("/changes?kind=bogus").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.text().contains("unknown value"));
+        let none = app.get("/changes?kind=security").await.text();
+        assert!(none.contains("No changes match these filters"));
+    }
+
+    async fn markdown_is_sanitised_everywhere(app) {
+        let t = app.token("engineer").await;
+        let body = "Hello <script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) <a href=\"javascript:alert(4)\" onclick=\"alert(5)\">y</a>";
+        let created = post(&app, &t, json!({"environment": "production", "version": "xss", "status": "succeeded",
+            "entries": [{"title": "<script>alert('title')</script>", "kind": "feature", "body": body}]})).await;
+        let stored = created["entries"][0]["body_html"].as_str().unwrap().to_lowercase();
+        for bad in ["<script", "onerror", "onclick", "javascript:"] {
+            assert!(!stored.contains(bad), "{bad} survived in {stored}");
+        }
+        let html = app.get("/changes").await.text().to_lowercase();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert('title')&lt;/script&gt;") || html.contains("&lt;script&gt;alert(&#x27;title&#x27;)"), "titles are escaped");
+        assert!(!html.contains("javascript:") && !html.contains("onerror"));
+    }
+
+    async fn engineers_edit_entries_by_hand(app) {
+        let t = app.token("engineer").await;
+        let created = post(&app, &t, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Typo in titel", "kind": "fix"}]})).await;
+        let deploy_id = created["id"].as_i64().unwrap().to_string();
+        let entry_id = created["entries"][0]["id"].as_i64().unwrap().to_string();
+        app.setup_admin().await;
+        app.sign_in_as(shiplog::model::Role::Engineer).await;
+
+        let form = |title: &'static str, kind: &'static str| vec![
+            ("form[title]", title), ("form[body]", "Now with **bold**"), ("form[kind]", kind),
+            ("form[audience]", "everyone"), ("form[risk]", "low"), ("form[component]", "Billing"),
+            ("form[breaking]", "false"), ("form[links]", "https://example.com/a\n\nhttps://example.com/b"),
+        ];
+        let mut edit = form("Typo in title", "fix");
+        edit.push(("deploy_id", &deploy_id));
+        edit.push(("entry_id", &entry_id));
+        let res = app.call("save_entry", &edit).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let saved = res.json();
+        assert_eq!(saved["title"], "Typo in title");
+        assert_eq!(saved["body_html"], "<p>Now with <strong>bold</strong></p>\n");
+        assert_eq!(saved["component"], "billing");
+        assert_eq!(saved["links"], json!(["https://example.com/a", "https://example.com/b"]));
+        assert!(app.get("/changes").await.text().contains("Typo in title"));
+
+        let mut add = form("A second entry", "feature");
+        add.push(("deploy_id", &deploy_id));
+        let res = app.call("save_entry", &add).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let new_id = res.json()["id"].as_i64().unwrap().to_string();
+
+        let mut bad = form("", "feature");
+        bad.push(("deploy_id", &deploy_id));
+        assert!(app.call("save_entry", &bad).await.text().contains("the title is required"));
+        let mut bad = form("x", "nonsense");
+        bad.push(("deploy_id", &deploy_id));
+        assert!(app.call("save_entry", &bad).await.text().contains("unknown value"));
+
+        let preview = app.call("preview_markdown", &[("body", "<script>x</script>*hi*")]).await.json();
+        assert_eq!(preview, "<p><em>hi</em></p>\n");
+
+        assert_eq!(app.call("delete_entry", &[("id", &new_id)]).await.status, StatusCode::OK);
+        let view = app.call("deploy", &[("id", &deploy_id)]).await.json();
+        assert_eq!(view["detail"]["entries"].as_array().unwrap().len(), 1);
+        assert_eq!(view["can_edit"], true);
+
+        let res = app.call("set_deploy_status", &[("id", &deploy_id), ("status", "rolled_back")]).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        assert!(!app.get("/changes").await.text().contains("Typo in title"), "rolled back: gone from /changes");
+        let res = app.call("set_deploy_status", &[("id", &deploy_id), ("status", "succeeded")]).await;
+        assert!(res.text().contains("cannot become succeeded"), "{}", res.text());
+
+        // Viewers read but do not edit.
+        app.sign_in_as(shiplog::model::Role::Viewer).await;
+        let view = app.call("deploy", &[("id", &deploy_id)]).await.json();
+        assert_eq!(view["can_edit"], false);
+        let mut edit = form("Vandalised", "fix");
+        edit.push(("deploy_id", &deploy_id));
+        edit.push(("entry_id", &entry_id));
+        assert!(app.call("save_entry", &edit).await.text().contains("may not edit entries"));
+    }
+
+    async fn the_timeline_pages_render_on_the_server(app) {
+        let t = app.token("engineer").await;
+        post(&app, &t, json!({"environment": "production", "version": "2026.11.26", "status": "succeeded",
+            "started_at": "2026-11-26T21:00:00Z", "finished_at": "2026-11-26T21:03:12Z",
+            "entries": [entry("Visible in the log", "feature", "internal")]})).await;
+        app.setup_admin().await;
+        let page = app.get("/app").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(html.contains("2026.11.26"), "{html}");
+        assert!(html.contains("3m 12s"));
+        let page = app.get("/app?environment=staging").await.text();
+        assert!(!page.contains("2026.11.26"));
+    }
+}

@@ -1,0 +1,78 @@
+//! Storage rules that hold on both databases: transactions, races, demo data.
+
+use crate::common::*;
+use crate::on_both_databases;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+on_both_databases! {
+    async fn concurrent_deploys_of_one_version_write_once(app) {
+        let token = app.token("engineer").await;
+        let app = std::sync::Arc::new(app);
+        let mut tasks = vec![];
+        for _ in 0..8 {
+            let app = app.clone();
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move {
+                app.api(Method::POST, "/api/v1/deploys", Some(&token), Some(json!({
+                    "environment": "production", "version": "race",
+                    "entries": (0..5).map(|i| json!({"title": format!("e{i}"), "kind": "fix"})).collect::<Vec<_>>()
+                }))).await.status
+            }));
+        }
+        let mut statuses = vec![];
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+        let page = app.api(Method::GET, "/api/v1/deploys", Some(&token), None).await.json();
+        assert_eq!(page["deploys"].as_array().unwrap().len(), 1);
+        assert_eq!(page["deploys"][0]["entry_count"], 5, "no entries from the losing writers");
+    }
+
+    async fn a_failed_multi_row_write_leaves_nothing_behind(app) {
+        app.setup_admin().await;
+        let link = app.call("invite", &[("email", "bob@example.com"), ("role", "engineer")]).await.json()["link"].as_str().unwrap().to_string();
+        // Bob gets an account another way before accepting.
+        shiplog::server::service::users::add_user(app.db(), "bob@example.com", "Bob", shiplog::model::Role::Viewer, PASSWORD).await.unwrap();
+        app.clear_cookies();
+        let secret = link.rsplit('/').next().unwrap();
+        let res = app.call("accept_invitation", &[("token", secret), ("name", "Bob"), ("password", PASSWORD)]).await;
+        assert!(res.text().contains("already exists"), "{}", res.text());
+        // The invitation was claimed inside the transaction, and that was undone too.
+        let hash = shiplog::server::auth::token::hash(secret);
+        assert!(app.db().invitation_by_token(&hash).await.unwrap().unwrap().accepted_at.is_none());
+        assert_eq!(app.db().count_users().await.unwrap(), 2);
+    }
+
+    async fn demo_fills_an_empty_database_once(app) {
+        let summary = shiplog::server::demo::fill(app.db()).await.unwrap();
+        assert!(summary.contains("30 deploys with 150 entries"), "{summary}");
+        let token = app.token("viewer").await;
+        let mut total_entries = 0;
+        let mut deploys = 0;
+        let mut before: Option<i64> = None;
+        let mut kinds = std::collections::HashSet::new();
+        loop {
+            let q = before.map(|b| format!("&before={b}")).unwrap_or_default();
+            let page = app.api(Method::GET, &format!("/api/v1/deploys?limit=100{q}"), Some(&token), None).await.json();
+            for d in page["deploys"].as_array().unwrap() {
+                deploys += 1;
+                total_entries += d["entry_count"].as_i64().unwrap();
+                let detail = app.api(Method::GET, &format!("/api/v1/deploys/{}", d["id"]), Some(&token), None).await.json();
+                for e in detail["entries"].as_array().unwrap() {
+                    kinds.insert(e["kind"].as_str().unwrap().to_string());
+                }
+            }
+            match page["next_before"].as_i64() { Some(b) => before = Some(b), None => break }
+        }
+        assert_eq!(deploys, 30);
+        assert_eq!(total_entries, 150);
+        assert_eq!(kinds.len(), 5, "every kind: {kinds:?}");
+        assert_eq!(app.db().list_environments().await.unwrap(), ["production", "staging"]);
+        assert!(app.db().count_users().await.unwrap() >= 4);
+        assert!(shiplog::server::demo::fill(app.db()).await.is_err(), "a second run refuses");
+        assert!(app.get("/changes").await.text().matches("class=\"change\"").count() > 20);
+    }
+}
