@@ -40,7 +40,8 @@ export SHIPLOG_REQUIRE_PG=1
 # --- SMTP (aiosmtpd from PyPI, storing messages in a Maildir) ----------------
 log "SMTP server"
 SMTP_PORT=${SHIPLOG_TEST_SMTP_PORT:-2525}
-maildir=$(mktemp -d /tmp/shiplog-maildir.XXXXXX)
+# aiosmtpd's Mailbox creates the Maildir (new/, cur/, tmp/) only when the folder is new.
+maildir="$(mktemp -d /tmp/shiplog-smtp.XXXXXX)/maildir"
 .venv-tools/bin/python -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$maildir" &
 smtp_pid=$!
 trap 'kill $smtp_pid 2>/dev/null || true' EXIT

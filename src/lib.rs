@@ -1,6 +1,8 @@
 //! Shiplog: the deploy log, release notes and defect follow-up for teams that
 //! deploy often. See `docs/ARCHITECTURE.md` for the map.
 #![forbid(unsafe_code)]
+// Leptos view types nest deeply; computing their layout needs more than the default.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod app;

@@ -9,7 +9,11 @@ use std::io::Read;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "shiplog", version, about = "Deploy log and release notes for teams that deploy often")]
+#[command(
+    name = "shiplog",
+    version,
+    about = "Deploy log and release notes for teams that deploy often"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -90,9 +94,13 @@ async fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -103,21 +111,37 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("Migrations applied ({}).", store.backend());
             Ok(())
         }
-        Command::User { command: UserCommand::Add { email, role, name } } => {
-            let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
+        Command::User {
+            command: UserCommand::Add { email, role, name },
+        } => {
+            let role: Role = role
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
+            let name =
+                name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
             let store = db::connect(config.database_url.expose()).await?;
             let user = service::users::add_user(&store, &email, &name, role, password).await?;
-            println!("Created {} ({}) as {}.", user.name, user.email, user.role.label());
+            println!(
+                "Created {} ({}) as {}.",
+                user.name,
+                user.email,
+                user.role.label()
+            );
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { name, role } } => {
+        Command::Token {
+            command: TokenCommand::Create { name, role },
+        } => {
             let store = db::connect(config.database_url.expose()).await?;
             let created = service::tokens::create(&store, None, &name, &role).await?;
-            eprintln!("Created token “{}” ({}). It is shown only this once:", created.token.name, created.token.role.label());
+            eprintln!(
+                "Created token “{}” ({}). It is shown only this once:",
+                created.token.name,
+                created.token.role.label()
+            );
             println!("{}", created.secret);
             Ok(())
         }
@@ -142,7 +166,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Shiplog is running at {public_url}");
     axum::serve(
         listener,
-        app.router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
     .await?;
@@ -155,7 +180,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -1,9 +1,9 @@
 //! Signing in and out, the first admin, accepting invitations.
 
-use crate::model::*;
-use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::ctx;
+use crate::model::*;
+use leptos::prelude::*;
 
 /// The person signed in, if any.
 #[server(prefix = "/fn", endpoint = "current_user")]
@@ -54,7 +54,11 @@ pub async fn load_invitation(token: String) -> Result<Invitation, FnError> {
 }
 
 #[server(prefix = "/fn", endpoint = "accept_invitation")]
-pub async fn accept_invitation(token: String, name: String, password: String) -> Result<(), FnError> {
+pub async fn accept_invitation(
+    token: String,
+    name: String,
+    password: String,
+) -> Result<(), FnError> {
     use crate::server::{auth::session, service::users};
     let state = ctx::state()?;
     let user = users::accept_invitation(&state.db, &token, &name, &password).await?;

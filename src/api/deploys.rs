@@ -1,10 +1,10 @@
 //! The deploy log in the browser app.
 
+#[cfg(feature = "ssr")]
+use super::ctx;
 use crate::model::*;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "ssr")]
-use super::ctx;
 
 /// One page of the timeline with the environments to filter by.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,14 +15,21 @@ pub struct Timeline {
 }
 
 #[server(prefix = "/fn", endpoint = "timeline")]
-pub async fn load_timeline(environment: Option<String>, before: Option<i64>) -> Result<Timeline, FnError> {
+pub async fn load_timeline(
+    environment: Option<String>,
+    before: Option<i64>,
+) -> Result<Timeline, FnError> {
     use crate::server::service::deploys;
     let (state, _, _) = ctx::signed_in().await?;
     let page = deploys::list(&state.db, environment, Some(deploys::DEFAULT_PAGE), before).await?;
     Ok(Timeline {
         deploys: page.deploys,
         next_before: page.next_before,
-        environments: state.db.list_environments().await.map_err(crate::server::error::AppError::from)?,
+        environments: state
+            .db
+            .list_environments()
+            .await
+            .map_err(crate::server::error::AppError::from)?,
     })
 }
 
@@ -53,7 +60,11 @@ pub async fn set_deploy_status(id: i64, status: String) -> Result<(), FnError> {
 
 /// Adds an entry (no `entry_id`) or edits one.
 #[server(prefix = "/fn", endpoint = "save_entry")]
-pub async fn save_entry(deploy_id: i64, entry_id: Option<i64>, form: EntryForm) -> Result<ChangeEntry, FnError> {
+pub async fn save_entry(
+    deploy_id: i64,
+    entry_id: Option<i64>,
+    form: EntryForm,
+) -> Result<ChangeEntry, FnError> {
     use crate::server::service::deploys;
     let (state, _, actor) = ctx::signed_in().await?;
     let input = deploys::entry_from_form(&form)?;

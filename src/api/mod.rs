@@ -8,18 +8,19 @@ pub mod tokens;
 
 #[cfg(feature = "ssr")]
 mod ctx {
+    use crate::model::FnError;
     use crate::model::User;
     use crate::server::auth::session;
     use crate::server::error::AppError;
     use crate::server::service::Actor;
     use crate::server::state::AppState;
-    use crate::model::FnError;
     use leptos::prelude::*;
     use tower_sessions::Session;
 
     pub fn state() -> Result<AppState, FnError> {
-        use_context::<AppState>()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("application state is missing")).into())
+        use_context::<AppState>().ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("application state is missing")).into()
+        })
     }
 
     pub async fn session() -> Result<Session, FnError> {

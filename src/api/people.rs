@@ -1,10 +1,10 @@
 //! People and invitations (admins only).
 
+#[cfg(feature = "ssr")]
+use super::ctx;
 use crate::model::*;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "ssr")]
-use super::ctx;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct People {
@@ -18,7 +18,8 @@ pub struct People {
 #[server(prefix = "/fn", endpoint = "people")]
 pub async fn load_people() -> Result<People, FnError> {
     let (state, user, actor) = ctx::signed_in().await?;
-    let (users, invitations) = crate::server::service::users::list_people(&state.db, &actor).await?;
+    let (users, invitations) =
+        crate::server::service::users::list_people(&state.db, &actor).await?;
     Ok(People {
         me: user.id,
         users,

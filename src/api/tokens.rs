@@ -1,9 +1,9 @@
 //! API tokens for CI (admins only).
 
-use crate::model::*;
-use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::ctx;
+use crate::model::*;
+use leptos::prelude::*;
 
 #[server(prefix = "/fn", endpoint = "tokens")]
 pub async fn load_tokens() -> Result<Vec<ApiToken>, FnError> {

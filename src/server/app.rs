@@ -143,7 +143,11 @@ async fn gate(
         Err(e) => return e.into_response(),
     };
     if needs_setup {
-        return if is_setup { next.run(req).await } else { Redirect::to("/setup").into_response() };
+        return if is_setup {
+            next.run(req).await
+        } else {
+            Redirect::to("/setup").into_response()
+        };
     }
     if is_setup {
         return Redirect::to("/login").into_response();
@@ -154,8 +158,13 @@ async fn gate(
     };
     match (app_page, user.is_some()) {
         (true, false) => {
-            let next_url = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/app");
-            let encoded: String = url::form_urlencoded::byte_serialize(next_url.as_bytes()).collect();
+            let next_url = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/app");
+            let encoded: String =
+                url::form_urlencoded::byte_serialize(next_url.as_bytes()).collect();
             Redirect::to(&format!("/login?next={encoded}")).into_response()
         }
         (false, true) if path == "/login" => Redirect::to("/app").into_response(),

@@ -121,7 +121,10 @@ impl Config {
         let mail = match nonempty("SMTP_URL") {
             Some(raw) => {
                 let parsed = Url::parse(raw.trim()).map_err(|_| {
-                    bad("SMTP_URL", "is not a URL like smtp://user:pass@host:587 (the value is not shown)")
+                    bad(
+                        "SMTP_URL",
+                        "is not a URL like smtp://user:pass@host:587 (the value is not shown)",
+                    )
                 })?;
                 if !matches!(parsed.scheme(), "smtp" | "smtps") {
                     return Err(bad("SMTP_URL", "must start with smtp:// or smtps://"));
@@ -204,7 +207,10 @@ mod tests {
         let e = cfg(&[("SMTP_URL", "nonsense with spaces:hunter2")]).unwrap_err();
         assert_eq!(e.name, "SMTP_URL");
         assert!(!e.to_string().contains("hunter2"));
-        assert_eq!(cfg(&[("SHIPLOG_LISTEN", "nope")]).unwrap_err().name, "SHIPLOG_LISTEN");
+        assert_eq!(
+            cfg(&[("SHIPLOG_LISTEN", "nope")]).unwrap_err().name,
+            "SHIPLOG_LISTEN"
+        );
         assert_eq!(
             cfg(&[("SHIPLOG_PUBLIC_URL", "ftp://x")]).unwrap_err().name,
             "SHIPLOG_PUBLIC_URL"

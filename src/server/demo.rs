@@ -24,7 +24,15 @@ const PEOPLE: &[(&str, &str, Role)] = &[
     ("viewer@example.com", "Vic Viewer", Role::Viewer),
 ];
 
-const COMPONENTS: &[&str] = &["billing", "search", "dashboard", "api", "notifications", "auth", "exports"];
+const COMPONENTS: &[&str] = &[
+    "billing",
+    "search",
+    "dashboard",
+    "api",
+    "notifications",
+    "auth",
+    "exports",
+];
 
 const FEATURES: &[&str] = &[
     "Export {c} data as CSV",
@@ -128,7 +136,11 @@ pub async fn fill(db: &Db) -> anyhow::Result<String> {
             DeployStatus::Succeeded
         };
         let deploys_left = DEPLOYS - i;
-        let n = if last { entries_left } else { entries_left / deploys_left };
+        let n = if last {
+            entries_left
+        } else {
+            entries_left / deploys_left
+        };
         entries_left -= n;
         let started = *night + Duration::minutes(rng.gen_range(0..50));
         let mut entries = vec![];
@@ -155,15 +167,23 @@ pub async fn fill(db: &Db) -> anyhow::Result<String> {
                 EntryKind::Security => SECURITY,
                 EntryKind::Internal => INTERNAL,
             };
-            let title = templates.choose(&mut rng).expect("non-empty").replace("{c}", component);
+            let title = templates
+                .choose(&mut rng)
+                .expect("non-empty")
+                .replace("{c}", component);
             let mut title_chars = title.chars();
-            let title: String = title_chars.next().map(|c| c.to_uppercase().chain(title_chars).collect()).unwrap_or_default();
+            let title: String = title_chars
+                .next()
+                .map(|c| c.to_uppercase().chain(title_chars).collect())
+                .unwrap_or_default();
             let risk = match rng.gen_range(0..10) {
                 0 => Risk::High,
                 1..=3 => Risk::Medium,
                 _ => Risk::Low,
             };
-            let sha: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16))).collect();
+            let sha: String = (0..40)
+                .map(|_| format!("{:x}", rng.gen_range(0..16)))
+                .collect();
             let prefix = match kind {
                 EntryKind::Feature => "feat",
                 EntryKind::Fix => "fix",
@@ -181,19 +201,26 @@ pub async fn fill(db: &Db) -> anyhow::Result<String> {
                 body: body(&mut rng, kind, component),
                 title,
                 kind,
-                audience: Some(if kind == EntryKind::Internal || rng.gen_range(0..12) == 0 {
-                    Audience::Internal
-                } else {
-                    Audience::Everyone
-                }),
+                audience: Some(
+                    if kind == EntryKind::Internal || rng.gen_range(0..12) == 0 {
+                        Audience::Internal
+                    } else {
+                        Audience::Everyone
+                    },
+                ),
                 risk: Some(risk),
                 component: Some(component.to_string()),
                 breaking: rng.gen_range(0..25) == 0,
                 links: vec![],
             });
         }
-        let finished = (status != DeployStatus::Started).then(|| started + Duration::seconds(rng.gen_range(90..1500)));
-        let version = format!("{}.{}", started.format("%Y.%m.%d"), if environment == "staging" { "rc1" } else { "1" });
+        let finished = (status != DeployStatus::Started)
+            .then(|| started + Duration::seconds(rng.gen_range(90..1500)));
+        let version = format!(
+            "{}.{}",
+            started.format("%Y.%m.%d"),
+            if environment == "staging" { "rc1" } else { "1" }
+        );
         deploys::create(
             db,
             &ci,

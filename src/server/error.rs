@@ -2,11 +2,11 @@
 //! went wrong in words a person can act on; an internal failure becomes an opaque
 //! message while its cause goes to the log.
 
+use crate::model::FnError;
 use crate::server::db::DbError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use crate::model::FnError;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,7 @@ impl AppError {
     /// Logs the cause of an internal error; other errors are the caller's to fix.
     fn log(&self) {
         if let AppError::Internal(cause) = self {
-            tracing::error!(error = ?cause, "internal error");
+            tracing::error!(error = format!("{cause:#}"), "internal error");
         }
     }
 }

@@ -51,7 +51,14 @@ mod tests {
         ];
         for attack in attacks {
             let html = render(attack).to_lowercase();
-            for bad in ["<script", "onerror", "onload", "javascript:", "<iframe", "style="] {
+            for bad in [
+                "<script",
+                "onerror",
+                "onload",
+                "javascript:",
+                "<iframe",
+                "style=",
+            ] {
                 assert!(!html.contains(bad), "{attack:?} rendered as {html:?}");
             }
         }

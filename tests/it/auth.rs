@@ -16,7 +16,7 @@ on_both_databases! {
         assert!(setup.text().contains("Create the first admin account"));
         // Nothing else behind login answers either.
         let res = app.call("timeline", &[]).await;
-        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         assert!(res.text().contains("Please sign in"), "{}", res.text());
     }
 

@@ -2,8 +2,6 @@
 //! and on PostgreSQL when `SHIPLOG_TEST_PG_URL` names a server (CI always sets
 //! it, with `SHIPLOG_REQUIRE_PG=1` so a missing server fails instead of skipping).
 
-
-
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
@@ -52,7 +50,10 @@ impl TestResponse {
     /// The API's error code, asserting the error shape on the way.
     pub fn error_code(&self) -> String {
         let v = self.json();
-        assert!(v["error"]["message"].is_string(), "error without message: {v}");
+        assert!(
+            v["error"]["message"].is_string(),
+            "error without message: {v}"
+        );
         v["error"]["code"].as_str().unwrap_or_default().to_string()
     }
 }
@@ -84,6 +85,11 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+        // Server-side errors show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}/shiplog.db", dir.path().display()),
@@ -176,7 +182,12 @@ impl TestApp {
         self.call_from(name, form, Some(ORIGIN)).await
     }
 
-    pub async fn call_from(&self, name: &str, form: &[(&str, &str)], origin: Option<&str>) -> TestResponse {
+    pub async fn call_from(
+        &self,
+        name: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> TestResponse {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -190,7 +201,13 @@ impl TestApp {
     }
 
     /// An API call with a bearer token.
-    pub async fn api(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -210,14 +227,24 @@ impl TestApp {
         let res = self
             .call(
                 "create_admin",
-                &[("email", "admin@example.com"), ("name", "Ada Admin"), ("password", PASSWORD)],
+                &[
+                    ("email", "admin@example.com"),
+                    ("name", "Ada Admin"),
+                    ("password", PASSWORD),
+                ],
             )
             .await;
-        assert!(res.status.is_success(), "setup failed: {} {}", res.status, res.text());
+        assert!(
+            res.status.is_success(),
+            "setup failed: {} {}",
+            res.status,
+            res.text()
+        );
     }
 
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
-        self.call("login", &[("email", email), ("password", password)]).await
+        self.call("login", &[("email", email), ("password", password)])
+            .await
     }
 
     /// Creates a person directly in the database and signs in as them.
@@ -251,7 +278,10 @@ async fn fresh_pg_database() -> Option<String> {
         return None;
     };
     use sqlx::Connection;
-    let name = format!("shiplog_test_{}", shiplog::server::auth::token::generate("")[..16].to_string());
+    let name = format!(
+        "shiplog_test_{}",
+        shiplog::server::auth::token::generate("")[..16].to_string()
+    );
     let mut conn = sqlx::PgConnection::connect(&admin_url)
         .await
         .expect("SHIPLOG_TEST_PG_URL is reachable");

@@ -23,7 +23,7 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                         })
                     })}
                 </Transition>
-                <a href="/changes">"Public notes"</a>
+                <a href="/changes" rel="external">"Public notes"</a>
             </nav>
             <div class="who">
                 <Transition fallback=|| ()>

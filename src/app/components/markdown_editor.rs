@@ -5,17 +5,17 @@ use leptos::prelude::*;
 /// the entry will be stored (sanitised). The preview only updates once the
 /// page is hydrated.
 #[component]
-pub fn MarkdownEditor(
-    body: RwSignal<String>,
-    #[prop(into)] id: String,
-) -> impl IntoView {
-    let preview = Resource::new(move || body.get(), |text| async move {
-        if text.trim().is_empty() {
-            Ok(String::new())
-        } else {
-            preview_markdown(text).await
-        }
-    });
+pub fn MarkdownEditor(body: RwSignal<String>, #[prop(into)] id: String) -> impl IntoView {
+    let preview = Resource::new(
+        move || body.get(),
+        |text| async move {
+            if text.trim().is_empty() {
+                Ok(String::new())
+            } else {
+                preview_markdown(text).await
+            }
+        },
+    );
     view! {
         <div class="md-editor">
             <div class="md-input">

@@ -1,7 +1,9 @@
 use crate::api::deploys::{load_deploy, DeleteEntry, SaveEntry, SetDeployStatus};
 use crate::api::error_text;
 use crate::app::components::badges::{EntryBadges, StatusBadge};
-use crate::app::components::{action_error, layout::AppLayout, markdown_editor::MarkdownEditor, when, ErrorNote};
+use crate::app::components::{
+    action_error, layout::AppLayout, markdown_editor::MarkdownEditor, when, ErrorNote,
+};
 use crate::model::*;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,12 +12,25 @@ use leptos_router::hooks::use_params_map;
 /// One deploy: its entries (editable by engineers), status and commits.
 #[component]
 pub fn DeployPage() -> impl IntoView {
-    let id = move || use_params_map().read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || {
+        use_params_map()
+            .read()
+            .get("id")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     let set_status = ServerAction::<SetDeployStatus>::new();
     let save = ServerAction::<SaveEntry>::new();
     let delete = ServerAction::<DeleteEntry>::new();
     let data = Resource::new(
-        move || (id(), set_status.version().get(), save.version().get(), delete.version().get()),
+        move || {
+            (
+                id(),
+                set_status.version().get(),
+                save.version().get(),
+                delete.version().get(),
+            )
+        },
         |(id, ..)| load_deploy(id),
     );
     // Which entry is open in the editor: none, a new one, or an existing id.
@@ -52,7 +67,10 @@ fn deploy_view(
 ) -> impl IntoView {
     let d = detail.deploy.clone();
     let deploy_id = d.id;
-    let duration = d.duration_seconds().map(format_duration).unwrap_or_else(|| "—".into());
+    let duration = d
+        .duration_seconds()
+        .map(format_duration)
+        .unwrap_or_else(|| "—".into());
     let status_buttons = can_edit.then(|| {
         d.status.next_statuses().iter().map(|next| {
             let next = *next;
@@ -98,13 +116,19 @@ fn deploy_view(
             </li>
         }
     }).collect_view();
-    let commits = detail.commits.iter().map(|c| view! {
-        <li>
-            <code class="sha">{c.sha.chars().take(10).collect::<String>()}</code>" "
-            <span>{c.message.lines().next().unwrap_or_default().to_string()}</span>
-            {c.author.clone().map(|a| view! { <span class="muted">" — "{a}</span> })}
-        </li>
-    }).collect_view();
+    let commits = detail
+        .commits
+        .iter()
+        .map(|c| {
+            view! {
+                <li>
+                    <code class="sha">{c.sha.chars().take(10).collect::<String>()}</code>" "
+                    <span>{c.message.lines().next().unwrap_or_default().to_string()}</span>
+                    {c.author.clone().map(|a| view! { <span class="muted">" — "{a}</span> })}
+                </li>
+            }
+        })
+        .collect_view();
     let has_commits = !detail.commits.is_empty();
 
     view! {
@@ -185,7 +209,9 @@ fn EntryEditor(
     let component = RwSignal::new(initial.component.clone());
     let breaking = RwSignal::new(initial.breaking);
     let links = RwSignal::new(initial.links.clone());
-    let key = entry_id.map(|i| i.to_string()).unwrap_or_else(|| "new".into());
+    let key = entry_id
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "new".into());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         save.dispatch(SaveEntry {
@@ -203,7 +229,10 @@ fn EntryEditor(
             },
         });
     };
-    let select = |label: &'static str, id: String, signal: RwSignal<String>, options: Vec<(&'static str, &'static str)>| {
+    let select = |label: &'static str,
+                  id: String,
+                  signal: RwSignal<String>,
+                  options: Vec<(&'static str, &'static str)>| {
         let for_id = id.clone();
         view! {
             <label for=for_id>{label}

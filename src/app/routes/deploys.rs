@@ -11,8 +11,16 @@ use leptos_router::hooks::use_query_map;
 pub fn TimelinePage() -> impl IntoView {
     let query = use_query_map();
     let environment = move || query.read().get("environment").filter(|e| !e.is_empty());
-    let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
-    let data = Resource::new(move || (environment(), before()), |(env, before)| load_timeline(env, before));
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|b| b.parse::<i64>().ok())
+    };
+    let data = Resource::new(
+        move || (environment(), before()),
+        |(env, before)| load_timeline(env, before),
+    );
 
     view! {
         <Title text="Deploy log"/>

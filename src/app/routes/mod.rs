@@ -25,7 +25,7 @@ pub fn NotFound() -> impl IntoView {
             <div class="card">
                 <h1>"Page not found"</h1>
                 <p>"There is nothing at this address."</p>
-                <p><a href="/app">"Go to the deploy log"</a>" · "<a href="/changes">"Public notes"</a></p>
+                <p><a href="/app">"Go to the deploy log"</a>" · "<a href="/changes" rel="external">"Public notes"</a></p>
             </div>
         </main>
     }

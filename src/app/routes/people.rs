@@ -12,7 +12,13 @@ pub fn PeoplePage() -> impl IntoView {
     let update = ServerAction::<UpdatePerson>::new();
     let cancel = ServerAction::<CancelInvitation>::new();
     let data = Resource::new(
-        move || (invite.version().get(), update.version().get(), cancel.version().get()),
+        move || {
+            (
+                invite.version().get(),
+                update.version().get(),
+                cancel.version().get(),
+            )
+        },
         |_| load_people(),
     );
     let sent = move || match invite.value().get() {

@@ -10,7 +10,10 @@ use leptos_meta::Title;
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let data = Resource::new(move || (create.version().get(), revoke.version().get()), |_| load_tokens());
+    let data = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| load_tokens(),
+    );
     let created = move || match create.value().get() {
         Some(Ok(t)) => Some(view! {
             <div class="alert alert-ok" role="status">

@@ -164,8 +164,11 @@ pub trait Store: Send + Sync + 'static {
     async fn record_login_failure(&self, keys: &[String], at: DateTime<Utc>) -> DbResult<()>;
     async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> DbResult<i64>;
     /// The oldest failure counted since `since`, to say when the lock lifts.
-    async fn oldest_login_failure(&self, key: &str, since: DateTime<Utc>)
-        -> DbResult<Option<DateTime<Utc>>>;
+    async fn oldest_login_failure(
+        &self,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<Option<DateTime<Utc>>>;
     async fn clear_login_failures(&self, key: &str) -> DbResult<()>;
 
     // API tokens

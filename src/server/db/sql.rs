@@ -479,7 +479,7 @@ macro_rules! impl_store {
                 let now = db_time(Utc::now());
                 let mut tx = self.write.begin().await?;
                 let position: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(position) + 1, 0) FROM entries WHERE deploy_id = $1",
+                    "SELECT CAST(COALESCE(MAX(position) + 1, 0) AS BIGINT) FROM entries WHERE deploy_id = $1",
                 )
                 .bind(deploy_id)
                 .fetch_one(&mut *tx)
@@ -495,12 +495,11 @@ macro_rules! impl_store {
             }
 
             async fn update_entry(&self, id: i64, e: NewEntry) -> DbResult<ChangeEntry> {
-                let row: Option<EntryRow> = sqlx::query_as(concat!(
-                    "UPDATE entries AS n SET title = $2, body = $3, body_html = $4, kind = $5, audience = $6, \
-                     risk = $7, component = $8, breaking = $9, links = $10, updated_at = $11 \
-                     WHERE n.id = $1 RETURNING ",
-                    entry_cols!()
-                ))
+                let mut tx = self.write.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE entries SET title = $2, body = $3, body_html = $4, kind = $5, audience = $6, \
+                     risk = $7, component = $8, breaking = $9, links = $10, updated_at = $11 WHERE id = $1",
+                )
                 .bind(id)
                 .bind(&e.title)
                 .bind(&e.body)
@@ -512,9 +511,18 @@ macro_rules! impl_store {
                 .bind(e.breaking)
                 .bind(links_json(&e.links))
                 .bind(db_time(Utc::now()))
-                .fetch_optional(&self.write)
+                .execute(&mut *tx)
                 .await?;
-                row.ok_or(DbError::NotFound)?.try_into()
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                let row: EntryRow =
+                    sqlx::query_as(concat!("SELECT ", entry_cols!(), " FROM entries n WHERE n.id = $1"))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                row.try_into()
             }
 
             async fn delete_entry(&self, id: i64) -> DbResult<()> {
@@ -572,9 +580,9 @@ macro_rules! impl_store {
             u: &NewUser,
         ) -> DbResult<User> {
             let row: UserRow = sqlx::query_as(
-                "INSERT INTO users AS u (email, name, role, password_hash, active, created_at) \
+                "INSERT INTO users (email, name, role, password_hash, active, created_at) \
                  VALUES ($1, $2, $3, $4, TRUE, $5) \
-                 RETURNING u.id, u.email, u.name, u.role, u.active, u.created_at",
+                 RETURNING id, email, name, role, active, created_at",
             )
             .bind(&u.email)
             .bind(&u.name)

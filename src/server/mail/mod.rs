@@ -85,13 +85,15 @@ impl Mailer {
             .context("could not build the message")?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(email).await.context("the SMTP server refused the message")?;
+                smtp.send(email)
+                    .await
+                    .context("the SMTP server refused the message")?;
                 Ok(Delivery::Sent)
             }
             Transport::Folder(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .with_context(|| format!("could not create the mail folder {}", dir.display()))?;
+                tokio::fs::create_dir_all(dir).await.with_context(|| {
+                    format!("could not create the mail folder {}", dir.display())
+                })?;
                 let name = format!(
                     "{}-{}.eml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
@@ -112,11 +114,26 @@ fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
     let mut out = template.to_string();
     for (name, value) in values {
         let value = if html {
-            ammonia::clean_text(value)
+            escape_html(value)
         } else {
             value.to_string()
         };
         out = out.replace(&format!("{{{{{name}}}}}"), &value);
+    }
+    out
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -137,7 +154,12 @@ pub fn invitation(to: &str, inviter: &str, role: &str, link: &str, expires: &str
         include_str!("templates/invitation/body.txt"),
         include_str!("templates/invitation/body.html"),
         to,
-        &[("inviter", inviter), ("role", role), ("link", link), ("expires", expires)],
+        &[
+            ("inviter", inviter),
+            ("role", role),
+            ("link", link),
+            ("expires", expires),
+        ],
     )
 }
 
@@ -145,7 +167,13 @@ pub fn invitation(to: &str, inviter: &str, role: &str, link: &str, expires: &str
 mod tests {
     #[test]
     fn templates_fill_and_escape() {
-        let m = super::invitation("a@b.c", "Ana <admin>", "Engineer", "https://x/invite/t", "1 Dec");
+        let m = super::invitation(
+            "a@b.c",
+            "Ana <admin>",
+            "Engineer",
+            "https://x/invite/t",
+            "1 Dec",
+        );
         assert_eq!(m.subject, "Ana <admin> invited you to Shiplog");
         assert!(m.text.contains("https://x/invite/t"));
         assert!(m.html.contains("Ana &lt;admin&gt;"));

@@ -52,7 +52,12 @@ async fn changes_page(State(state): State<AppState>, Query(p): Query<ChangesPara
         None => 1,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if (1..=100_000).contains(&n) => n,
-            _ => return error_page(&state, AppError::invalid("page", "the page must be a positive number")),
+            _ => {
+                return error_page(
+                    &state,
+                    AppError::invalid("page", "the page must be a positive number"),
+                )
+            }
         },
     };
     let filter = ChangesFilter {
@@ -68,7 +73,10 @@ async fn changes_page(State(state): State<AppState>, Query(p): Query<ChangesPara
 
 async fn change_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return error_page(&state, AppError::not_found("This change does not exist or is not public."));
+        return error_page(
+            &state,
+            AppError::not_found("This change does not exist or is not public."),
+        );
     };
     match changes::get(&state.db, id).await {
         Ok(entry) => Html(pages::change(&entry)).into_response(),
@@ -80,7 +88,10 @@ async fn change_page(State(state): State<AppState>, Path(id): Path<String>) -> R
 pub async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        Html(pages::error(StatusCode::NOT_FOUND, "There is nothing at this address.")),
+        Html(pages::error(
+            StatusCode::NOT_FOUND,
+            "There is nothing at this address.",
+        )),
     )
         .into_response()
 }

@@ -70,12 +70,19 @@ fn query(kind: Option<EntryKind>, component: &Option<String>, page: i64) -> Stri
         parts.push(format!("kind={}", k.as_str()));
     }
     if let Some(c) = component {
-        parts.push(format!("component={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+        parts.push(format!(
+            "component={}",
+            url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+        ));
     }
     if page > 1 {
         parts.push(format!("page={page}"));
     }
-    if parts.is_empty() { "/changes".into() } else { format!("/changes?{}", parts.join("&")) }
+    if parts.is_empty() {
+        "/changes".into()
+    } else {
+        format!("/changes?{}", parts.join("&"))
+    }
 }
 
 pub fn changes(filter: &ChangesFilter, page: &ChangesPage) -> String {

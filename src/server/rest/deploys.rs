@@ -21,7 +21,9 @@ pub struct DeployResponse {
 }
 
 fn respond(state: &AppState, deploy: DeployDetail) -> Json<DeployResponse> {
-    let url = state.config.link(&format!("/app/deploys/{}", deploy.deploy.id));
+    let url = state
+        .config
+        .link(&format!("/app/deploys/{}", deploy.deploy.id));
     Json(DeployResponse { deploy, url })
 }
 
@@ -80,7 +82,9 @@ pub async fn list(
     ApiCaller(_): ApiCaller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<DeployPage>, AppError> {
-    Ok(Json(deploys::list(&state.db, p.environment, p.limit, p.before).await?))
+    Ok(Json(
+        deploys::list(&state.db, p.environment, p.limit, p.before).await?,
+    ))
 }
 
 /// One deploy with its entries and commits.
@@ -116,6 +120,7 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<StatusUpdate>,
 ) -> Result<Json<DeployResponse>, AppError> {
-    let detail = deploys::change_status(&state.db, &actor, id, body.status, body.finished_at).await?;
+    let detail =
+        deploys::change_status(&state.db, &actor, id, body.status, body.finished_at).await?;
     Ok(respond(&state, detail))
 }

@@ -20,11 +20,15 @@ impl FromRequestParts<AppState> for ApiCaller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::unauthorized("Send an API token: `Authorization: Bearer <token>`."))?;
+            .ok_or_else(|| {
+                AppError::unauthorized("Send an API token: `Authorization: Bearer <token>`.")
+            })?;
         let secret = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| AppError::unauthorized("The Authorization header must be `Bearer <token>`."))?;
+            .ok_or_else(|| {
+                AppError::unauthorized("The Authorization header must be `Bearer <token>`.")
+            })?;
         Ok(ApiCaller(tokens::authenticate(&state.db, secret).await?))
     }
 }
@@ -46,21 +50,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "Send the body as JSON with `Content-Type: application/json`.".into(),
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge(format!(
-                    "The request body is larger than {} bytes.",
-                    super::MAX_BODY_BYTES
-                ))
-            } else {
-                AppError::BadRequest(format!("The request body could not be read: {e}"))
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge(format!(
+                        "The request body is larger than {} bytes.",
+                        super::MAX_BODY_BYTES
+                    ))
+                } else {
+                    AppError::BadRequest(format!("The request body could not be read: {e}"))
+                }
+            })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_data() {
+            let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            if inner.is_data() && !is_object {
+                AppError::invalid("body", "the body must be a JSON object")
+            } else if inner.is_data() {
                 let message = strip_position(&inner.to_string());
                 AppError::invalid(field_of(&path, &message), message)
             } else {
@@ -81,8 +90,8 @@ fn field_of(path: &str, message: &str) -> String {
     match (path, named) {
         (".", Some(name)) => name.to_string(),
         (".", None) => "body".to_string(),
-        (path, Some(name)) => format!("{path}.{name}"),
-        (path, None) => path.to_string(),
+        (path, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+        (path, _) => path.to_string(),
     }
 }
 

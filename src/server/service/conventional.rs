@@ -87,8 +87,14 @@ mod tests {
         assert_eq!(d.component.as_deref(), Some("billing"));
         assert_eq!(d.title, "Add invoices");
         assert!(!d.breaking);
-        assert_eq!(draft("fix: crash on empty cart").unwrap().kind, EntryKind::Fix);
-        assert_eq!(draft("perf(search): faster").unwrap().kind, EntryKind::Improvement);
+        assert_eq!(
+            draft("fix: crash on empty cart").unwrap().kind,
+            EntryKind::Fix
+        );
+        assert_eq!(
+            draft("perf(search): faster").unwrap().kind,
+            EntryKind::Improvement
+        );
         assert_eq!(draft("chore: bump deps").unwrap().kind, EntryKind::Internal);
         assert_eq!(draft("Merge branch 'x'").unwrap().kind, EntryKind::Internal);
     }

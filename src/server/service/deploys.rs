@@ -80,7 +80,10 @@ fn entry(field: &str, e: EntryInput) -> Result<NewEntry, AppError> {
         .map(|(i, l)| validate::link(&format!("{field}.links[{i}]"), l))
         .collect::<Result<Vec<_>, _>>()?;
     if links.len() > 20 {
-        return Err(AppError::invalid(format!("{field}.links"), "at most 20 links per entry"));
+        return Err(AppError::invalid(
+            format!("{field}.links"),
+            "at most 20 links per entry",
+        ));
     }
     Ok(NewEntry {
         title: validate::title(&format!("{field}.title"), &e.title)?,
@@ -153,10 +156,16 @@ pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<Deploy
         (_, f) => f,
     };
     if finished_at.is_some_and(|f| f < started_at) {
-        return Err(AppError::invalid("finished_at", "finished_at is before started_at"));
+        return Err(AppError::invalid(
+            "finished_at",
+            "finished_at is before started_at",
+        ));
     }
     if input.commits.len() > MAX_COMMITS {
-        return Err(AppError::invalid("commits", format!("at most {MAX_COMMITS} commits per deploy")));
+        return Err(AppError::invalid(
+            "commits",
+            format!("at most {MAX_COMMITS} commits per deploy"),
+        ));
     }
     let commits = input
         .commits
@@ -166,12 +175,18 @@ pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<Deploy
             let field = format!("commits[{i}]");
             let message = c.message.trim().to_string();
             if message.is_empty() {
-                return Err(AppError::invalid(format!("{field}.message"), "the commit message is required"));
+                return Err(AppError::invalid(
+                    format!("{field}.message"),
+                    "the commit message is required",
+                ));
             }
             Ok(NewCommit {
                 sha: validate::commit_sha(&format!("{field}.sha"), &c.sha)?,
                 message,
-                author: c.author.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+                author: c
+                    .author
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty()),
                 authored_at: c.authored_at,
             })
         })
@@ -179,7 +194,10 @@ pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<Deploy
     let entries = match input.entries {
         Some(entries) => {
             if entries.len() > MAX_ENTRIES {
-                return Err(AppError::invalid("entries", format!("at most {MAX_ENTRIES} entries per deploy")));
+                return Err(AppError::invalid(
+                    "entries",
+                    format!("at most {MAX_ENTRIES} entries per deploy"),
+                ));
             }
             entries
                 .into_iter()
@@ -224,7 +242,10 @@ pub async fn list(
 ) -> Result<DeployPage, AppError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let environment = environment
         .filter(|e| !e.is_empty())
@@ -244,7 +265,10 @@ pub async fn list(
     } else {
         None
     };
-    Ok(DeployPage { deploys, next_before })
+    Ok(DeployPage {
+        deploys,
+        next_before,
+    })
 }
 
 /// Moves a deploy's status on; an impossible transition is a conflict.
@@ -270,7 +294,10 @@ pub async fn change_status(
         (_, f) => f,
     };
     if finished_at.is_some_and(|f| f < current.deploy.started_at) {
-        return Err(AppError::invalid("finished_at", "finished_at is before the deploy started"));
+        return Err(AppError::invalid(
+            "finished_at",
+            "finished_at is before the deploy started",
+        ));
     }
     if !db.set_deploy_status(id, from, to, finished_at).await? {
         return Err(AppError::conflict(
@@ -281,18 +308,30 @@ pub async fn change_status(
     get(db, id).await
 }
 
-pub async fn add_entry(db: &Db, actor: &Actor, deploy_id: i64, input: EntryInput) -> Result<ChangeEntry, AppError> {
+pub async fn add_entry(
+    db: &Db,
+    actor: &Actor,
+    deploy_id: i64,
+    input: EntryInput,
+) -> Result<ChangeEntry, AppError> {
     actor.require(actor.role.can_write_deploys(), "edit entries")?;
     get(db, deploy_id).await?;
     let new = entry("entry", input)?;
     Ok(db.add_entry(deploy_id, new).await?)
 }
 
-pub async fn update_entry(db: &Db, actor: &Actor, id: i64, input: EntryInput) -> Result<ChangeEntry, AppError> {
+pub async fn update_entry(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    input: EntryInput,
+) -> Result<ChangeEntry, AppError> {
     actor.require(actor.role.can_write_deploys(), "edit entries")?;
     let new = entry("entry", input)?;
     db.update_entry(id, new).await.map_err(|e| match e {
-        crate::server::db::DbError::NotFound => AppError::not_found(format!("There is no entry {id}.")),
+        crate::server::db::DbError::NotFound => {
+            AppError::not_found(format!("There is no entry {id}."))
+        }
         other => other.into(),
     })
 }
@@ -300,7 +339,9 @@ pub async fn update_entry(db: &Db, actor: &Actor, id: i64, input: EntryInput) ->
 pub async fn delete_entry(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
     actor.require(actor.role.can_write_deploys(), "delete entries")?;
     db.delete_entry(id).await.map_err(|e| match e {
-        crate::server::db::DbError::NotFound => AppError::not_found(format!("There is no entry {id}.")),
+        crate::server::db::DbError::NotFound => {
+            AppError::not_found(format!("There is no entry {id}."))
+        }
         other => other.into(),
     })
 }

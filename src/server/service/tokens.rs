@@ -9,7 +9,12 @@ use chrono::{TimeDelta, Utc};
 
 pub const PREFIX: &str = "shp_";
 
-pub async fn create(db: &Db, actor: Option<&Actor>, name: &str, role: &str) -> Result<NewApiToken, AppError> {
+pub async fn create(
+    db: &Db,
+    actor: Option<&Actor>,
+    name: &str,
+    role: &str,
+) -> Result<NewApiToken, AppError> {
     if let Some(actor) = actor {
         actor.require(actor.role.is_admin(), "create API tokens")?;
     }
@@ -35,13 +40,19 @@ pub async fn create(db: &Db, actor: Option<&Actor>, name: &str, role: &str) -> R
 /// The token behind a bearer secret, if it exists and is not revoked.
 pub async fn authenticate(db: &Db, secret: &str) -> Result<Actor, AppError> {
     let invalid = || AppError::unauthorized("The API token is invalid or has been revoked.");
-    let found = db.token_by_hash(&token::hash(secret.trim())).await?.ok_or_else(invalid)?;
+    let found = db
+        .token_by_hash(&token::hash(secret.trim()))
+        .await?
+        .ok_or_else(invalid)?;
     if found.revoked_at.is_some() {
         return Err(invalid());
     }
     // Last-used is informative: a minute's precision spares a write per request.
     let now = Utc::now();
-    if found.last_used_at.is_none_or(|t| now - t > TimeDelta::minutes(1)) {
+    if found
+        .last_used_at
+        .is_none_or(|t| now - t > TimeDelta::minutes(1))
+    {
         db.touch_token(found.id, now).await?;
     }
     Ok(Actor {

@@ -21,7 +21,12 @@ pub async fn needs_setup(db: &Db) -> Result<bool, AppError> {
 }
 
 /// Creates the first admin; refused once anyone exists.
-pub async fn create_first_admin(db: &Db, email: &str, name: &str, pass: &str) -> Result<User, AppError> {
+pub async fn create_first_admin(
+    db: &Db,
+    email: &str,
+    name: &str,
+    pass: &str,
+) -> Result<User, AppError> {
     let user = NewUser {
         email: validate::email("email", email)?,
         name: validate::person_name("name", name)?,
@@ -36,7 +41,13 @@ pub async fn create_first_admin(db: &Db, email: &str, name: &str, pass: &str) ->
 }
 
 /// Creates a person directly (the `shiplog user add` command).
-pub async fn add_user(db: &Db, email: &str, name: &str, role: Role, pass: &str) -> Result<User, AppError> {
+pub async fn add_user(
+    db: &Db,
+    email: &str,
+    name: &str,
+    role: Role,
+    pass: &str,
+) -> Result<User, AppError> {
     let user = NewUser {
         email: validate::email("email", email)?,
         name: validate::person_name("name", name)?,
@@ -52,7 +63,12 @@ fn throttle_keys(email: &str, address: &str) -> [String; 2] {
     [format!("account:{email}"), format!("address:{address}")]
 }
 
-async fn refuse_if_throttled(db: &Db, key: &str, max: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+async fn refuse_if_throttled(
+    db: &Db,
+    key: &str,
+    max: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let since = now - TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
     if db.count_login_failures(key, since).await? < max {
         return Ok(());
@@ -69,7 +85,12 @@ async fn refuse_if_throttled(db: &Db, key: &str, max: i64, now: DateTime<Utc>) -
 
 /// Checks an email and password; repeated failures for one account or one
 /// address pause signing in for a while.
-pub async fn authenticate(db: &Db, email: &str, pass: &str, address: &str) -> Result<User, AppError> {
+pub async fn authenticate(
+    db: &Db,
+    email: &str,
+    pass: &str,
+    address: &str,
+) -> Result<User, AppError> {
     let now = Utc::now();
     let email = email.trim().to_lowercase();
     let [account_key, address_key] = throttle_keys(&email, address);
@@ -83,7 +104,9 @@ pub async fn authenticate(db: &Db, email: &str, pass: &str, address: &str) -> Re
             .map_err(AppError::internal)?,
         None => {
             // Spend the same time as a real check, so timing does not reveal accounts.
-            password::hash(pass.to_string()).await.map_err(AppError::internal)?;
+            password::hash(pass.to_string())
+                .await
+                .map_err(AppError::internal)?;
             false
         }
     };
@@ -95,11 +118,16 @@ pub async fn authenticate(db: &Db, email: &str, pass: &str, address: &str) -> Re
         }
         Some((user, _)) if ok => {
             tracing::info!(user = user.id, "sign-in refused: account deactivated");
-            Err(AppError::unauthorized("This account has been deactivated. Ask an admin."))
+            Err(AppError::unauthorized(
+                "This account has been deactivated. Ask an admin.",
+            ))
         }
         _ => {
-            db.record_login_failure(&[account_key, address_key], now).await?;
-            Err(AppError::unauthorized("That email and password do not match."))
+            db.record_login_failure(&[account_key, address_key], now)
+                .await?;
+            Err(AppError::unauthorized(
+                "That email and password do not match.",
+            ))
         }
     }
 }
@@ -118,7 +146,9 @@ pub async fn invite(
     let email = validate::email("email", email)?;
     let role: Role = validate::choice("role", role)?;
     if db.user_credentials(&email).await?.is_some() {
-        return Err(AppError::conflict(format!("{email} already has an account.")));
+        return Err(AppError::conflict(format!(
+            "{email} already has an account."
+        )));
     }
     let secret = token::generate("");
     let expires_at = Utc::now() + TimeDelta::days(INVITATION_DAYS);
@@ -140,7 +170,10 @@ pub async fn invite(
         &expires_at.format("%-d %B %Y at %H:%M UTC").to_string(),
     );
     let delivery = mailer.send(message).await.map_err(|e| {
-        AppError::internal(e.context(format!("invitation {} could not be delivered", invitation.id)))
+        AppError::internal(e.context(format!(
+            "invitation {} could not be delivered",
+            invitation.id
+        )))
     })?;
     tracing::info!(invitation = invitation.id, by = %actor.label, "invitation created");
     Ok(match delivery {
@@ -165,23 +198,36 @@ pub async fn open_invitation(db: &Db, secret: &str) -> Result<Invitation, AppErr
     let inv = db
         .invitation_by_token(&token::hash(secret.trim()))
         .await?
-        .ok_or_else(|| AppError::not_found("This invitation link is not valid. Ask your admin for a new one."))?;
+        .ok_or_else(|| {
+            AppError::not_found("This invitation link is not valid. Ask your admin for a new one.")
+        })?;
     if inv.accepted_at.is_some() {
-        return Err(AppError::conflict("This invitation has already been used. Sign in instead."));
+        return Err(AppError::conflict(
+            "This invitation has already been used. Sign in instead.",
+        ));
     }
     if inv.expires_at <= Utc::now() {
-        return Err(AppError::conflict("This invitation has expired. Ask your admin for a new one."));
+        return Err(AppError::conflict(
+            "This invitation has expired. Ask your admin for a new one.",
+        ));
     }
     Ok(inv)
 }
 
-pub async fn accept_invitation(db: &Db, secret: &str, name: &str, pass: &str) -> Result<User, AppError> {
+pub async fn accept_invitation(
+    db: &Db,
+    secret: &str,
+    name: &str,
+    pass: &str,
+) -> Result<User, AppError> {
     let inv = open_invitation(db, secret).await?;
     let name = validate::person_name("name", name)?;
     let hash = password::hash(validate::password("password", pass)?)
         .await
         .map_err(AppError::internal)?;
-    let user = db.accept_invitation(inv.id, &name, &hash, Utc::now()).await?;
+    let user = db
+        .accept_invitation(inv.id, &name, &hash, Utc::now())
+        .await?;
     tracing::info!(user = user.id, invitation = inv.id, "invitation accepted");
     Ok(user)
 }
@@ -191,7 +237,13 @@ pub async fn list_people(db: &Db, actor: &Actor) -> Result<(Vec<User>, Vec<Invit
     Ok((db.list_users().await?, db.list_invitations().await?))
 }
 
-pub async fn update_person(db: &Db, actor: &Actor, id: i64, role: &str, active: bool) -> Result<User, AppError> {
+pub async fn update_person(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    role: &str,
+    active: bool,
+) -> Result<User, AppError> {
     actor.require(actor.role.is_admin(), "change roles")?;
     let role: Role = validate::choice("role", role)?;
     let user = db.update_user(id, role, active).await?;

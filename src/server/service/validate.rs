@@ -43,7 +43,10 @@ pub fn environment_slug(field: &str, raw: &str) -> Result<String, AppError> {
 pub fn version(field: &str, raw: &str) -> Result<String, AppError> {
     let v = trimmed(field, raw, 100, "the version")?;
     if v.chars().any(char::is_whitespace) {
-        return Err(AppError::invalid(field, "the version may not contain spaces"));
+        return Err(AppError::invalid(
+            field,
+            "the version may not contain spaces",
+        ));
     }
     Ok(v)
 }
@@ -65,7 +68,10 @@ pub fn title(field: &str, raw: &str) -> Result<String, AppError> {
 
 pub fn body(field: &str, raw: &str) -> Result<String, AppError> {
     if raw.len() > 50_000 {
-        return Err(AppError::invalid(field, "the text is too long (at most 50,000 bytes)"));
+        return Err(AppError::invalid(
+            field,
+            "the text is too long (at most 50,000 bytes)",
+        ));
     }
     Ok(raw.trim_end().to_string())
 }
@@ -99,13 +105,18 @@ pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !e.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+                && !e
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
                 && e.matches('@').count() == 1
         }
         None => false,
     };
     if !valid {
-        return Err(AppError::invalid(field, format!("`{e}` is not an email address")));
+        return Err(AppError::invalid(
+            field,
+            format!("`{e}` is not an email address"),
+        ));
     }
     Ok(e)
 }
@@ -121,10 +132,16 @@ pub fn token_name(field: &str, raw: &str) -> Result<String, AppError> {
 pub fn password(field: &str, raw: &str) -> Result<String, AppError> {
     let n = raw.chars().count();
     if n < 10 {
-        return Err(AppError::invalid(field, "the password must have at least 10 characters"));
+        return Err(AppError::invalid(
+            field,
+            "the password must have at least 10 characters",
+        ));
     }
     if n > 256 {
-        return Err(AppError::invalid(field, "the password is too long (at most 256 characters)"));
+        return Err(AppError::invalid(
+            field,
+            "the password is too long (at most 256 characters)",
+        ));
     }
     Ok(raw.to_string())
 }
