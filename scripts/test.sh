@@ -68,7 +68,7 @@ cargo test --features ssr
 # --- Browser tests against the release build -----------------------------------
 log "cargo leptos build --release"
 cargo leptos build --release
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 export SHIPLOG_BIN="$target_dir/release/shiplog"
 export LEPTOS_SITE_ROOT="$root/target/site"
 log "Playwright (Chromium)"

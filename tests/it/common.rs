@@ -280,7 +280,7 @@ async fn fresh_pg_database() -> Option<String> {
     use sqlx::Connection;
     let name = format!(
         "shiplog_test_{}",
-        shiplog::server::auth::token::generate("")[..16].to_string()
+        &shiplog::server::auth::token::generate("")[..16]
     );
     let mut conn = sqlx::PgConnection::connect(&admin_url)
         .await

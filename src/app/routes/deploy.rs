@@ -141,7 +141,7 @@ fn deploy_view(
                 <div><dt>"Started"</dt><dd>{when(&d.started_at)}</dd></div>
                 <div><dt>"Finished"</dt><dd>{d.finished_at.as_ref().map(when).unwrap_or_else(|| "—".into())}</dd></div>
                 <div><dt>"Duration"</dt><dd>{duration}</dd></div>
-                <div><dt>"Commit"</dt><dd class="mono">{d.commit.clone().unwrap_or_else(|| "—".into())}</dd></div>
+                <div><dt>"Commit"</dt><dd class="mono" title=d.commit.clone().unwrap_or_default()>{d.commit.as_deref().map(|c| c.chars().take(12).collect::<String>()).unwrap_or_else(|| "—".into())}</dd></div>
                 <div><dt>"Recorded by"</dt><dd>{d.created_by.clone().unwrap_or_else(|| "—".into())}</dd></div>
             </dl>
             <div class="actions">{status_buttons}</div>
