@@ -39,7 +39,7 @@ export SHIPLOG_REQUIRE_PG=1
 
 # --- SMTP (aiosmtpd from PyPI, storing messages in a Maildir) ----------------
 log "SMTP server"
-SMTP_PORT=${SHIPLOG_TEST_SMTP_PORT:-2525}
+SMTP_PORT=${SHIPLOG_TEST_SMTP_PORT:-$(.venv-tools/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 # aiosmtpd's Mailbox creates the Maildir (new/, cur/, tmp/) only when the folder is new.
 maildir="$(mktemp -d /tmp/shiplog-smtp.XXXXXX)/maildir"
 .venv-tools/bin/python -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$maildir" &
@@ -49,6 +49,7 @@ for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && break
   sleep 0.2
 done
+kill -0 "$smtp_pid" || { echo "the test SMTP server did not start" >&2; exit 1; }
 export SHIPLOG_TEST_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
 export SHIPLOG_TEST_MAILDIR="$maildir"
 export SHIPLOG_REQUIRE_SMTP=1
