@@ -38,6 +38,8 @@ pub async fn load_timeline(
 pub struct DeployView {
     pub detail: DeployDetail,
     pub can_edit: bool,
+    /// Cohort slugs, offered as audiences in the entry editor.
+    pub cohorts: Vec<String>,
 }
 
 #[server(prefix = "/fn", endpoint = "deploy")]
@@ -46,6 +48,11 @@ pub async fn load_deploy(id: i64) -> Result<DeployView, FnError> {
     Ok(DeployView {
         detail: crate::server::service::deploys::get(&state.db, id).await?,
         can_edit: user.role.can_write_deploys(),
+        cohorts: crate::server::service::audiences::list_cohorts(&state.db)
+            .await?
+            .into_iter()
+            .map(|c| c.slug)
+            .collect(),
     })
 }
 

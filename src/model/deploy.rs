@@ -95,11 +95,94 @@ string_enum! {
     }
 }
 
-string_enum! {
-    /// Who may read an entry.
-    Audience {
-        Everyone => "everyone", "Everyone";
-        Internal => "internal", "Internal only";
+/// Who may read an entry: stored and sent as `everyone`, `admins`,
+/// `cohort:<slug>` or `internal`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Audience {
+    /// Every reader, on the public site.
+    Everyone,
+    /// Each customer account's administrators (through the account's admin link).
+    Admins,
+    /// The accounts of one cohort (through their private links).
+    Cohort(String),
+    /// The team only; never on any customer page.
+    Internal,
+}
+
+impl Audience {
+    /// The fixed choices; cohorts come from the database.
+    pub const FIXED: &'static [Audience] =
+        &[Audience::Everyone, Audience::Admins, Audience::Internal];
+
+    pub fn as_string(&self) -> String {
+        match self {
+            Audience::Everyone => "everyone".into(),
+            Audience::Admins => "admins".into(),
+            Audience::Cohort(slug) => format!("cohort:{slug}"),
+            Audience::Internal => "internal".into(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Audience::Everyone => "Everyone".into(),
+            Audience::Admins => "Customer admins".into(),
+            Audience::Cohort(slug) => format!("Cohort {slug}"),
+            Audience::Internal => "Internal only".into(),
+        }
+    }
+
+    /// Whether any customer can ever see it.
+    pub fn is_customer_visible(&self) -> bool {
+        *self != Audience::Internal
+    }
+}
+
+/// A cohort or account slug: lowercase letters, digits and dashes.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 60
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+impl FromStr for Audience {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "everyone" => Ok(Audience::Everyone),
+            "admins" => Ok(Audience::Admins),
+            "internal" => Ok(Audience::Internal),
+            other => match other.strip_prefix("cohort:") {
+                Some(slug) if is_slug(slug) => Ok(Audience::Cohort(slug.to_string())),
+                Some(_) => Err("a cohort audience is `cohort:<slug>` with a lowercase slug".into()),
+                None => Err(format!(
+                    "unknown value `{other}`; expected one of: everyone, admins, cohort:<slug>, internal"
+                )),
+            },
+        }
+    }
+}
+
+impl TryFrom<String> for Audience {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Audience> for String {
+    fn from(a: Audience) -> String {
+        a.as_string()
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_string())
     }
 }
 
@@ -159,6 +242,7 @@ pub struct ChangeEntry {
     /// The Markdown rendered and sanitised on write.
     pub body_html: String,
     pub kind: EntryKind,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "everyone"))]
     pub audience: Audience,
     pub risk: Risk,
     pub component: Option<String>,
@@ -206,7 +290,7 @@ impl EntryForm {
             title: e.title.clone(),
             body: e.body.clone(),
             kind: e.kind.as_str().into(),
-            audience: e.audience.as_str().into(),
+            audience: e.audience.as_string(),
             risk: e.risk.as_str().into(),
             component: e.component.clone().unwrap_or_default(),
             breaking: e.breaking,
@@ -247,6 +331,11 @@ mod tests {
         }
         let err = "bogus".parse::<Risk>().unwrap_err();
         assert!(err.contains("low, medium, high"), "{err}");
+        for a in ["everyone", "admins", "internal", "cohort:beta"] {
+            assert_eq!(a.parse::<Audience>().unwrap().as_string(), a);
+        }
+        assert!("cohort:Beta Testers".parse::<Audience>().is_err());
+        assert!("cohort:".parse::<Audience>().is_err());
     }
 
     #[test]

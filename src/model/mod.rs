@@ -1,9 +1,11 @@
 //! Types that cross the wire between the server, the browser and API clients.
 //! Nothing here carries a secret: password and token hashes stay in `server::db`.
 
+pub mod audience;
 pub mod deploy;
 pub mod user;
 
+pub use audience::*;
 pub use deploy::*;
 pub use user::*;
 

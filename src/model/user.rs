@@ -22,6 +22,11 @@ impl Role {
         matches!(self, Role::Admin | Role::Engineer)
     }
 
+    /// Releases, customer accounts and cohorts: the product managers' work.
+    pub fn can_manage_releases(self) -> bool {
+        matches!(self, Role::Admin | Role::Pm)
+    }
+
     /// Inviting people, changing roles, managing tokens.
     pub fn is_admin(self) -> bool {
         self == Role::Admin

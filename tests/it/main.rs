@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod audiences;
 mod auth;
 mod mail;
 mod people;

@@ -46,7 +46,7 @@ on_both_databases! {
 
         // Permalinks follow the same rule.
         let listed = app.db().public_entries(&shiplog::server::db::PublicQuery {
-            environment: "production".into(), limit: 10, ..Default::default() }).await.unwrap();
+            environment: "production".into(), audiences: vec!["everyone".into()], limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(listed.len(), 1);
         let id = listed[0].entry.id;
         let permalink = app.get(&format!("/changes/{id}")).await;

@@ -47,7 +47,7 @@ pub fn DeployPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Deploy"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(DeployView { detail, can_edit }) => deploy_view(detail, can_edit, set_status, save, delete, editing).into_any(),
+                        Ok(DeployView { detail, can_edit, cohorts }) => deploy_view(detail, can_edit, cohorts, set_status, save, delete, editing).into_any(),
                     }
                 })}
             </Transition>
@@ -60,6 +60,7 @@ use crate::api::deploys::DeployView;
 fn deploy_view(
     detail: DeployDetail,
     can_edit: bool,
+    cohorts: Vec<String>,
     set_status: ServerAction<SetDeployStatus>,
     save: ServerAction<SaveEntry>,
     delete: ServerAction<DeleteEntry>,
@@ -84,13 +85,15 @@ fn deploy_view(
     });
     let entries = detail.entries.clone();
     let entry_count = entries.len();
+    let entry_cohorts = cohorts.clone();
     let entry_views = entries.into_iter().map(|e| {
+        let cohorts = entry_cohorts.clone();
         let entry_id = e.id;
         let form = EntryForm::from_entry(&e);
         view! {
             <li class="entry" data-entry-id=entry_id>
                 {move || if editing.get() == Some(Some(entry_id)) {
-                    view! { <EntryEditor deploy_id entry_id=Some(entry_id) initial=form.clone() save editing/> }.into_any()
+                    view! { <EntryEditor deploy_id entry_id=Some(entry_id) initial=form.clone() save editing cohorts=cohorts.clone()/> }.into_any()
                 } else {
                     let e = e.clone();
                     view! {
@@ -160,7 +163,7 @@ fn deploy_view(
                 <div class="entry new-entry">
                     <EntryEditor deploy_id entry_id=None initial=EntryForm {
                         kind: "feature".into(), audience: "everyone".into(), risk: "low".into(), ..Default::default()
-                    } save editing/>
+                    } save editing cohorts=cohorts.clone()/>
                 </div>
             })}
             {if entry_count == 0 {
@@ -192,6 +195,22 @@ fn web_confirm(message: &str) -> bool {
     }
 }
 
+/// Everyone, customer admins, each cohort, internal; plus the entry's own
+/// audience should its cohort no longer exist.
+fn audience_options(cohorts: &[String], current: &str) -> Vec<(String, String)> {
+    let mut options: Vec<Audience> = Audience::FIXED.to_vec();
+    options.extend(cohorts.iter().map(|c| Audience::Cohort(c.clone())));
+    if let Ok(a) = current.parse::<Audience>() {
+        if !options.contains(&a) {
+            options.push(a);
+        }
+    }
+    options
+        .into_iter()
+        .map(|a| (a.as_string(), a.label()))
+        .collect()
+}
+
 /// The form to add or edit an entry, with a live Markdown preview.
 #[component]
 fn EntryEditor(
@@ -200,6 +219,7 @@ fn EntryEditor(
     initial: EntryForm,
     save: ServerAction<SaveEntry>,
     editing: RwSignal<Option<Option<i64>>>,
+    cohorts: Vec<String>,
 ) -> impl IntoView {
     let title = RwSignal::new(initial.title.clone());
     let body = RwSignal::new(initial.body.clone());
@@ -232,12 +252,15 @@ fn EntryEditor(
     let select = |label: &'static str,
                   id: String,
                   signal: RwSignal<String>,
-                  options: Vec<(&'static str, &'static str)>| {
+                  options: Vec<(String, String)>| {
         let for_id = id.clone();
         view! {
             <label for=for_id>{label}
                 <select id=id on:change=move |ev| signal.set(event_target_value(&ev)) prop:value=move || signal.get()>
-                    {options.into_iter().map(|(v, l)| view! { <option value=v selected=move || signal.get() == v>{l}</option> }).collect_view()}
+                    {options.into_iter().map(|(v, l)| {
+                        let value = v.clone();
+                        view! { <option value=v selected=move || signal.get() == value>{l}</option> }
+                    }).collect_view()}
                 </select>
             </label>
         }
@@ -247,9 +270,9 @@ fn EntryEditor(
             <label>"Title"<input type="text" name="title" required prop:value=move || title.get()
                 on:input=move |ev| title.set(event_target_value(&ev))/></label>
             <div class="grid4">
-                {select("Kind", format!("kind-{key}"), kind, EntryKind::ALL.iter().map(|k| (k.as_str(), k.label())).collect())}
-                {select("Audience", format!("audience-{key}"), audience, Audience::ALL.iter().map(|k| (k.as_str(), k.label())).collect())}
-                {select("Risk", format!("risk-{key}"), risk, Risk::ALL.iter().map(|k| (k.as_str(), k.label())).collect())}
+                {select("Kind", format!("kind-{key}"), kind, EntryKind::ALL.iter().map(|k| (k.as_str().to_string(), k.label().to_string())).collect())}
+                {select("Audience", format!("audience-{key}"), audience, audience_options(&cohorts, &initial.audience))}
+                {select("Risk", format!("risk-{key}"), risk, Risk::ALL.iter().map(|k| (k.as_str().to_string(), k.label().to_string())).collect())}
                 <label>"Component"<input type="text" name="component" prop:value=move || component.get()
                     on:input=move |ev| component.set(event_target_value(&ev))/></label>
             </div>

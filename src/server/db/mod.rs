@@ -120,6 +120,8 @@ pub struct DeployQuery {
 #[derive(Clone, Debug, Default)]
 pub struct PublicQuery {
     pub environment: String,
+    /// The stored audience values the reader may see (`Reader::audiences`).
+    pub audiences: Vec<String>,
     pub kind: Option<EntryKind>,
     pub component: Option<String>,
     pub limit: i64,
@@ -198,8 +200,35 @@ pub trait Store: Send + Sync + 'static {
     async fn update_entry(&self, id: i64, entry: NewEntry) -> DbResult<ChangeEntry>;
     async fn delete_entry(&self, id: i64) -> DbResult<()>;
 
-    // Public notes
+    // Public notes, for one reader's audiences
     async fn public_entries(&self, query: &PublicQuery) -> DbResult<Vec<PublicEntry>>;
-    async fn public_entry(&self, environment: &str, id: i64) -> DbResult<Option<PublicEntry>>;
-    async fn public_components(&self, environment: &str) -> DbResult<Vec<String>>;
+    async fn public_entry(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        id: i64,
+    ) -> DbResult<Option<PublicEntry>>;
+    async fn public_components(
+        &self,
+        environment: &str,
+        audiences: &[String],
+    ) -> DbResult<Vec<String>>;
+
+    // Customer accounts, cohorts and private links
+    async fn create_account(&self, slug: &str, name: &str) -> DbResult<Account>;
+    async fn list_accounts(&self) -> DbResult<Vec<Account>>;
+    async fn create_cohort(&self, slug: &str, name: &str) -> DbResult<Cohort>;
+    async fn list_cohorts(&self) -> DbResult<Vec<Cohort>>;
+    /// Replaces a cohort's members in one transaction; an unknown slug changes nothing.
+    async fn set_cohort_members(&self, cohort: &str, accounts: &[String]) -> DbResult<Cohort>;
+    /// Revokes the account's live link of this kind and stores the new one, atomically.
+    async fn replace_account_link(
+        &self,
+        account: &str,
+        admin: bool,
+        token_hash: &str,
+    ) -> DbResult<()>;
+    async fn revoke_account_link(&self, account: &str, admin: bool) -> DbResult<()>;
+    /// The reader behind a live private link.
+    async fn reader_by_link(&self, token_hash: &str) -> DbResult<Option<Reader>>;
 }

@@ -223,3 +223,57 @@ pub fn unique(err: sqlx::Error, message: impl FnOnce() -> String) -> DbError {
         _ => DbError::Sqlx(err),
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub has_link: bool,
+    pub has_admin_link: bool,
+}
+
+impl AccountRow {
+    /// The account with the cohorts listed in `(account_id, cohort_slug)` pairs.
+    pub fn into_account(self, memberships: &[(i64, String)]) -> Account {
+        Account {
+            cohorts: memberships
+                .iter()
+                .filter(|(a, _)| *a == self.id)
+                .map(|(_, c)| c.clone())
+                .collect(),
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            has_link: self.has_link,
+            has_admin_link: self.has_admin_link,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CohortRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl CohortRow {
+    /// The cohort with the accounts listed in `(cohort_id, account_slug)` pairs.
+    pub fn into_cohort(self, members: &[(i64, String)]) -> Cohort {
+        Cohort {
+            members: members
+                .iter()
+                .filter(|(c, _)| *c == self.id)
+                .map(|(_, a)| a.clone())
+                .collect(),
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            created_at: self.created_at,
+        }
+    }
+}

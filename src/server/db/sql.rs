@@ -34,7 +34,15 @@ macro_rules! entry_cols {
          n.component, n.breaking, n.links, n.created_at, n.updated_at"
     };
 }
-// Customers see `everyone` entries of succeeded deploys to the public environment.
+// Customers see entries of succeeded deploys to the public environment ($1)
+// whose audience is among the reader's ($2: the audiences joined by commas;
+// audience values never contain a comma, `%` or `_`).
+macro_rules! visible_to_reader {
+    () => {
+        "e.slug = $1 AND d.status = 'succeeded' \
+         AND (',' || $2 || ',') LIKE ('%,' || n.audience || ',%')"
+    };
+}
 macro_rules! public_select {
     () => {
         concat!(
@@ -42,8 +50,8 @@ macro_rules! public_select {
             entry_cols!(),
             ", d.version, COALESCE(d.finished_at, d.started_at) AS shipped_at \
              FROM entries n JOIN deploys d ON d.id = n.deploy_id \
-             JOIN environments e ON e.id = d.environment_id \
-             WHERE e.slug = $1 AND d.status = 'succeeded' AND n.audience = 'everyone'"
+             JOIN environments e ON e.id = d.environment_id WHERE ",
+            visible_to_reader!()
         )
     };
 }
@@ -505,7 +513,7 @@ macro_rules! impl_store {
                 .bind(&e.body)
                 .bind(&e.body_html)
                 .bind(e.kind.as_str())
-                .bind(e.audience.as_str())
+                .bind(e.audience.as_string())
                 .bind(e.risk.as_str())
                 .bind(&e.component)
                 .bind(e.breaking)
@@ -539,10 +547,11 @@ macro_rules! impl_store {
             async fn public_entries(&self, q: &PublicQuery) -> DbResult<Vec<PublicEntry>> {
                 let rows: Vec<PublicEntryRow> = sqlx::query_as(concat!(
                     public_select!(),
-                    " AND ($2 IS NULL OR n.kind = $2) AND ($3 IS NULL OR n.component = $3) \
-                     ORDER BY shipped_at DESC, n.id DESC LIMIT $4 OFFSET $5"
+                    " AND ($3 IS NULL OR n.kind = $3) AND ($4 IS NULL OR n.component = $4) \
+                     ORDER BY shipped_at DESC, n.id DESC LIMIT $5 OFFSET $6"
                 ))
                 .bind(&q.environment)
+                .bind(q.audiences.join(","))
                 .bind(q.kind.map(|k| k.as_str()))
                 .bind(&q.component)
                 .bind(q.limit)
@@ -552,26 +561,195 @@ macro_rules! impl_store {
                 convert(rows)
             }
 
-            async fn public_entry(&self, environment: &str, id: i64) -> DbResult<Option<PublicEntry>> {
+            async fn public_entry(
+                &self,
+                environment: &str,
+                audiences: &[String],
+                id: i64,
+            ) -> DbResult<Option<PublicEntry>> {
                 let row: Option<PublicEntryRow> =
-                    sqlx::query_as(concat!(public_select!(), " AND n.id = $2"))
+                    sqlx::query_as(concat!(public_select!(), " AND n.id = $3"))
                         .bind(environment)
+                        .bind(audiences.join(","))
                         .bind(id)
                         .fetch_optional(&self.read)
                         .await?;
                 row.map(PublicEntry::try_from).transpose()
             }
 
-            async fn public_components(&self, environment: &str) -> DbResult<Vec<String>> {
-                Ok(sqlx::query_scalar(
+            async fn public_components(&self, environment: &str, audiences: &[String]) -> DbResult<Vec<String>> {
+                Ok(sqlx::query_scalar(concat!(
                     "SELECT DISTINCT n.component FROM entries n JOIN deploys d ON d.id = n.deploy_id \
-                     JOIN environments e ON e.id = d.environment_id \
-                     WHERE e.slug = $1 AND d.status = 'succeeded' AND n.audience = 'everyone' \
-                     AND n.component IS NOT NULL ORDER BY n.component",
-                )
+                     JOIN environments e ON e.id = d.environment_id WHERE ",
+                    visible_to_reader!(),
+                    " AND n.component IS NOT NULL ORDER BY n.component"
+                ))
                 .bind(environment)
+                .bind(audiences.join(","))
                 .fetch_all(&self.read)
                 .await?)
+            }
+
+            async fn create_account(&self, slug: &str, name: &str) -> DbResult<Account> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO accounts (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(slug)
+                .bind(name)
+                .bind(db_time(Utc::now()))
+                .fetch_one(&self.write)
+                .await
+                .map_err(|e| unique(e, || format!("an account with the slug `{slug}` already exists")))?;
+                let mut accounts = self.list_accounts().await?;
+                accounts.retain(|a| a.id == id);
+                accounts.pop().ok_or(DbError::NotFound)
+            }
+
+            async fn list_accounts(&self) -> DbResult<Vec<Account>> {
+                let rows: Vec<AccountRow> = sqlx::query_as(
+                    "SELECT a.id, a.slug, a.name, a.created_at, \
+                     EXISTS (SELECT 1 FROM account_links l WHERE l.account_id = a.id \
+                             AND l.is_admin = FALSE AND l.revoked_at IS NULL) AS has_link, \
+                     EXISTS (SELECT 1 FROM account_links l WHERE l.account_id = a.id \
+                             AND l.is_admin = TRUE AND l.revoked_at IS NULL) AS has_admin_link \
+                     FROM accounts a ORDER BY a.name, a.id",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                let memberships: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT m.account_id, c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id \
+                     ORDER BY c.slug",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| r.into_account(&memberships))
+                    .collect())
+            }
+
+            async fn create_cohort(&self, slug: &str, name: &str) -> DbResult<Cohort> {
+                sqlx::query("INSERT INTO cohorts (slug, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(slug)
+                    .bind(name)
+                    .bind(db_time(Utc::now()))
+                    .execute(&self.write)
+                    .await
+                    .map_err(|e| unique(e, || format!("a cohort with the slug `{slug}` already exists")))?;
+                let mut cohorts = self.list_cohorts().await?;
+                cohorts.retain(|c| c.slug == slug);
+                cohorts.pop().ok_or(DbError::NotFound)
+            }
+
+            async fn list_cohorts(&self) -> DbResult<Vec<Cohort>> {
+                let rows: Vec<CohortRow> =
+                    sqlx::query_as("SELECT id, slug, name, created_at FROM cohorts ORDER BY slug")
+                        .fetch_all(&self.read)
+                        .await?;
+                let members: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT m.cohort_id, a.slug FROM cohort_members m JOIN accounts a ON a.id = m.account_id \
+                     ORDER BY a.slug",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.into_cohort(&members)).collect())
+            }
+
+            async fn set_cohort_members(&self, cohort: &str, accounts: &[String]) -> DbResult<Cohort> {
+                let mut tx = self.write.begin().await?;
+                let cohort_id: i64 = sqlx::query_scalar("SELECT id FROM cohorts WHERE slug = $1")
+                    .bind(cohort)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| DbError::Conflict(format!("there is no cohort `{cohort}`")))?;
+                sqlx::query("DELETE FROM cohort_members WHERE cohort_id = $1")
+                    .bind(cohort_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for slug in accounts {
+                    let account_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE slug = $1")
+                        .bind(slug)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| DbError::Conflict(format!("there is no account `{slug}`")))?;
+                    sqlx::query(
+                        "INSERT INTO cohort_members (cohort_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(cohort_id)
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                let mut cohorts = self.list_cohorts().await?;
+                cohorts.retain(|c| c.id == cohort_id);
+                cohorts.pop().ok_or(DbError::NotFound)
+            }
+
+            async fn replace_account_link(&self, account: &str, admin: bool, token_hash: &str) -> DbResult<()> {
+                let now = db_time(Utc::now());
+                let mut tx = self.write.begin().await?;
+                let account_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE slug = $1")
+                    .bind(account)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(DbError::NotFound)?;
+                sqlx::query(
+                    "UPDATE account_links SET revoked_at = $3 \
+                     WHERE account_id = $1 AND is_admin = $2 AND revoked_at IS NULL",
+                )
+                .bind(account_id)
+                .bind(admin)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO account_links (account_id, token_hash, is_admin, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(account_id)
+                .bind(token_hash)
+                .bind(admin)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoke_account_link(&self, account: &str, admin: bool) -> DbResult<()> {
+                let done = sqlx::query(
+                    "UPDATE account_links SET revoked_at = $3 WHERE is_admin = $2 AND revoked_at IS NULL \
+                     AND account_id = (SELECT id FROM accounts WHERE slug = $1)",
+                )
+                .bind(account)
+                .bind(admin)
+                .bind(db_time(Utc::now()))
+                .execute(&self.write)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn reader_by_link(&self, token_hash: &str) -> DbResult<Option<Reader>> {
+                let row: Option<(i64, String, String, bool)> = sqlx::query_as(
+                    "SELECT a.id, a.slug, a.name, l.is_admin FROM account_links l \
+                     JOIN accounts a ON a.id = l.account_id \
+                     WHERE l.token_hash = $1 AND l.revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.read)
+                .await?;
+                let Some((id, slug, name, admin)) = row else { return Ok(None) };
+                let cohorts: Vec<String> = sqlx::query_scalar(
+                    "SELECT c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id \
+                     WHERE m.account_id = $1 ORDER BY c.slug",
+                )
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(Some(Reader::Account { slug, name, cohorts, admin }))
             }
         }
 
@@ -613,7 +791,7 @@ macro_rules! impl_store {
             .bind(&e.body)
             .bind(&e.body_html)
             .bind(e.kind.as_str())
-            .bind(e.audience.as_str())
+            .bind(e.audience.as_string())
             .bind(e.risk.as_str())
             .bind(&e.component)
             .bind(e.breaking)

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, for CI and scripts. Bearer tokens only;
 //! every error answers `{"error": {"code", "message", "field"?}}`.
 
+pub mod audiences;
 pub mod deploys;
 pub mod extract;
 pub mod openapi;
@@ -8,7 +9,7 @@ pub mod openapi;
 use crate::server::error::AppError;
 use crate::server::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::Router;
 
 /// Largest request body the API reads (a deploy with hundreds of entries fits).
@@ -18,6 +19,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/deploys", get(deploys::list).post(deploys::create))
         .route("/deploys/{id}", get(deploys::get).patch(deploys::update))
+        .route(
+            "/accounts",
+            get(audiences::list_accounts).post(audiences::create_account),
+        )
+        .route(
+            "/accounts/{slug}/links",
+            post(audiences::create_link).delete(audiences::revoke_link),
+        )
+        .route(
+            "/cohorts",
+            get(audiences::list_cohorts).post(audiences::create_cohort),
+        )
+        .route("/cohorts/{slug}/members", put(audiences::set_members))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
         .method_not_allowed_fallback(|| async {

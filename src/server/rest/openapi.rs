@@ -7,7 +7,12 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Shiplog API", description = "Record deploys and their changelogs from CI."),
-    paths(super::deploys::create, super::deploys::list, super::deploys::get, super::deploys::update),
+    paths(
+        super::deploys::create, super::deploys::list, super::deploys::get, super::deploys::update,
+        super::audiences::create_account, super::audiences::list_accounts,
+        super::audiences::create_link, super::audiences::revoke_link,
+        super::audiences::create_cohort, super::audiences::list_cohorts, super::audiences::set_members,
+    ),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -1,4 +1,5 @@
-//! What customers may read: `everyone` entries of succeeded production deploys.
+//! What customers may read: entries of succeeded production deploys whose
+//! audience is among the reader's (the public sees `everyone` only).
 
 use crate::model::*;
 use crate::server::db::{Db, PublicQuery};
@@ -21,11 +22,17 @@ pub struct ChangesPage {
     pub components: Vec<String>,
 }
 
-pub async fn list(db: &Db, filter: &ChangesFilter) -> Result<ChangesPage, AppError> {
+pub async fn list(
+    db: &Db,
+    reader: &Reader,
+    filter: &ChangesFilter,
+) -> Result<ChangesPage, AppError> {
     let page = filter.page.max(1);
+    let audiences = reader.audiences();
     let mut entries = db
         .public_entries(&PublicQuery {
             environment: PUBLIC_ENVIRONMENT.into(),
+            audiences: audiences.clone(),
             kind: filter.kind,
             component: filter.component.clone(),
             limit: PAGE_SIZE + 1,
@@ -37,12 +44,12 @@ pub async fn list(db: &Db, filter: &ChangesFilter) -> Result<ChangesPage, AppErr
     Ok(ChangesPage {
         entries,
         has_more,
-        components: db.public_components(PUBLIC_ENVIRONMENT).await?,
+        components: db.public_components(PUBLIC_ENVIRONMENT, &audiences).await?,
     })
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<PublicEntry, AppError> {
-    db.public_entry(PUBLIC_ENVIRONMENT, id)
+pub async fn get(db: &Db, reader: &Reader, id: i64) -> Result<PublicEntry, AppError> {
+    db.public_entry(PUBLIC_ENVIRONMENT, &reader.audiences(), id)
         .await?
         .ok_or_else(|| AppError::not_found("This change does not exist or is not public."))
 }

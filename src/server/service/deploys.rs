@@ -43,7 +43,8 @@ pub struct EntryInput {
     #[serde(default)]
     pub body: String,
     pub kind: EntryKind,
-    /// Defaults to `everyone`.
+    /// `everyone` (default), `admins`, `cohort:<slug>` or `internal`.
+    #[schema(value_type = Option<String>, example = "everyone")]
     pub audience: Option<Audience>,
     /// Defaults to `low`.
     pub risk: Option<Risk>,

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Small helpers for bench/run.sh (standard library only).
+
+  helper.py coldstart --bin BIN --port PORT --site-root DIR --samples N --out FILE
+      Spawns `BIN serve` on a brand-new SQLite file in a fresh temp dir, polls
+      GET /readyz in a tight loop and records the time from spawn to the first
+      200, then stops the server. Repeats N times; prints each sample and
+      min/median/max, writes `key=value` lines to FILE.
+
+  helper.py wait-ready --port PORT --pid PID [--timeout S]
+      Waits until GET /readyz answers 200 (exit 0), the process PID exits
+      (exit 1) or the timeout passes (exit 1).
+
+  helper.py check-deploys --port PORT --entries N   (token in SHIPLOG_BENCH_TOKEN)
+      Reads the newest deploy of environment `bench` back through the API and
+      prints its version and entry count (exit 1 when the count is not N).
+
+  helper.py port-free --port PORT
+      Exit 0 when nothing accepts connections on 127.0.0.1:PORT.
+
+  helper.py db-url --url URL --db NAME
+      Prints URL with its database (path) replaced by NAME.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+HOST = "127.0.0.1"
+
+
+def readyz_status(port, timeout=1.0):
+    """The status of GET /readyz, or None when nothing answers yet."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", "/readyz")
+        res = conn.getresponse()
+        res.read()
+        return res.status
+    except (ConnectionError, OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    try:
+        s.connect((HOST, port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def stop(proc, grace=5.0):
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def server_env(db_url, port, site_root, workdir):
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=db_url,
+        SHIPLOG_LISTEN=f"{HOST}:{port}",
+        SHIPLOG_PUBLIC_URL=f"http://{HOST}:{port}",
+        LEPTOS_SITE_ROOT=site_root,
+        LEPTOS_OUTPUT_NAME="shiplog",
+        SHIPLOG_MAIL_DIR=os.path.join(workdir, "mail"),
+        RUST_LOG="warn",
+    )
+    return env
+
+
+def one_coldstart(binary, port, site_root, timeout):
+    workdir = tempfile.mkdtemp(prefix="shiplog-bench-cold-")
+    log_path = os.path.join(workdir, "server.log")
+    try:
+        db = os.path.join(workdir, "bench.db")
+        env = server_env(f"sqlite://{db}", port, site_root, workdir)
+        with open(log_path, "wb") as log:
+            t0 = time.perf_counter_ns()
+            proc = subprocess.Popen(
+                [binary, "serve"], cwd=workdir, env=env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+            try:
+                deadline = t0 + int(timeout * 1e9)
+                while True:
+                    status = readyz_status(port)
+                    now = time.perf_counter_ns()
+                    if status == 200:
+                        return (now - t0) / 1e6
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"the server exited with code {proc.returncode} before /readyz answered 200"
+                        )
+                    if now > deadline:
+                        raise RuntimeError(f"/readyz did not answer 200 within {timeout:.0f} s")
+                    # Refused connections come back at once; a short sleep keeps
+                    # this loop from taking a whole core away from the server.
+                    time.sleep(0.0005)
+            finally:
+                stop(proc)
+    except RuntimeError as e:
+        try:
+            with open(log_path, "r", errors="replace") as f:
+                tail = f.read()[-2000:]
+        except OSError:
+            tail = ""
+        raise RuntimeError(f"{e}\n--- server output ---\n{tail}") from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def cmd_coldstart(a):
+    samples = []
+    for i in range(a.samples):
+        if not port_free(a.port):
+            print(f"  port {a.port} is in use; set SHIPLOG_BENCH_PORT to a free port", file=sys.stderr)
+            return 1
+        try:
+            ms = one_coldstart(a.bin, a.port, a.site_root, a.timeout)
+        except RuntimeError as e:
+            print(f"  sample {i + 1}: FAILED: {e}", file=sys.stderr)
+            return 1
+        samples.append(ms)
+        print(f"  sample {i + 1:2d}: {ms:7.1f} ms", flush=True)
+    lo, med, hi = min(samples), statistics.median(samples), max(samples)
+    print(f"  cold start (n={len(samples)}): min {lo:.1f} ms, median {med:.1f} ms, max {hi:.1f} ms  (goal: under 300 ms)")
+    with open(a.out, "w") as f:
+        f.write(f"n={len(samples)}\nmin={lo:.1f}\nmedian={med:.1f}\nmax={hi:.1f}\n")
+    return 0
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by the shell) still answers kill(0).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def cmd_wait_ready(a):
+    deadline = time.monotonic() + a.timeout
+    while time.monotonic() < deadline:
+        if readyz_status(a.port) == 200:
+            return 0
+        if a.pid and not pid_alive(a.pid):
+            print("  the server exited before /readyz answered 200", file=sys.stderr)
+            return 1
+        time.sleep(0.02)
+    print(f"  /readyz did not answer 200 within {a.timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def cmd_check_deploys(a):
+    token = os.environ.get("SHIPLOG_BENCH_TOKEN", "")
+    conn = http.client.HTTPConnection(HOST, a.port, timeout=10)
+    try:
+        conn.request("GET", "/api/v1/deploys?environment=bench&limit=1",
+                     headers={"Authorization": f"Bearer {token}"})
+        res = conn.getresponse()
+        raw = res.read()
+    except (OSError, http.client.HTTPException) as e:
+        print(f"  read-back failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    if res.status != 200:
+        print(f"  read-back answered {res.status}: {raw[:300]!r}", file=sys.stderr)
+        return 1
+    deploys = json.loads(raw).get("deploys", [])
+    if not deploys:
+        print("  read-back: no deploy was stored", file=sys.stderr)
+        return 1
+    d = deploys[0]
+    print(f"newest deploy {d.get('version')} (id {d.get('id')}) has {d.get('entry_count')} entries")
+    return 0 if d.get("entry_count") == a.entries else 1
+
+
+def cmd_port_free(a):
+    return 0 if port_free(a.port) else 1
+
+
+def cmd_db_url(a):
+    parts = urllib.parse.urlsplit(a.url)
+    print(urllib.parse.urlunsplit(parts._replace(path="/" + a.db)))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("coldstart")
+    c.add_argument("--bin", required=True)
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--site-root", required=True)
+    c.add_argument("--samples", type=int, default=10)
+    c.add_argument("--timeout", type=float, default=20.0)
+    c.add_argument("--out", required=True)
+    c.set_defaults(fn=cmd_coldstart)
+    w = sub.add_parser("wait-ready")
+    w.add_argument("--port", type=int, required=True)
+    w.add_argument("--pid", type=int, default=0)
+    w.add_argument("--timeout", type=float, default=30.0)
+    w.set_defaults(fn=cmd_wait_ready)
+    k = sub.add_parser("check-deploys")
+    k.add_argument("--port", type=int, required=True)
+    k.add_argument("--entries", type=int, required=True)
+    k.set_defaults(fn=cmd_check_deploys)
+    f = sub.add_parser("port-free")
+    f.add_argument("--port", type=int, required=True)
+    f.set_defaults(fn=cmd_port_free)
+    d = sub.add_parser("db-url")
+    d.add_argument("--url", required=True)
+    d.add_argument("--db", required=True)
+    d.set_defaults(fn=cmd_db_url)
+    a = p.parse_args()
+    sys.exit(a.fn(a))
+
+
+if __name__ == "__main__":
+    main()
