@@ -268,6 +268,8 @@ pub struct PublicEntry {
     pub entry: ChangeEntry,
     pub version: String,
     pub shipped_at: DateTime<Utc>,
+    /// The published release that announced it, if any: (slug, title).
+    pub release: Option<(String, String)>,
 }
 
 /// The editable fields of an entry, as the web form sends them.

@@ -3,10 +3,12 @@
 
 pub mod audience;
 pub mod deploy;
+pub mod release;
 pub mod user;
 
 pub use audience::*;
 pub use deploy::*;
+pub use release::*;
 pub use user::*;
 
 mod fn_error;

@@ -9,4 +9,5 @@ mod auth;
 mod mail;
 mod people;
 mod public;
+mod releases;
 mod storage;

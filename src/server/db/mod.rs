@@ -124,8 +124,56 @@ pub struct PublicQuery {
     pub audiences: Vec<String>,
     pub kind: Option<EntryKind>,
     pub component: Option<String>,
+    pub search: String,
     pub limit: i64,
     pub offset: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRelease {
+    pub slug: String,
+    pub title: String,
+    pub version_name: Option<String>,
+    pub narrative: String,
+    pub narrative_html: String,
+    pub created_by: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReleaseEdit {
+    pub slug: String,
+    pub title: String,
+    pub version_name: Option<String>,
+    pub narrative: String,
+    pub narrative_html: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReleaseState {
+    pub status: ReleaseStatus,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub archived: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseQuery {
+    pub published_only: bool,
+    pub include_archived: bool,
+    pub search: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CandidateQuery {
+    pub environment: Option<String>,
+    pub kind: Option<EntryKind>,
+    pub component: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub text: String,
+    pub limit: i64,
 }
 
 #[async_trait]
@@ -213,6 +261,43 @@ pub trait Store: Send + Sync + 'static {
         environment: &str,
         audiences: &[String],
     ) -> DbResult<Vec<String>>;
+
+    // Releases
+    async fn create_release(&self, release: NewRelease) -> DbResult<Release>;
+    /// Edits text fields if the release is still at `revision` (Conflict otherwise).
+    async fn edit_release(&self, id: i64, revision: i64, edit: ReleaseEdit) -> DbResult<Release>;
+    /// Changes status, schedule and archive flag if still at `revision`.
+    async fn set_release_state(
+        &self,
+        id: i64,
+        revision: i64,
+        state: ReleaseState,
+    ) -> DbResult<Release>;
+    async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>>;
+    async fn release_id(&self, slug: &str) -> DbResult<Option<i64>>;
+    async fn list_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
+    /// Links entries in one transaction; an entry of another release refuses them all.
+    async fn link_entries(&self, release_id: i64, entry_ids: &[i64]) -> DbResult<()>;
+    async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()>;
+    /// Publishes every scheduled release whose time has come, once; their ids.
+    async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>>;
+    /// Customer-visible entries in no release yet, newest first.
+    async fn candidate_entries(&self, query: &CandidateQuery) -> DbResult<Vec<LinkedEntry>>;
+    /// Customer-visible entries shipped to `environment` and in no published or scheduled release, oldest first.
+    async fn unannounced(&self, environment: &str) -> DbResult<Vec<LinkedEntry>>;
+    /// (announced, all) customer-visible entries shipped to `environment` since `since`.
+    async fn announced_share(
+        &self,
+        environment: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<(i64, i64)>;
+    async fn public_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
+    async fn public_release_entries(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        release_id: i64,
+    ) -> DbResult<Vec<PublicEntry>>;
 
     // Customer accounts, cohorts and private links
     async fn create_account(&self, slug: &str, name: &str) -> DbResult<Account>;

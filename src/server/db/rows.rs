@@ -189,6 +189,8 @@ pub struct PublicEntryRow {
     pub entry: EntryRow,
     pub version: String,
     pub shipped_at: DateTime<Utc>,
+    pub release_slug: Option<String>,
+    pub release_title: Option<String>,
 }
 
 impl TryFrom<PublicEntryRow> for PublicEntry {
@@ -198,6 +200,7 @@ impl TryFrom<PublicEntryRow> for PublicEntry {
             entry: r.entry.try_into()?,
             version: r.version,
             shipped_at: r.shipped_at,
+            release: r.release_slug.zip(r.release_title),
         })
     }
 }
@@ -275,5 +278,70 @@ impl CohortRow {
             name: self.name,
             created_at: self.created_at,
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ReleaseRow {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub version_name: Option<String>,
+    pub narrative: String,
+    pub narrative_html: String,
+    pub status: String,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub archived: bool,
+    pub revision: i64,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub entry_count: i64,
+}
+
+impl TryFrom<ReleaseRow> for Release {
+    type Error = DbError;
+    fn try_from(r: ReleaseRow) -> DbResult<Release> {
+        Ok(Release {
+            id: r.id,
+            slug: r.slug,
+            title: r.title,
+            version_name: r.version_name,
+            narrative: r.narrative,
+            narrative_html: r.narrative_html,
+            status: parse("releases.status", &r.status)?,
+            publish_at: r.publish_at,
+            published_at: r.published_at,
+            archived: r.archived,
+            revision: r.revision,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            entry_count: r.entry_count,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct LinkedEntryRow {
+    #[sqlx(flatten)]
+    pub entry: EntryRow,
+    pub version: String,
+    pub environment: String,
+    pub deploy_status: String,
+    pub deployed_at: DateTime<Utc>,
+}
+
+impl TryFrom<LinkedEntryRow> for LinkedEntry {
+    type Error = DbError;
+    fn try_from(r: LinkedEntryRow) -> DbResult<LinkedEntry> {
+        Ok(LinkedEntry {
+            entry: r.entry.try_into()?,
+            version: r.version,
+            environment: r.environment,
+            deploy_status: parse("deploys.status", &r.deploy_status)?,
+            deployed_at: r.deployed_at,
+        })
     }
 }

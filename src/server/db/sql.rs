@@ -48,10 +48,30 @@ macro_rules! public_select {
         concat!(
             "SELECT ",
             entry_cols!(),
-            ", d.version, COALESCE(d.finished_at, d.started_at) AS shipped_at \
+            ", d.version, COALESCE(d.finished_at, d.started_at) AS shipped_at, \
+             r.slug AS release_slug, r.title AS release_title \
              FROM entries n JOIN deploys d ON d.id = n.deploy_id \
-             JOIN environments e ON e.id = d.environment_id WHERE ",
+             JOIN environments e ON e.id = d.environment_id \
+             LEFT JOIN releases r ON r.id = n.release_id AND r.status = 'published' WHERE ",
             visible_to_reader!()
+        )
+    };
+}
+macro_rules! release_select {
+    () => {
+        "SELECT r.id, r.slug, r.title, r.version_name, r.narrative, r.narrative_html, r.status, \
+         r.publish_at, r.published_at, r.archived, r.revision, r.created_by, r.created_at, r.updated_at, \
+         (SELECT COUNT(*) FROM entries x WHERE x.release_id = r.id) AS entry_count FROM releases r"
+    };
+}
+macro_rules! linked_select {
+    () => {
+        concat!(
+            "SELECT ",
+            entry_cols!(),
+            ", d.version, e.slug AS environment, d.status AS deploy_status, d.started_at AS deployed_at \
+             FROM entries n JOIN deploys d ON d.id = n.deploy_id \
+             JOIN environments e ON e.id = d.environment_id"
         )
     };
 }
@@ -548,6 +568,7 @@ macro_rules! impl_store {
                 let rows: Vec<PublicEntryRow> = sqlx::query_as(concat!(
                     public_select!(),
                     " AND ($3 IS NULL OR n.kind = $3) AND ($4 IS NULL OR n.component = $4) \
+                      AND ($7 = '' OR LOWER(n.title) LIKE $7 OR LOWER(n.body) LIKE $7) \
                      ORDER BY shipped_at DESC, n.id DESC LIMIT $5 OFFSET $6"
                 ))
                 .bind(&q.environment)
@@ -556,6 +577,7 @@ macro_rules! impl_store {
                 .bind(&q.component)
                 .bind(q.limit)
                 .bind(q.offset)
+                .bind(like_pattern(&q.search))
                 .fetch_all(&self.read)
                 .await?;
                 convert(rows)
@@ -588,6 +610,237 @@ macro_rules! impl_store {
                 .bind(audiences.join(","))
                 .fetch_all(&self.read)
                 .await?)
+            }
+
+            async fn create_release(&self, r: NewRelease) -> DbResult<Release> {
+                let now = db_time(Utc::now());
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO releases (slug, title, version_name, narrative, narrative_html, status, \
+                     created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $7) RETURNING id",
+                )
+                .bind(&r.slug)
+                .bind(&r.title)
+                .bind(&r.version_name)
+                .bind(&r.narrative)
+                .bind(&r.narrative_html)
+                .bind(&r.created_by)
+                .bind(now)
+                .fetch_one(&self.write)
+                .await
+                .map_err(|e| unique(e, || format!("a release with the slug `{}` already exists", r.slug)))?;
+                self.release_row(id).await
+            }
+
+            async fn edit_release(&self, id: i64, revision: i64, r: ReleaseEdit) -> DbResult<Release> {
+                let done = sqlx::query(
+                    "UPDATE releases SET slug = $3, title = $4, version_name = $5, narrative = $6, \
+                     narrative_html = $7, revision = revision + 1, updated_at = $8 WHERE id = $1 AND revision = $2",
+                )
+                .bind(id)
+                .bind(revision)
+                .bind(&r.slug)
+                .bind(&r.title)
+                .bind(&r.version_name)
+                .bind(&r.narrative)
+                .bind(&r.narrative_html)
+                .bind(db_time(Utc::now()))
+                .execute(&self.write)
+                .await
+                .map_err(|e| unique(e, || format!("a release with the slug `{}` already exists", r.slug)))?;
+                self.after_revision_check(id, done.rows_affected()).await
+            }
+
+            async fn set_release_state(&self, id: i64, revision: i64, s: ReleaseState) -> DbResult<Release> {
+                let done = sqlx::query(
+                    "UPDATE releases SET status = $3, publish_at = $4, published_at = $5, archived = $6, \
+                     revision = revision + 1, updated_at = $7 WHERE id = $1 AND revision = $2",
+                )
+                .bind(id)
+                .bind(revision)
+                .bind(s.status.as_str())
+                .bind(s.publish_at.map(db_time))
+                .bind(s.published_at.map(db_time))
+                .bind(s.archived)
+                .bind(db_time(Utc::now()))
+                .execute(&self.write)
+                .await?;
+                self.after_revision_check(id, done.rows_affected()).await
+            }
+
+            async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>> {
+                let row: Option<ReleaseRow> = sqlx::query_as(concat!(release_select!(), " WHERE r.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let entries: Vec<LinkedEntryRow> = sqlx::query_as(concat!(
+                    linked_select!(),
+                    " WHERE n.release_id = $1 ORDER BY d.started_at, n.position, n.id"
+                ))
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(Some(ReleaseDetail {
+                    release: row.try_into()?,
+                    entries: convert(entries)?,
+                }))
+            }
+
+            async fn release_id(&self, slug: &str) -> DbResult<Option<i64>> {
+                Ok(sqlx::query_scalar("SELECT id FROM releases WHERE slug = $1")
+                    .bind(slug)
+                    .fetch_optional(&self.read)
+                    .await?)
+            }
+
+            async fn list_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
+                let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
+                    release_select!(),
+                    " WHERE ($1 = FALSE OR r.status = 'published') AND ($2 = TRUE OR r.archived = FALSE) \
+                      AND ($3 = '' OR LOWER(r.title) LIKE $3 OR LOWER(r.narrative) LIKE $3 \
+                           OR LOWER(COALESCE(r.version_name, '')) LIKE $3) \
+                     ORDER BY (r.status = 'published'), COALESCE(r.published_at, r.publish_at, r.updated_at) DESC, r.id DESC \
+                     LIMIT $4 OFFSET $5"
+                ))
+                .bind(q.published_only)
+                .bind(q.include_archived)
+                .bind(like_pattern(&q.search))
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn link_entries(&self, release_id: i64, entry_ids: &[i64]) -> DbResult<()> {
+                let mut tx = self.write.begin().await?;
+                for id in entry_ids {
+                    let done = sqlx::query(
+                        "UPDATE entries SET release_id = $1 WHERE id = $2 AND (release_id IS NULL OR release_id = $1)",
+                    )
+                    .bind(release_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM entries WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        return Err(DbError::Conflict(match exists {
+                            Some(_) => format!("entry {id} already belongs to another release"),
+                            None => format!("there is no entry {id}"),
+                        }));
+                    }
+                }
+                sqlx::query("UPDATE releases SET revision = revision + 1, updated_at = $2 WHERE id = $1")
+                    .bind(release_id)
+                    .bind(db_time(Utc::now()))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()> {
+                let mut tx = self.write.begin().await?;
+                let done = sqlx::query("UPDATE entries SET release_id = NULL WHERE id = $2 AND release_id = $1")
+                    .bind(release_id)
+                    .bind(entry_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                sqlx::query("UPDATE releases SET revision = revision + 1, updated_at = $2 WHERE id = $1")
+                    .bind(release_id)
+                    .bind(db_time(Utc::now()))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>> {
+                Ok(sqlx::query_scalar(
+                    "UPDATE releases SET status = 'published', published_at = publish_at, \
+                     revision = revision + 1, updated_at = $1 \
+                     WHERE status = 'scheduled' AND publish_at <= $1 RETURNING id",
+                )
+                .bind(db_time(now))
+                .fetch_all(&self.write)
+                .await?)
+            }
+
+            async fn candidate_entries(&self, q: &CandidateQuery) -> DbResult<Vec<LinkedEntry>> {
+                let rows: Vec<LinkedEntryRow> = sqlx::query_as(concat!(
+                    linked_select!(),
+                    " WHERE n.release_id IS NULL AND n.audience <> 'internal' \
+                      AND ($1 IS NULL OR e.slug = $1) AND ($2 IS NULL OR n.kind = $2) \
+                      AND ($3 IS NULL OR n.component = $3) AND ($4 IS NULL OR d.started_at >= $4) \
+                      AND ($5 IS NULL OR d.started_at < $5) \
+                      AND ($6 = '' OR LOWER(n.title) LIKE $6 OR LOWER(n.body) LIKE $6) \
+                     ORDER BY d.started_at DESC, n.position, n.id LIMIT $7"
+                ))
+                .bind(&q.environment)
+                .bind(q.kind.map(|k| k.as_str()))
+                .bind(&q.component)
+                .bind(q.from.map(db_time))
+                .bind(q.to.map(db_time))
+                .bind(like_pattern(&q.text))
+                .bind(q.limit)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn unannounced(&self, environment: &str) -> DbResult<Vec<LinkedEntry>> {
+                let rows: Vec<LinkedEntryRow> = sqlx::query_as(concat!(
+                    linked_select!(),
+                    " LEFT JOIN releases r ON r.id = n.release_id \
+                      WHERE e.slug = $1 AND d.status = 'succeeded' AND n.audience <> 'internal' \
+                      AND (r.id IS NULL OR r.status = 'draft') \
+                     ORDER BY d.started_at, n.position, n.id"
+                ))
+                .bind(environment)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
+            }
+
+            async fn announced_share(&self, environment: &str, since: DateTime<Utc>) -> DbResult<(i64, i64)> {
+                Ok(sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN r.status IN ('published', 'scheduled') THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                     COUNT(*) FROM entries n JOIN deploys d ON d.id = n.deploy_id \
+                     JOIN environments e ON e.id = d.environment_id LEFT JOIN releases r ON r.id = n.release_id \
+                     WHERE e.slug = $1 AND d.status = 'succeeded' AND n.audience <> 'internal' AND d.started_at >= $2",
+                )
+                .bind(environment)
+                .bind(db_time(since))
+                .fetch_one(&self.read)
+                .await?)
+            }
+
+            async fn public_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
+                self.list_releases(&ReleaseQuery { published_only: true, ..q.clone() }).await
+            }
+
+            async fn public_release_entries(
+                &self,
+                environment: &str,
+                audiences: &[String],
+                release_id: i64,
+            ) -> DbResult<Vec<PublicEntry>> {
+                let rows: Vec<PublicEntryRow> = sqlx::query_as(concat!(
+                    public_select!(),
+                    " AND n.release_id = $3 ORDER BY n.kind, shipped_at DESC, n.id"
+                ))
+                .bind(environment)
+                .bind(audiences.join(","))
+                .bind(release_id)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
             }
 
             async fn create_account(&self, slug: &str, name: &str) -> DbResult<Account> {
@@ -829,6 +1082,45 @@ macro_rules! impl_store {
                 entries: convert(entries)?,
                 commits: commits.into_iter().map(Commit::from).collect(),
             }))
+        }
+
+        impl $store {
+            async fn release_row(&self, id: i64) -> DbResult<Release> {
+                let row: ReleaseRow = sqlx::query_as(concat!(release_select!(), " WHERE r.id = $1"))
+                    .bind(id)
+                    .fetch_one(&self.write)
+                    .await?;
+                row.try_into()
+            }
+
+            /// After a compare-and-set on `revision`: the new row, or why nothing changed.
+            async fn after_revision_check(&self, id: i64, changed: u64) -> DbResult<Release> {
+                if changed == 1 {
+                    return self.release_row(id).await;
+                }
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM releases WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.write)
+                    .await?;
+                match exists {
+                    Some(_) => Err(DbError::Conflict(
+                        "Someone else changed this release since you opened it. Reload to see their changes, then apply yours again."
+                            .into(),
+                    )),
+                    None => Err(DbError::NotFound),
+                }
+            }
+        }
+
+        /// `%text%` in lower case for LIKE, or `''` for no filter.
+        fn like_pattern(text: &str) -> String {
+            let t = text.trim().to_lowercase();
+            if t.is_empty() {
+                String::new()
+            } else {
+                let escaped: String = t.chars().filter(|c| *c != '%' && *c != '_').collect();
+                format!("%{escaped}%")
+            }
         }
 
         fn links_json(links: &[String]) -> String {

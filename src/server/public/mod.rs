@@ -1,7 +1,11 @@
 //! Customer-facing pages: rendered completely on the server from Leptos views,
 //! with no JavaScript at all, so they stay light and work everywhere. They are
 //! plain Axum handlers, not routes of the hydrated app.
+//!
+//! Every page exists twice: on the public site (`/…`, the `everyone` audience)
+//! and under an account's private link (`/a/<link>/…`, that account's audiences).
 
+mod feeds;
 mod pages;
 
 use crate::model::{EntryKind, Reader};
@@ -9,22 +13,27 @@ use crate::server::error::AppError;
 use crate::server::service::audiences;
 use crate::server::service::changes::{self, ChangesFilter};
 use crate::server::state::AppState;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
+use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/changes") }))
+        .route("/", get(home_page))
+        .route("/releases/{slug}", get(release_page))
         .route("/changes", get(changes_page))
         .route("/changes/{id}", get(change_page))
-        // An account's private notes: the same pages, for that account's audiences.
-        .route("/a/{link}", get(|Path(link): Path<String>| async move { Redirect::to(&format!("/a/{link}/changes")) }))
-        .route("/a/{link}/changes", get(private_changes_page))
-        .route("/a/{link}/changes/{id}", get(private_change_page))
+        .route("/feeds/{feed}", get(feeds::feed))
+        .route("/a/{link}/feeds/{feed}", get(feeds::feed))
+        .route("/a/{link}", get(home_page))
+        .route("/a/{link}/", get(home_page))
+        .route("/a/{link}/releases/{slug}", get(release_page))
+        .route("/a/{link}/changes", get(changes_page))
+        .route("/a/{link}/changes/{id}", get(change_page))
 }
 
 /// Who is reading, and the path prefix their links keep.
@@ -33,27 +42,48 @@ pub struct Viewer {
     pub base: String,
 }
 
-impl Viewer {
-    fn public() -> Self {
-        Viewer {
-            reader: Reader::Public,
-            base: String::new(),
-        }
-    }
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
 
-    async fn private(state: &AppState, link: &str) -> Result<Self, AppError> {
-        Ok(Viewer {
-            reader: audiences::reader(&state.db, link).await?,
-            base: format!("/a/{link}"),
-        })
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let params: HashMap<String, String> =
+            Path::<HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map(|p| p.0)
+                .unwrap_or_default();
+        match params.get("link") {
+            None => Ok(Viewer {
+                reader: Reader::Public,
+                base: String::new(),
+            }),
+            Some(link) => match audiences::reader(&state.db, link).await {
+                Ok(reader) => Ok(Viewer {
+                    reader,
+                    base: format!("/a/{link}"),
+                }),
+                Err(e) => Err(private_headers(error_page(e))),
+            },
+        }
     }
 }
 
-/// Private pages are not for search engines, and their address must not leak
-/// through the `Referer` of outgoing links.
-fn private_headers(res: Response) -> Response {
-    use axum::http::{header, HeaderValue};
-    let mut res = res;
+impl Viewer {
+    fn is_private(&self) -> bool {
+        matches!(self.reader, Reader::Account { .. })
+    }
+
+    /// A page for this viewer; private pages stay out of search engines, caches
+    /// and the `Referer` of outgoing links.
+    fn respond(&self, res: Response) -> Response {
+        if self.is_private() {
+            private_headers(res)
+        } else {
+            res
+        }
+    }
+}
+
+fn private_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::REFERRER_POLICY,
@@ -70,99 +100,125 @@ fn private_headers(res: Response) -> Response {
     res
 }
 
-async fn private_changes_page(
-    State(state): State<AppState>,
-    Path(link): Path<String>,
-    Query(p): Query<ChangesParams>,
-) -> Response {
-    let viewer = match Viewer::private(&state, &link).await {
-        Ok(v) => v,
-        Err(e) => return private_headers(error_page(&state, e)),
-    };
-    private_headers(render_changes(&state, &viewer, p).await)
+/// A page-level error: the message in a page, with the right status.
+fn error_page(e: AppError) -> Response {
+    let status = e.status();
+    let message = e.to_string();
+    if let AppError::Internal(cause) = &e {
+        tracing::error!(error = format!("{cause:#}"), "public page failed");
+    }
+    (status, Html(pages::error(status, &message))).into_response()
 }
 
-async fn private_change_page(
+fn page_number(raw: Option<&str>) -> Result<i64, AppError> {
+    match raw.filter(|v| !v.is_empty()) {
+        None => Ok(1),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+            _ => Err(AppError::invalid(
+                "page",
+                "the page must be a positive number",
+            )),
+        },
+    }
+}
+
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
+    params.get(name).map(String::as_str).unwrap_or_default()
+}
+
+#[derive(Deserialize, Default)]
+pub struct HomeParams {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+async fn home_page(
+    viewer: Viewer,
     State(state): State<AppState>,
-    Path((link, id)): Path<(String, String)>,
+    Query(p): Query<HomeParams>,
 ) -> Response {
-    let viewer = match Viewer::private(&state, &link).await {
-        Ok(v) => v,
-        Err(e) => return private_headers(error_page(&state, e)),
-    };
-    private_headers(render_change(&state, &viewer, &id).await)
+    let result = async {
+        let page = page_number(p.page.as_deref())?;
+        let search = p.q.unwrap_or_default();
+        let list = changes::releases(&state.db, &viewer.reader, &search, page).await?;
+        Ok::<_, AppError>(pages::home(&viewer, &search, page, &list))
+    }
+    .await;
+    viewer.respond(match result {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => error_page(e),
+    })
+}
+
+async fn release_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    viewer.respond(
+        match changes::release(&state.db, &viewer.reader, param(&params, "slug")).await {
+            Ok(r) => Html(pages::release(&viewer, &r)).into_response(),
+            Err(e) => error_page(e),
+        },
+    )
 }
 
 #[derive(Deserialize, Default)]
 pub struct ChangesParams {
+    q: Option<String>,
     kind: Option<String>,
     component: Option<String>,
     page: Option<String>,
 }
 
-/// A page-level error: the message in a page, with the right status.
-fn error_page(state: &AppState, e: AppError) -> Response {
-    let status = e.status();
-    let message = e.to_string();
-    if let AppError::Internal(cause) = &e {
-        tracing::error!(error = ?cause, "public page failed");
+async fn changes_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(p): Query<ChangesParams>,
+) -> Response {
+    let result = async {
+        let kind = p
+            .kind
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                k.parse::<EntryKind>()
+                    .map_err(|e| AppError::invalid("kind", e))
+            })
+            .transpose()?;
+        let filter = ChangesFilter {
+            search: p.q.unwrap_or_default(),
+            kind,
+            component: p.component.filter(|c| !c.is_empty()),
+            page: page_number(p.page.as_deref())?,
+        };
+        let list = changes::list(&state.db, &viewer.reader, &filter).await?;
+        Ok::<_, AppError>(pages::changes(&viewer, &filter, &list))
     }
-    let _ = state;
-    (status, Html(pages::error(status, &message))).into_response()
+    .await;
+    viewer.respond(match result {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => error_page(e),
+    })
 }
 
-async fn changes_page(State(state): State<AppState>, Query(p): Query<ChangesParams>) -> Response {
-    render_changes(&state, &Viewer::public(), p).await
-}
-
-async fn render_changes(state: &AppState, viewer: &Viewer, p: ChangesParams) -> Response {
-    let state = state.clone();
-    let kind = match p.kind.as_deref().filter(|k| !k.is_empty()) {
-        None => None,
-        Some(k) => match k.parse::<EntryKind>() {
-            Ok(k) => Some(k),
-            Err(e) => return error_page(&state, AppError::invalid("kind", e)),
-        },
-    };
-    let page = match p.page.as_deref().filter(|v| !v.is_empty()) {
-        None => 1,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=100_000).contains(&n) => n,
-            _ => {
-                return error_page(
-                    &state,
-                    AppError::invalid("page", "the page must be a positive number"),
-                )
-            }
-        },
-    };
-    let filter = ChangesFilter {
-        kind,
-        component: p.component.filter(|c| !c.is_empty()),
-        page,
-    };
-    match changes::list(&state.db, &viewer.reader, &filter).await {
-        Ok(list) => Html(pages::changes(viewer, &filter, &list)).into_response(),
-        Err(e) => error_page(&state, e),
+async fn change_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let id = param(&params, "id")
+            .parse::<i64>()
+            .map_err(|_| AppError::not_found("This change does not exist or is not public."))?;
+        changes::get(&state.db, &viewer.reader, id).await
     }
-}
-
-async fn change_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    render_change(&state, &Viewer::public(), &id).await
-}
-
-async fn render_change(state: &AppState, viewer: &Viewer, id: &str) -> Response {
-    let state = state.clone();
-    let Ok(id) = id.parse::<i64>() else {
-        return error_page(
-            &state,
-            AppError::not_found("This change does not exist or is not public."),
-        );
-    };
-    match changes::get(&state.db, &viewer.reader, id).await {
-        Ok(entry) => Html(pages::change(viewer, &entry)).into_response(),
-        Err(e) => error_page(&state, e),
-    }
+    .await;
+    viewer.respond(match result {
+        Ok(entry) => Html(pages::change(&viewer, &entry)).into_response(),
+        Err(e) => error_page(e),
+    })
 }
 
 /// `404` for any address nobody handles, as a light page.

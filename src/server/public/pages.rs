@@ -1,14 +1,27 @@
 //! The public pages' HTML. Leptos views rendered to a string: text is escaped
-//! by the view macro; entry bodies were sanitised when they were written.
+//! by the view macro; Markdown was sanitised when it was written.
 
 use super::Viewer;
 use crate::model::*;
-use crate::server::service::changes::{ChangesFilter, ChangesPage};
+use crate::server::service::changes::{ChangesFilter, ChangesPage, ReaderRelease, ReleasesPage};
 use axum::http::StatusCode;
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;
 
-fn document(viewer: Option<&Viewer>, title: String, body: impl IntoView + 'static) -> String {
+/// Which of the two views a page belongs to, for the switch in the header.
+#[derive(Clone, Copy, PartialEq)]
+enum Section {
+    Releases,
+    Changes,
+    Neither,
+}
+
+fn document(
+    viewer: Option<&Viewer>,
+    section: Section,
+    title: String,
+    body: impl IntoView + 'static,
+) -> String {
     let base = viewer.map(|v| v.base.clone()).unwrap_or_default();
     let private = match viewer.map(|v| &v.reader) {
         Some(Reader::Account { name, admin, .. }) => Some(format!(
@@ -18,6 +31,7 @@ fn document(viewer: Option<&Viewer>, title: String, body: impl IntoView + 'stati
         _ => None,
     };
     let noindex = private.is_some();
+    let current = |s: Section| (s == section).then_some("page");
     let html = Owner::new().with(move || {
         view! {
             <html lang="en">
@@ -27,19 +41,30 @@ fn document(viewer: Option<&Viewer>, title: String, body: impl IntoView + 'stati
                     <title>{title}</title>
                     <link rel="stylesheet" href="/pkg/shiplog.css"/>
                     <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                    <link rel="alternate" type="application/atom+xml" title="Releases" href=format!("{base}/feeds/releases.atom")/>
+                    <link rel="alternate" type="application/atom+xml" title="Every change" href=format!("{base}/feeds/changes.atom")/>
                     {noindex.then(|| view! { <meta name="robots" content="noindex, nofollow"/> })}
                 </head>
                 <body class="public">
                     <a class="skip-link" href="#content">"Skip to content"</a>
                     <header class="public-header">
-                        <a class="brand" href=format!("{base}/changes")>"Shiplog"</a>
-                        <nav aria-label="Release notes">
-                            <a href=format!("{base}/changes")>"Every change"</a>
+                        <a class="brand" href=format!("{base}/")>"Release notes"</a>
+                        <nav aria-label="Views" class="switch">
+                            <a href=format!("{base}/") aria-current=current(Section::Releases)>"Releases"</a>
+                            <a href=format!("{base}/changes") aria-current=current(Section::Changes)>"Every change"</a>
                         </nav>
                     </header>
                     {private.map(|p| view! { <p class="private-banner" role="note">{p}</p> })}
                     <main id="content" class="public-main">{body}</main>
-                    <footer class="public-footer"><p>"Release notes published with Shiplog."</p></footer>
+                    <footer class="public-footer">
+                        <p>
+                            "Follow: "<a href=format!("{base}/feeds/releases.atom")>"releases (Atom)"</a>" · "
+                            <a href=format!("{base}/feeds/releases.json")>"JSON Feed"</a>" · "
+                            <a href=format!("{base}/feeds/changes.atom")>"every change (Atom)"</a>" · "
+                            <a href=format!("{base}/feeds/changes.json")>"JSON Feed"</a>
+                        </p>
+                        <p>"Published with Shiplog."</p>
+                    </footer>
                 </body>
             </html>
         }
@@ -52,11 +77,21 @@ fn day(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%A, %-d %B %Y").to_string()
 }
 
-fn entry_card(base: &str, p: &PublicEntry, heading_link: bool) -> impl IntoView + use<> {
+fn entry_card(
+    base: &str,
+    p: &PublicEntry,
+    heading_link: bool,
+    level3: bool,
+) -> impl IntoView + use<> {
     let e = &p.entry;
     let title = e.title.clone();
     let href = format!("{base}/changes/{}", e.id);
     let audience = (e.audience != Audience::Everyone).then(|| e.audience.label());
+    let heading = if heading_link {
+        view! { <a href=href>{title}</a> }.into_any()
+    } else {
+        view! { <span>{title}</span> }.into_any()
+    };
     view! {
         <article class="change" id=format!("change-{}", e.id)>
             <div class="change-head">
@@ -65,11 +100,7 @@ fn entry_card(base: &str, p: &PublicEntry, heading_link: bool) -> impl IntoView 
                 {e.component.clone().map(|c| view! { <span class="badge component">{c}</span> })}
                 {audience.map(|a| view! { <span class="badge audience">{a}</span> })}
             </div>
-            <h3>{if heading_link {
-                view! { <a href=href>{title}</a> }.into_any()
-            } else {
-                view! { <span>{title}</span> }.into_any()
-            }}</h3>
+            {if level3 { view! { <h3>{heading}</h3> }.into_any() } else { view! { <h4>{heading}</h4> }.into_any() }}
             <div class="prose" inner_html=e.body_html.clone()></div>
             {(!e.links.is_empty()).then(|| view! {
                 <ul class="links">{e.links.iter().map(|l| view! { <li><a href=l.clone() rel="noopener noreferrer nofollow">{l.clone()}</a></li> }).collect_view()}</ul>
@@ -78,25 +109,160 @@ fn entry_card(base: &str, p: &PublicEntry, heading_link: bool) -> impl IntoView 
     }
 }
 
-fn query(base: &str, kind: Option<EntryKind>, component: &Option<String>, page: i64) -> String {
-    let mut parts = vec![];
-    if let Some(k) = kind {
-        parts.push(format!("kind={}", k.as_str()));
-    }
-    if let Some(c) = component {
-        parts.push(format!(
-            "component={}",
-            url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-        ));
-    }
-    if page > 1 {
-        parts.push(format!("page={page}"));
-    }
-    if parts.is_empty() {
-        format!("{base}/changes")
+/// A query string from the non-empty pairs.
+fn with_query(path: String, pairs: &[(&str, String)]) -> String {
+    let q: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect();
+    if q.is_empty() {
+        path
     } else {
-        format!("{base}/changes?{}", parts.join("&"))
+        format!("{path}?{}", q.join("&"))
     }
+}
+
+fn pager(
+    prev: Option<String>,
+    next: Option<String>,
+    newer: &'static str,
+    older: &'static str,
+) -> impl IntoView {
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {prev.map(|h| view! { <a class="button" rel="prev" href=h>{newer}</a> })}
+            {next.map(|h| view! { <a class="button" rel="next" href=h>{older}</a> })}
+        </nav>
+    }
+}
+
+/// A release's entries, grouped by kind in a fixed order.
+fn grouped_entries(base: &str, entries: &[PublicEntry]) -> impl IntoView + use<> {
+    EntryKind::ALL
+        .iter()
+        .filter_map(|kind| {
+            let of_kind: Vec<&PublicEntry> = entries.iter().filter(|e| e.entry.kind == *kind).collect();
+            (!of_kind.is_empty()).then(|| {
+                view! {
+                    <section class="kind-group">
+                        <h3>{kind_heading(*kind)}</h3>
+                        {of_kind.into_iter().map(|e| entry_card(base, e, true, false)).collect_view()}
+                    </section>
+                }
+            })
+        })
+        .collect_view()
+}
+
+fn kind_heading(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Feature => "New features",
+        EntryKind::Fix => "Fixes",
+        EntryKind::Improvement => "Improvements",
+        EntryKind::Security => "Security",
+        EntryKind::Internal => "Under the hood",
+    }
+}
+
+fn release_head(base: &str, r: &Release, link: bool) -> impl IntoView + use<> {
+    let title = r.title.clone();
+    let href = format!("{base}/releases/{}", r.slug);
+    let published = r.published_at.map(|t| (t.to_rfc3339(), day(&t)));
+    view! {
+        <header class="release-head">
+            <h2>{if link { view! { <a href=href>{title}</a> }.into_any() } else { view! { <span>{title}</span> }.into_any() }}</h2>
+            <p class="meta">
+                {r.version_name.clone().map(|v| view! { <span class="badge component">{v}</span>" " })}
+                {published.map(|(iso, text)| view! { "Published "<time datetime=iso>{text}</time> })}
+            </p>
+        </header>
+    }
+}
+
+pub fn home(viewer: &Viewer, search: &str, page: i64, list: &ReleasesPage) -> String {
+    let base = viewer.base.clone();
+    let releases = list
+        .releases
+        .iter()
+        .map(|r| {
+            view! {
+                <article class="release">
+                    {release_head(&base, &r.release, true)}
+                    <div class="prose narrative" inner_html=r.release.narrative_html.clone()></div>
+                    {grouped_entries(&base, &r.entries)}
+                </article>
+            }
+        })
+        .collect_view();
+    let empty = list.releases.is_empty();
+    let q = search.to_string();
+    let home = format!("{base}/");
+    let prev = (page > 1).then(|| {
+        with_query(
+            home.clone(),
+            &[
+                ("q", q.clone()),
+                (
+                    "page",
+                    if page > 2 {
+                        (page - 1).to_string()
+                    } else {
+                        String::new()
+                    },
+                ),
+            ],
+        )
+    });
+    let next = list.has_more.then(|| {
+        with_query(
+            home.clone(),
+            &[("q", q.clone()), ("page", (page + 1).to_string())],
+        )
+    });
+    let searching = !q.is_empty();
+    document(
+        Some(viewer),
+        Section::Releases,
+        "Release notes".into(),
+        view! {
+            <h1>"Release notes"</h1>
+            <p class="lede">"What is new, announced release by release. For each change as it ships, see "<a href=format!("{base}/changes")>"every change"</a>"."</p>
+            <form class="filters" method="get" action=home.clone() role="search" aria-label="Search releases">
+                <label>"Search releases"<input type="search" name="q" value=q.clone()/></label>
+                <button type="submit" class="button">"Search"</button>
+                {searching.then(|| view! { <a href=home.clone()>"Clear"</a> })}
+            </form>
+            {if empty {
+                view! { <p class="empty">{if searching { "No release matches this search." } else { "No releases have been published yet." }}</p> }.into_any()
+            } else {
+                releases.into_any()
+            }}
+            {pager(prev, next, "← Newer releases", "Older releases →")}
+        },
+    )
+}
+
+pub fn release(viewer: &Viewer, r: &ReaderRelease) -> String {
+    let base = viewer.base.clone();
+    document(
+        Some(viewer),
+        Section::Releases,
+        format!("{} · Release notes", r.release.title),
+        view! {
+            <p class="crumbs"><a href=format!("{base}/")>"← All releases"</a></p>
+            <article class="release">
+                {release_head(&base, &r.release, false)}
+                <div class="prose narrative" inner_html=r.release.narrative_html.clone()></div>
+                {grouped_entries(&base, &r.entries)}
+            </article>
+        },
+    )
 }
 
 pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> String {
@@ -128,24 +294,38 @@ pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> S
             view! {
                 <section class="day">
                     <h2>{d}</h2>
-                    {list.into_iter().map(|e| entry_card(&base, e, true)).collect_view()}
+                    {list.into_iter().map(|e| entry_card(&base, e, true, true)).collect_view()}
                 </section>
             }
         })
         .collect_view();
-    let base = viewer.base.clone();
-    let prev = (filter.page > 1).then(|| view! { <a class="button" rel="prev" href=query(&base, kind, &component, filter.page - 1)>"← Newer"</a> });
-    let next = page.has_more.then(|| view! { <a class="button" rel="next" href=query(&base, kind, &component, filter.page + 1)>"Older →"</a> });
     let action = format!("{base}/changes");
+    let params = |p: i64| {
+        vec![
+            ("q", filter.search.clone()),
+            (
+                "kind",
+                kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
+            ),
+            ("component", component.clone().unwrap_or_default()),
+            ("page", if p > 1 { p.to_string() } else { String::new() }),
+        ]
+    };
+    let prev = (filter.page > 1).then(|| with_query(action.clone(), &params(filter.page - 1)));
+    let next = page
+        .has_more
+        .then(|| with_query(action.clone(), &params(filter.page + 1)));
+    let filtered = kind.is_some() || component.is_some() || !filter.search.is_empty();
     let clear = action.clone();
-    let filtered = kind.is_some() || component.is_some();
     document(
         Some(viewer),
+        Section::Changes,
         "Every change · Release notes".into(),
         view! {
             <h1>"Every change"</h1>
             <p class="lede">"Each improvement, fix and new feature as it reaches production, newest first."</p>
             <form class="filters" method="get" action=action role="search" aria-label="Filter changes">
+                <label>"Search"<input type="search" name="q" value=filter.search.clone()/></label>
                 <label>"Kind"<select name="kind"><option value="">"All kinds"</option>{kinds}</select></label>
                 <label>"Component"<select name="component"><option value="">"All components"</option>{components}</select></label>
                 <button type="submit" class="button">"Filter"</button>
@@ -156,22 +336,28 @@ pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> S
             } else {
                 groups.into_any()
             }}
-            <nav class="pager" aria-label="Pages">{prev}{next}</nav>
+            {pager(prev, next, "← Newer", "Older →")}
         },
     )
 }
 
 pub fn change(viewer: &Viewer, p: &PublicEntry) -> String {
+    let base = viewer.base.clone();
     let shipped = day(&p.shipped_at);
     let version = p.version.clone();
-    let back = format!("{}/changes", viewer.base);
+    let release = p.release.clone().map(|(slug, title)| {
+        view! { <p class="meta">"Announced in "<a href=format!("{base}/releases/{slug}")>{title}</a>"."</p> }
+    });
     document(
         Some(viewer),
+        Section::Changes,
         format!("{} · Release notes", p.entry.title),
         view! {
-            <p class="crumbs"><a href=back>"← Every change"</a></p>
-            {entry_card(&viewer.base, p, false)}
+            <p class="crumbs"><a href=format!("{base}/changes")>"← Every change"</a></p>
+            <h1 class="sr-only">{p.entry.title.clone()}</h1>
+            {entry_card(&base, p, false, false)}
             <p class="meta">"Shipped on "<time datetime=p.shipped_at.to_rfc3339()>{shipped}</time>" in version "<span class="mono">{version}</span>"."</p>
+            {release}
         },
     )
 }
@@ -181,11 +367,12 @@ pub fn error(status: StatusCode, message: &str) -> String {
     let message = message.to_string();
     document(
         None,
+        Section::Neither,
         title.clone(),
         view! {
             <h1>{title}</h1>
             <p>{message}</p>
-            <p><a href="/changes">"See every change"</a></p>
+            <p><a href="/">"See the release notes"</a></p>
         },
     )
 }

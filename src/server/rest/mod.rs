@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod deploys;
 pub mod extract;
 pub mod openapi;
+pub mod releases;
 
 use crate::server::error::AppError;
 use crate::server::state::AppState;
@@ -32,6 +33,15 @@ pub fn router() -> Router<AppState> {
             get(audiences::list_cohorts).post(audiences::create_cohort),
         )
         .route("/cohorts/{slug}/members", put(audiences::set_members))
+        .route("/releases", get(releases::list).post(releases::create))
+        .route("/releases/{slug}", get(releases::get).patch(releases::edit))
+        .route("/releases/{slug}/draft", get(releases::draft))
+        .route("/releases/{slug}/entries", post(releases::link))
+        .route(
+            "/releases/{slug}/entries/{id}",
+            axum::routing::delete(releases::unlink),
+        )
+        .route("/releases/{slug}/publish", post(releases::publish))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
         .method_not_allowed_fallback(|| async {

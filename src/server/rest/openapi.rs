@@ -12,6 +12,8 @@ use utoipa::{Modify, OpenApi};
         super::audiences::create_account, super::audiences::list_accounts,
         super::audiences::create_link, super::audiences::revoke_link,
         super::audiences::create_cohort, super::audiences::list_cohorts, super::audiences::set_members,
+        super::releases::list, super::releases::get, super::releases::create, super::releases::draft,
+        super::releases::edit, super::releases::link, super::releases::unlink, super::releases::publish,
     ),
     modifiers(&BearerAuth)
 )]

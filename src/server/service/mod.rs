@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod changes;
 pub mod conventional;
 pub mod deploys;
+pub mod releases;
 pub mod tokens;
 pub mod users;
 pub mod validate;

@@ -1,0 +1,249 @@
+//! `/api/v1/releases`: published releases for anyone; drafting, linking and
+//! publishing for pm and admin tokens.
+
+use super::extract::{ApiCaller, ApiJson, ApiPath, ApiQuery};
+use crate::model::*;
+use crate::server::error::{AppError, ErrorBody};
+use crate::server::service::changes;
+use crate::server::service::releases::{self, ReleaseInput};
+use crate::server::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A published release as the public sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicRelease {
+    pub slug: String,
+    pub title: String,
+    pub version_name: Option<String>,
+    pub narrative_html: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub url: String,
+    pub entries: Vec<PublicReleaseEntry>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicReleaseEntry {
+    pub id: i64,
+    pub title: String,
+    pub kind: EntryKind,
+    pub component: Option<String>,
+    pub body_html: String,
+    pub url: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicReleasePage {
+    pub releases: Vec<PublicRelease>,
+    /// Pass as `page` for more; absent on the last page.
+    pub next_page: Option<i64>,
+}
+
+fn public(state: &AppState, r: changes::ReaderRelease) -> PublicRelease {
+    PublicRelease {
+        url: state.config.link(&format!("/releases/{}", r.release.slug)),
+        slug: r.release.slug,
+        title: r.release.title,
+        version_name: r.release.version_name,
+        narrative_html: r.release.narrative_html,
+        published_at: r.release.published_at,
+        entries: r
+            .entries
+            .into_iter()
+            .map(|e| PublicReleaseEntry {
+                url: state.config.link(&format!("/changes/{}", e.entry.id)),
+                id: e.entry.id,
+                title: e.entry.title,
+                kind: e.entry.kind,
+                component: e.entry.component,
+                body_html: e.entry.body_html,
+            })
+            .collect(),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Words to find in titles and narratives.
+    pub q: Option<String>,
+    /// 1-based page of 10 releases.
+    pub page: Option<i64>,
+}
+
+/// Published releases, newest first (no token needed).
+#[utoipa::path(get, path = "/api/v1/releases", params(ListParams),
+    responses((status = 200, body = PublicReleasePage), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<Json<PublicReleasePage>, AppError> {
+    let page = p.page.unwrap_or(1);
+    if page < 1 {
+        return Err(AppError::invalid(
+            "page",
+            "the page must be a positive number",
+        ));
+    }
+    let list = changes::releases(
+        &state.db,
+        &Reader::Public,
+        p.q.as_deref().unwrap_or_default(),
+        page,
+    )
+    .await?;
+    Ok(Json(PublicReleasePage {
+        next_page: list.has_more.then_some(page + 1),
+        releases: list
+            .releases
+            .into_iter()
+            .map(|r| public(&state, r))
+            .collect(),
+    }))
+}
+
+/// One published release (no token needed).
+#[utoipa::path(get, path = "/api/v1/releases/{slug}", params(("slug" = String, Path)),
+    responses((status = 200, body = PublicRelease), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+) -> Result<Json<PublicRelease>, AppError> {
+    let r = changes::release(&state.db, &Reader::Public, &slug).await?;
+    Ok(Json(public(&state, r)))
+}
+
+/// Draft a release.
+#[utoipa::path(post, path = "/api/v1/releases", request_body = ReleaseInput, security(("bearer" = [])),
+    responses((status = 201, body = Release), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiJson(input): ApiJson<ReleaseInput>,
+) -> Result<(StatusCode, Json<Release>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(releases::create(&state.db, &actor, &input).await?),
+    ))
+}
+
+/// Any release with its linked entries and their readiness (pm and admin).
+#[utoipa::path(get, path = "/api/v1/releases/{slug}/draft", params(("slug" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ReleaseDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn draft(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(slug): ApiPath<String>,
+) -> Result<Json<ReleaseDetail>, AppError> {
+    actor.require(
+        actor.role.can_manage_releases(),
+        "read unpublished releases",
+    )?;
+    Ok(Json(releases::get(&state.db, &slug).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReleaseEditInput {
+    /// The revision the edit started from; a newer one answers 409.
+    pub revision: i64,
+    #[serde(flatten)]
+    pub fields: ReleaseInput,
+}
+
+/// Edit a release's text.
+#[utoipa::path(patch, path = "/api/v1/releases/{slug}", params(("slug" = String, Path)), request_body = ReleaseEditInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = Release), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(body): ApiJson<ReleaseEditInput>,
+) -> Result<Json<Release>, AppError> {
+    Ok(Json(
+        releases::edit(&state.db, &actor, &slug, body.revision, &body.fields).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    pub entry_ids: Vec<i64>,
+}
+
+/// Link entries (from any deploys) to a release.
+#[utoipa::path(post, path = "/api/v1/releases/{slug}/entries", params(("slug" = String, Path)), request_body = LinkInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = ReleaseDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn link(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(body): ApiJson<LinkInput>,
+) -> Result<Json<ReleaseDetail>, AppError> {
+    Ok(Json(
+        releases::link(&state.db, &actor, &slug, &body.entry_ids).await?,
+    ))
+}
+
+/// Remove an entry from a release.
+#[utoipa::path(delete, path = "/api/v1/releases/{slug}/entries/{id}", params(("slug" = String, Path), ("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ReleaseDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unlink(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath((slug, id)): ApiPath<(String, i64)>,
+) -> Result<Json<ReleaseDetail>, AppError> {
+    Ok(Json(releases::unlink(&state.db, &actor, &slug, id).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishInput {
+    pub revision: i64,
+    /// Publish at this time instead of now (the release is scheduled).
+    pub at: Option<DateTime<Utc>>,
+    /// Publish even though some entries have not shipped to production.
+    #[serde(default, rename = "override")]
+    pub override_readiness: bool,
+}
+
+/// Publish a release now, or schedule it.
+#[utoipa::path(post, path = "/api/v1/releases/{slug}/publish", params(("slug" = String, Path)), request_body = PublishInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = Release), (status = 403, body = ErrorBody), (status = 409, description = "Not ready, or changed meanwhile", body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(body): ApiJson<PublishInput>,
+) -> Result<Json<Release>, AppError> {
+    let release = match body.at {
+        Some(at) => {
+            releases::schedule(
+                &state.db,
+                &actor,
+                &slug,
+                body.revision,
+                at,
+                body.override_readiness,
+            )
+            .await?
+        }
+        None => {
+            releases::publish(
+                &state.db,
+                &actor,
+                &slug,
+                body.revision,
+                body.override_readiness,
+            )
+            .await?
+        }
+    };
+    Ok(Json(release))
+}

@@ -1,0 +1,392 @@
+//! Releases: product managers group shipped entries into announcements,
+//! check readiness, schedule and publish them.
+
+use super::{validate, Actor};
+use crate::model::*;
+use crate::server::db::{
+    CandidateQuery, Db, DbError, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState,
+};
+use crate::server::error::AppError;
+use crate::server::markdown;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+
+pub const PAGE_SIZE: i64 = 10;
+
+/// A release's editable text, as the editor and the API send it.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseInput {
+    pub title: String,
+    /// Defaults to one made from the title.
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub version_name: Option<String>,
+    /// Markdown.
+    #[serde(default)]
+    pub narrative: String,
+}
+
+fn manage(actor: &Actor) -> Result<(), AppError> {
+    actor.require(
+        actor.role.can_manage_releases(),
+        "create, edit or publish releases",
+    )
+}
+
+/// `Winter update: faster search!` -> `winter-update-faster-search`.
+pub fn slugify(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(60).collect();
+    slug.trim_end_matches('-').to_string()
+}
+
+fn text_fields(input: &ReleaseInput) -> Result<ReleaseEdit, AppError> {
+    let title = validate::title("title", &input.title)?;
+    let slug = match input
+        .slug
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) if is_slug(s) => s.to_string(),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "slug",
+                "a slug is lowercase letters, digits and dashes (e.g. `winter-update`)",
+            ))
+        }
+        None => {
+            let s = slugify(&title);
+            if s.is_empty() {
+                return Err(AppError::invalid(
+                    "slug",
+                    "give the release a slug: its title has no letters to make one from",
+                ));
+            }
+            s
+        }
+    };
+    let version_name = input
+        .version_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            if v.chars().count() > 60 {
+                Err(AppError::invalid(
+                    "version_name",
+                    "the version name is too long (at most 60 characters)",
+                ))
+            } else {
+                Ok(v.to_string())
+            }
+        })
+        .transpose()?;
+    let narrative = validate::body("narrative", &input.narrative)?;
+    Ok(ReleaseEdit {
+        slug,
+        title,
+        version_name,
+        narrative_html: markdown::render(&narrative),
+        narrative,
+    })
+}
+
+pub async fn create(db: &Db, actor: &Actor, input: &ReleaseInput) -> Result<Release, AppError> {
+    manage(actor)?;
+    let f = text_fields(input)?;
+    let release = db
+        .create_release(NewRelease {
+            slug: f.slug,
+            title: f.title,
+            version_name: f.version_name,
+            narrative: f.narrative,
+            narrative_html: f.narrative_html,
+            created_by: Some(actor.label.clone()),
+        })
+        .await?;
+    tracing::info!(release = release.id, by = %actor.label, "release drafted");
+    Ok(release)
+}
+
+fn not_found(slug: &str) -> AppError {
+    AppError::not_found(format!("There is no release `{slug}`."))
+}
+
+/// A release by slug, with its linked entries and where each shipped.
+pub async fn get(db: &Db, slug: &str) -> Result<ReleaseDetail, AppError> {
+    let id = db.release_id(slug).await?.ok_or_else(|| not_found(slug))?;
+    db.release(id).await?.ok_or_else(|| not_found(slug))
+}
+
+pub async fn edit(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    revision: i64,
+    input: &ReleaseInput,
+) -> Result<Release, AppError> {
+    manage(actor)?;
+    let current = get(db, slug).await?;
+    let f = text_fields(input)?;
+    Ok(db.edit_release(current.release.id, revision, f).await?)
+}
+
+pub async fn list(db: &Db, search: &str, page: i64) -> Result<Vec<Release>, AppError> {
+    Ok(db
+        .list_releases(&ReleaseQuery {
+            published_only: false,
+            include_archived: true,
+            search: search.to_string(),
+            limit: 200,
+            offset: (page.max(1) - 1) * 200,
+        })
+        .await?)
+}
+
+pub async fn link(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    entry_ids: &[i64],
+) -> Result<ReleaseDetail, AppError> {
+    manage(actor)?;
+    let current = get(db, slug).await?;
+    if entry_ids.is_empty() {
+        return Err(AppError::invalid("entries", "choose at least one entry"));
+    }
+    db.link_entries(current.release.id, entry_ids).await?;
+    get(db, &current.release.slug).await
+}
+
+pub async fn unlink(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    entry_id: i64,
+) -> Result<ReleaseDetail, AppError> {
+    manage(actor)?;
+    let current = get(db, slug).await?;
+    db.unlink_entry(current.release.id, entry_id)
+        .await
+        .map_err(|e| match e {
+            DbError::NotFound => {
+                AppError::not_found(format!("Entry {entry_id} is not in this release."))
+            }
+            other => other.into(),
+        })?;
+    get(db, slug).await
+}
+
+/// Refuses while a linked entry has not shipped, naming each and why.
+fn check_ready(detail: &ReleaseDetail, override_readiness: bool) -> Result<(), AppError> {
+    if detail.entries.is_empty() {
+        return Err(AppError::conflict(
+            "This release has no entries yet; link the changes it announces first.",
+        ));
+    }
+    let unshipped = detail.unshipped();
+    if unshipped.is_empty() || override_readiness {
+        return Ok(());
+    }
+    let reasons: Vec<String> = unshipped
+        .iter()
+        .map(|e| {
+            format!(
+                "“{}” ({})",
+                e.entry.title,
+                e.not_shipped_reason().unwrap_or_default()
+            )
+        })
+        .collect();
+    Err(AppError::conflict(format!(
+        "Not every change has shipped to production: {}. Wait for them, remove them, or publish anyway.",
+        reasons.join("; ")
+    )))
+}
+
+/// Publishes now.
+pub async fn publish(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    revision: i64,
+    override_readiness: bool,
+) -> Result<Release, AppError> {
+    manage(actor)?;
+    let detail = get(db, slug).await?;
+    if detail.release.status == ReleaseStatus::Published {
+        return Err(AppError::conflict("This release is already published."));
+    }
+    check_ready(&detail, override_readiness)?;
+    let now = Utc::now();
+    let release = db
+        .set_release_state(
+            detail.release.id,
+            revision,
+            ReleaseState {
+                status: ReleaseStatus::Published,
+                publish_at: Some(now),
+                published_at: Some(now),
+                archived: detail.release.archived,
+            },
+        )
+        .await?;
+    tracing::info!(release = release.id, by = %actor.label, override_readiness, "release published");
+    Ok(release)
+}
+
+/// Schedules publication at `at` (in the future); the scheduler publishes it then.
+pub async fn schedule(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    revision: i64,
+    at: DateTime<Utc>,
+    override_readiness: bool,
+) -> Result<Release, AppError> {
+    manage(actor)?;
+    let detail = get(db, slug).await?;
+    if detail.release.status == ReleaseStatus::Published {
+        return Err(AppError::conflict("This release is already published."));
+    }
+    if at <= Utc::now() + TimeDelta::seconds(5) {
+        return Err(AppError::invalid(
+            "publish_at",
+            "the publish time must be in the future",
+        ));
+    }
+    check_ready(&detail, override_readiness)?;
+    let release = db
+        .set_release_state(
+            detail.release.id,
+            revision,
+            ReleaseState {
+                status: ReleaseStatus::Scheduled,
+                publish_at: Some(at),
+                published_at: None,
+                archived: detail.release.archived,
+            },
+        )
+        .await?;
+    tracing::info!(release = release.id, at = %at, by = %actor.label, "release scheduled");
+    Ok(release)
+}
+
+/// Back to draft (from scheduled or published).
+pub async fn unpublish(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    revision: i64,
+) -> Result<Release, AppError> {
+    manage(actor)?;
+    let detail = get(db, slug).await?;
+    Ok(db
+        .set_release_state(
+            detail.release.id,
+            revision,
+            ReleaseState {
+                status: ReleaseStatus::Draft,
+                publish_at: None,
+                published_at: None,
+                archived: detail.release.archived,
+            },
+        )
+        .await?)
+}
+
+pub async fn set_archived(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    revision: i64,
+    archived: bool,
+) -> Result<Release, AppError> {
+    manage(actor)?;
+    let r = get(db, slug).await?.release;
+    Ok(db
+        .set_release_state(
+            r.id,
+            revision,
+            ReleaseState {
+                status: r.status,
+                publish_at: r.publish_at,
+                published_at: r.published_at,
+                archived,
+            },
+        )
+        .await?)
+}
+
+/// Publishes what is due; safe to run on several instances at once.
+pub async fn publish_due(db: &Db) -> Result<Vec<i64>, AppError> {
+    let ids = db.publish_due(Utc::now()).await?;
+    for id in &ids {
+        tracing::info!(release = id, "scheduled release published");
+    }
+    Ok(ids)
+}
+
+/// Runs `publish_due` every `every` until the process ends. Nothing is kept in
+/// memory: a restart simply finds the same due releases in the database.
+pub fn spawn_scheduler(db: Db, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = publish_due(&db).await {
+                tracing::error!(error = %e, "publishing scheduled releases failed");
+            }
+        }
+    });
+}
+
+/// Entries a PM may link: customer-visible and in no release yet.
+pub async fn candidates(db: &Db, q: CandidateQuery) -> Result<Vec<LinkedEntry>, AppError> {
+    Ok(db
+        .candidate_entries(&CandidateQuery {
+            limit: q.limit.clamp(1, 500),
+            ..q
+        })
+        .await?)
+}
+
+/// Shipped but not announced, with the share announced over the last 30 days.
+pub struct Unannounced {
+    pub entries: Vec<LinkedEntry>,
+    pub announced_30d: i64,
+    pub total_30d: i64,
+}
+
+pub async fn unannounced(db: &Db) -> Result<Unannounced, AppError> {
+    let (announced, total) = db
+        .announced_share(PRODUCTION, Utc::now() - TimeDelta::days(30))
+        .await?;
+    Ok(Unannounced {
+        entries: db.unannounced(PRODUCTION).await?,
+        announced_30d: announced,
+        total_30d: total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugs_from_titles() {
+        assert_eq!(
+            super::slugify("Winter update: faster search!"),
+            "winter-update-faster-search"
+        );
+        assert_eq!(super::slugify("  ---  "), "");
+    }
+}
