@@ -1,9 +1,11 @@
 //! Server functions: the browser app's calls. Each one authorises, calls a
 //! service and maps the error; no SQL and no domain rule lives here.
 
+pub mod audiences;
 pub mod auth;
 pub mod deploys;
 pub mod people;
+pub mod releases;
 pub mod tokens;
 
 #[cfg(feature = "ssr")]

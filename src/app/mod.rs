@@ -44,6 +44,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/deploys/:id") view=routes::deploy::DeployPage/>
                 <Route path=path!("/app/people") view=routes::people::PeoplePage/>
                 <Route path=path!("/app/tokens") view=routes::tokens::TokensPage/>
+                <Route path=path!("/app/releases") view=routes::releases::ReleasesPage/>
+                <Route path=path!("/app/releases/:slug") view=routes::release::ReleasePage/>
+                <Route path=path!("/app/unannounced") view=routes::unannounced::UnannouncedPage/>
+                <Route path=path!("/app/customers") view=routes::audiences::AudiencesPage/>
             </Routes>
         </Router>
     }

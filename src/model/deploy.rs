@@ -248,6 +248,8 @@ pub struct ChangeEntry {
     pub component: Option<String>,
     pub breaking: bool,
     pub links: Vec<String>,
+    /// The release that groups it, if any.
+    pub release_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -14,16 +14,22 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
             <a class="brand" href="/app">"Shiplog"</a>
             <nav aria-label="Main">
                 <A href="/app" exact=true>"Deploy log"</A>
+                <A href="/app/releases">"Releases"</A>
+                <A href="/app/unannounced">"Not announced"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let user: Option<User> = user.await.ok().flatten();
-                        user.filter(|u| u.role.is_admin()).map(|_| view! {
-                            <A href="/app/people">"People"</A>
-                            <A href="/app/tokens">"API tokens"</A>
-                        })
+                        let role = user.map(|u| u.role);
+                        view! {
+                            {role.filter(|r| r.can_manage_releases()).map(|_| view! { <A href="/app/customers">"Customers"</A> })}
+                            {role.filter(|r| r.is_admin()).map(|_| view! {
+                                <A href="/app/people">"People"</A>
+                                <A href="/app/tokens">"API tokens"</A>
+                            })}
+                        }
                     })}
                 </Transition>
-                <a href="/changes" rel="external">"Public notes"</a>
+                <a href="/" rel="external">"Public notes"</a>
             </nav>
             <div class="who">
                 <Transition fallback=|| ()>

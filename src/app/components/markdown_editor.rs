@@ -5,7 +5,11 @@ use leptos::prelude::*;
 /// the entry will be stored (sanitised). The preview only updates once the
 /// page is hydrated.
 #[component]
-pub fn MarkdownEditor(body: RwSignal<String>, #[prop(into)] id: String) -> impl IntoView {
+pub fn MarkdownEditor(
+    body: RwSignal<String>,
+    #[prop(into)] id: String,
+    #[prop(into, default = "Details (Markdown)".to_string())] label: String,
+) -> impl IntoView {
     let preview = Resource::new(
         move || body.get(),
         |text| async move {
@@ -19,7 +23,7 @@ pub fn MarkdownEditor(body: RwSignal<String>, #[prop(into)] id: String) -> impl 
     view! {
         <div class="md-editor">
             <div class="md-input">
-                <label for=id.clone()>"Details (Markdown)"</label>
+                <label for=id.clone()>{label}</label>
                 <textarea
                     id=id
                     rows="8"

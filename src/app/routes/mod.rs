@@ -1,12 +1,16 @@
 //! One module per page of the app.
 
+pub mod audiences;
 pub mod deploy;
 pub mod deploys;
 pub mod invite;
 pub mod login;
 pub mod people;
+pub mod release;
+pub mod releases;
 pub mod setup;
 pub mod tokens;
+pub mod unannounced;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

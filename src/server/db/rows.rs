@@ -138,6 +138,7 @@ pub struct EntryRow {
     pub component: Option<String>,
     pub breaking: bool,
     pub links: String,
+    pub release_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -158,6 +159,7 @@ impl TryFrom<EntryRow> for ChangeEntry {
             breaking: r.breaking,
             links: serde_json::from_str(&r.links)
                 .map_err(|e| DbError::Corrupt(format!("entries.links: {e}")))?,
+            release_id: r.release_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

@@ -31,7 +31,7 @@ macro_rules! deploy_select {
 macro_rules! entry_cols {
     () => {
         "n.id, n.deploy_id, n.title, n.body, n.body_html, n.kind, n.audience, n.risk, \
-         n.component, n.breaking, n.links, n.created_at, n.updated_at"
+         n.component, n.breaking, n.links, n.release_id, n.created_at, n.updated_at"
     };
 }
 // Customers see entries of succeeded deploys to the public environment ($1)

@@ -1,0 +1,197 @@
+//! Releases, the entry picker and "shipped but not announced", for the app.
+
+#[cfg(feature = "ssr")]
+use super::ctx;
+use crate::model::*;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[server(prefix = "/fn", endpoint = "releases")]
+pub async fn load_releases(search: String) -> Result<Vec<Release>, FnError> {
+    let (state, _, _) = ctx::signed_in().await?;
+    Ok(crate::server::service::releases::list(&state.db, &search, 1).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "create_release")]
+pub async fn create_release(title: String) -> Result<Release, FnError> {
+    use crate::server::service::releases::{self, ReleaseInput};
+    let (state, _, actor) = ctx::signed_in().await?;
+    let release = releases::create(
+        &state.db,
+        &actor,
+        &ReleaseInput {
+            title,
+            ..Default::default()
+        },
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/app/releases/{}", release.slug));
+    Ok(release)
+}
+
+/// A release for its editor, and whether the viewer may change it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseView {
+    pub detail: ReleaseDetail,
+    pub can_edit: bool,
+    pub environments: Vec<String>,
+}
+
+#[server(prefix = "/fn", endpoint = "release")]
+pub async fn load_release(slug: String) -> Result<ReleaseView, FnError> {
+    let (state, user, _) = ctx::signed_in().await?;
+    Ok(ReleaseView {
+        detail: crate::server::service::releases::get(&state.db, &slug).await?,
+        can_edit: user.role.can_manage_releases(),
+        environments: state
+            .db
+            .list_environments()
+            .await
+            .map_err(crate::server::error::AppError::from)?,
+    })
+}
+
+#[server(prefix = "/fn", endpoint = "save_release")]
+pub async fn save_release(
+    slug: String,
+    revision: i64,
+    title: String,
+    new_slug: String,
+    version_name: String,
+    narrative: String,
+) -> Result<Release, FnError> {
+    use crate::server::service::releases::{self, ReleaseInput};
+    let (state, _, actor) = ctx::signed_in().await?;
+    let input = ReleaseInput {
+        title,
+        slug: Some(new_slug),
+        version_name: Some(version_name),
+        narrative,
+    };
+    Ok(releases::edit(&state.db, &actor, &slug, revision, &input).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "link_entries")]
+pub async fn link_entries(slug: String, entry_ids: Vec<i64>) -> Result<ReleaseDetail, FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::releases::link(&state.db, &actor, &slug, &entry_ids).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "unlink_entry")]
+pub async fn unlink_entry(slug: String, entry_id: i64) -> Result<ReleaseDetail, FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::releases::unlink(&state.db, &actor, &slug, entry_id).await?)
+}
+
+/// What to do with a release's publication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Publication {
+    PublishNow,
+    Schedule,
+    Unpublish,
+    Archive,
+    Unarchive,
+}
+
+/// `at` is a `datetime-local` value, read as UTC, for `Schedule`.
+#[server(prefix = "/fn", endpoint = "publication")]
+pub async fn change_publication(
+    slug: String,
+    revision: i64,
+    action: Publication,
+    at: String,
+    override_readiness: bool,
+) -> Result<Release, FnError> {
+    use crate::server::error::AppError;
+    use crate::server::service::releases;
+    let (state, _, actor) = ctx::signed_in().await?;
+    let db = &state.db;
+    Ok(match action {
+        Publication::PublishNow => {
+            releases::publish(db, &actor, &slug, revision, override_readiness).await?
+        }
+        Publication::Schedule => {
+            let at = chrono::NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M")
+                .map_err(|_| {
+                    AppError::invalid("publish_at", "choose a date and time to publish at")
+                })?
+                .and_utc();
+            releases::schedule(db, &actor, &slug, revision, at, override_readiness).await?
+        }
+        Publication::Unpublish => releases::unpublish(db, &actor, &slug, revision).await?,
+        Publication::Archive => releases::set_archived(db, &actor, &slug, revision, true).await?,
+        Publication::Unarchive => {
+            releases::set_archived(db, &actor, &slug, revision, false).await?
+        }
+    })
+}
+
+/// The picker's filters; empty strings mean "any".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PickerFilter {
+    pub environment: String,
+    pub kind: String,
+    pub component: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: String,
+    pub text: String,
+}
+
+#[server(prefix = "/fn", endpoint = "candidates")]
+pub async fn candidates(filter: PickerFilter) -> Result<Vec<LinkedEntry>, FnError> {
+    use crate::server::db::CandidateQuery;
+    use crate::server::service::{releases, validate};
+    let (state, _, _) = ctx::signed_in().await?;
+    let date =
+        |field: &str,
+         v: &str,
+         end: bool|
+         -> Result<Option<chrono::DateTime<chrono::Utc>>, crate::server::error::AppError> {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            let d = chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+                crate::server::error::AppError::invalid(field, "use a date like 2026-11-26")
+            })?;
+            let d = if end {
+                d + chrono::TimeDelta::days(1)
+            } else {
+                d
+            };
+            Ok(Some(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()))
+        };
+    let q = CandidateQuery {
+        environment: Some(filter.environment.clone()).filter(|e| !e.is_empty()),
+        kind: if filter.kind.is_empty() {
+            None
+        } else {
+            Some(validate::choice("kind", &filter.kind)?)
+        },
+        component: Some(filter.component.trim().to_lowercase()).filter(|c| !c.is_empty()),
+        from: date("from", &filter.from, false)?,
+        to: date("to", &filter.to, true)?,
+        text: filter.text.clone(),
+        limit: 200,
+    };
+    Ok(releases::candidates(&state.db, q).await?)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnannouncedView {
+    pub entries: Vec<LinkedEntry>,
+    pub announced_30d: i64,
+    pub total_30d: i64,
+}
+
+#[server(prefix = "/fn", endpoint = "unannounced")]
+pub async fn load_unannounced() -> Result<UnannouncedView, FnError> {
+    let (state, _, _) = ctx::signed_in().await?;
+    let u = crate::server::service::releases::unannounced(&state.db).await?;
+    Ok(UnannouncedView {
+        entries: u.entries,
+        announced_30d: u.announced_30d,
+        total_30d: u.total_30d,
+    })
+}

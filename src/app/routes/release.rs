@@ -1,0 +1,353 @@
+use crate::api::error_text;
+use crate::api::releases::{
+    candidates, load_release, ChangePublication, LinkEntries, PickerFilter, Publication,
+    ReleaseView, SaveRelease, UnlinkEntry,
+};
+use crate::app::components::badges::{KindBadge, StatusBadge};
+use crate::app::components::{
+    action_error, layout::AppLayout, markdown_editor::MarkdownEditor, when, ErrorNote,
+};
+use crate::model::*;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// One release: its narrative (with a live preview and a guard for unsaved
+/// changes), its entries and their readiness, publishing, and the entry picker.
+#[component]
+pub fn ReleasePage() -> impl IntoView {
+    let slug = move || use_params_map().read().get("slug").unwrap_or_default();
+    let save = ServerAction::<SaveRelease>::new();
+    let link = ServerAction::<LinkEntries>::new();
+    let unlink = ServerAction::<UnlinkEntry>::new();
+    let publication = ServerAction::<ChangePublication>::new();
+    let data = Resource::new(
+        move || {
+            (
+                slug(),
+                link.version().get(),
+                unlink.version().get(),
+                publication.version().get(),
+            )
+        },
+        |(slug, ..)| load_release(slug),
+    );
+    // After a save that renamed the release, follow it to its new address.
+    Effect::new(move |_| {
+        if let Some(Ok(r)) = save.value().get() {
+            if r.slug != slug() {
+                let navigate = leptos_router::hooks::use_navigate();
+                navigate(&format!("/app/releases/{}", r.slug), Default::default());
+            }
+        }
+    });
+    view! {
+        <AppLayout>
+            <Transition fallback=|| view! { <p>"Loading release…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <Title text="Release"/><ErrorNote message=error_text(&e)/> }.into_any(),
+                        Ok(view) => release_view(view, save, link, unlink, publication).into_any(),
+                    }
+                })}
+            </Transition>
+        </AppLayout>
+    }
+}
+
+fn release_view(
+    view: ReleaseView,
+    save: ServerAction<SaveRelease>,
+    link: ServerAction<LinkEntries>,
+    unlink: ServerAction<UnlinkEntry>,
+    publication: ServerAction<ChangePublication>,
+) -> impl IntoView {
+    let ReleaseView {
+        detail,
+        can_edit,
+        environments,
+    } = view;
+    let r = detail.release.clone();
+    let slug = r.slug.clone();
+    let unshipped = detail.unshipped().len();
+    let status_line = match r.status {
+        ReleaseStatus::Published => format!(
+            "Published {}",
+            r.published_at.as_ref().map(when).unwrap_or_default()
+        ),
+        ReleaseStatus::Scheduled => format!(
+            "Scheduled for {}",
+            r.publish_at.as_ref().map(when).unwrap_or_default()
+        ),
+        ReleaseStatus::Draft => "Draft".into(),
+    };
+    let entries = detail.entries.clone();
+    let entry_count = entries.len();
+    let entry_rows = entries
+        .into_iter()
+        .map(|e| {
+            let entry_id = e.entry.id;
+            let slug = slug.clone();
+            let readiness = match e.not_shipped_reason() {
+                None => view! { <span class="ready ok">"✓ Shipped to production"</span> }.into_any(),
+                Some(why) => view! { <span class="ready not">{format!("Not shipped: {why}")}</span> }.into_any(),
+            };
+            view! {
+                <tr data-entry-id=entry_id>
+                    <td>{e.entry.title.clone()}</td>
+                    <td><KindBadge kind=e.entry.kind/></td>
+                    <td>{e.entry.audience.label()}</td>
+                    <td><a href=format!("/app/deploys/{}", e.entry.deploy_id)><span class="mono">{e.version.clone()}</span></a>" · "{e.environment.clone()}" · "{when(&e.deployed_at)}" "<StatusBadge status=e.deploy_status/></td>
+                    <td>{readiness}</td>
+                    <td>{can_edit.then(|| view! {
+                        <button type="button" class="button small" on:click=move |_| { unlink.dispatch(UnlinkEntry { slug: slug.clone(), entry_id }); }>"Remove"</button>
+                    })}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <Title text=r.title.clone()/>
+        <p class="crumbs"><a href="/app/releases">"Releases"</a>" / "{r.title.clone()}</p>
+        <div class="deploy-head">
+            <h1>{r.title.clone()}" "<span class=format!("badge release-{}", r.status.as_str())>{r.status.label()}</span>
+                {r.archived.then(|| view! { " "<span class="badge">"Archived"</span> })}</h1>
+            <p class="muted" data-testid="release-status">{status_line}{(r.status == ReleaseStatus::Published).then(|| view! {
+                " · "<a href=format!("/releases/{}", r.slug) rel="external">"View on the public site"</a>
+            })}</p>
+            {can_edit.then(|| publish_controls(&r, unshipped, entry_count, publication))}
+        </div>
+        {can_edit.then(|| narrative_editor(&r, save))}
+        {(!can_edit).then(|| view! { <div class="prose panel" inner_html=r.narrative_html.clone()></div> })}
+        <section aria-labelledby="linked-h">
+            <h2 id="linked-h">{format!("Entries ({entry_count})")}</h2>
+            {action_error(unlink.value())}
+            {if entry_count == 0 {
+                view! { <p class="empty">"No entries yet. Pick shipped changes below."</p> }.into_any()
+            } else {
+                view! {
+                    <p data-testid="readiness" class=if unshipped == 0 { "alert alert-ok" } else { "alert alert-error" }>
+                        {if unshipped == 0 { "Ready: every entry has shipped to production.".to_string() }
+                         else { format!("Not ready: {unshipped} of {entry_count} entries have not shipped to production.") }}
+                    </p>
+                    <table class="table">
+                        <thead><tr><th scope="col">"Entry"</th><th scope="col">"Kind"</th><th scope="col">"Audience"</th><th scope="col">"Deploy"</th><th scope="col">"Readiness"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                        <tbody>{entry_rows}</tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+        {can_edit.then(|| view! { <EntryPicker slug=r.slug.clone() environments link/> })}
+    }
+}
+
+fn publish_controls(
+    r: &Release,
+    unshipped: usize,
+    entries: usize,
+    publication: ServerAction<ChangePublication>,
+) -> impl IntoView {
+    let slug = r.slug.clone();
+    let revision = r.revision;
+    let status = r.status;
+    let archived = r.archived;
+    let at = RwSignal::new(String::new());
+    let override_readiness = RwSignal::new(false);
+    let act = move |action: Publication| {
+        publication.dispatch(ChangePublication {
+            slug: slug.clone(),
+            revision,
+            action,
+            at: at.get_untracked(),
+            override_readiness: override_readiness.get_untracked(),
+        });
+    };
+    let act2 = act.clone();
+    let act3 = act.clone();
+    let act4 = act.clone();
+    view! {
+        <div class="publish stack">
+            {(status != ReleaseStatus::Published).then(|| view! {
+                <div class="inline-form">
+                    <button type="button" class="button primary" on:click=move |_| act(Publication::PublishNow)>"Publish now"</button>
+                    <label>"Or publish at (UTC)"<input type="datetime-local" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev))/></label>
+                    <button type="button" class="button" on:click=move |_| act2(Publication::Schedule)>"Schedule"</button>
+                </div>
+                {(unshipped > 0 && entries > 0).then(|| view! {
+                    <label class="check"><input type="checkbox" prop:checked=move || override_readiness.get()
+                        on:change=move |ev| override_readiness.set(event_target_checked(&ev))/>
+                        " Publish even though some entries have not shipped"</label>
+                })}
+            })}
+            <div class="row-actions">
+                {(status != ReleaseStatus::Draft).then(|| view! {
+                    <button type="button" class="button small" on:click=move |_| act3(Publication::Unpublish)>"Back to draft"</button>
+                })}
+                <button type="button" class="button small" on:click=move |_| act4(if archived { Publication::Unarchive } else { Publication::Archive })>
+                    {if archived { "Unarchive" } else { "Archive" }}
+                </button>
+            </div>
+            {action_error(publication.value())}
+        </div>
+    }
+}
+
+fn narrative_editor(r: &Release, save: ServerAction<SaveRelease>) -> impl IntoView {
+    let slug = r.slug.clone();
+    let revision = RwSignal::new(r.revision);
+    let title = RwSignal::new(r.title.clone());
+    let new_slug = RwSignal::new(r.slug.clone());
+    let version_name = RwSignal::new(r.version_name.clone().unwrap_or_default());
+    let body = RwSignal::new(r.narrative.clone());
+    let saved = StoredValue::new((
+        r.title.clone(),
+        r.slug.clone(),
+        r.version_name.clone().unwrap_or_default(),
+        r.narrative.clone(),
+    ));
+    let dirty = Memo::new(move |_| {
+        let (t, s, v, n) = saved.get_value();
+        title.get() != t || new_slug.get() != s || version_name.get() != v || body.get() != n
+    });
+    // A successful save becomes the new baseline; a conflict keeps the text.
+    Effect::new(move |_| {
+        if let Some(Ok(r)) = save.value().get() {
+            revision.set(r.revision);
+            saved.set_value((
+                r.title.clone(),
+                r.slug.clone(),
+                r.version_name.clone().unwrap_or_default(),
+                r.narrative.clone(),
+            ));
+            title.set(r.title);
+        }
+    });
+    warn_before_leaving(dirty);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(SaveRelease {
+            slug: slug.clone(),
+            revision: revision.get_untracked(),
+            title: title.get_untracked(),
+            new_slug: new_slug.get_untracked(),
+            version_name: version_name.get_untracked(),
+            narrative: body.get_untracked(),
+        });
+    };
+    view! {
+        <form class="panel stack" on:submit=submit aria-labelledby="story-h">
+            <h2 id="story-h">"The story"</h2>
+            <div class="grid4">
+                <label>"Title"<input type="text" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
+                <label>"Slug (address)"<input type="text" required prop:value=move || new_slug.get() on:input=move |ev| new_slug.set(event_target_value(&ev))/></label>
+                <label>"Version name"<input type="text" prop:value=move || version_name.get() on:input=move |ev| version_name.set(event_target_value(&ev))/></label>
+            </div>
+            <MarkdownEditor body id="narrative" label="Narrative (Markdown)"/>
+            {action_error(save.value())}
+            <div class="row-actions">
+                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
+                <span class="muted" data-testid="save-state">{move || if dirty.get() { "Unsaved changes" } else { "All changes saved" }}</span>
+            </div>
+        </form>
+    }
+}
+
+/// Asks before the page is left (closed, reloaded, another address) while `dirty`.
+fn warn_before_leaving(dirty: Memo<bool>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::beforeunload, move |ev| {
+            if dirty.get_untracked() {
+                ev.prevent_default();
+                ev.set_return_value("You have unsaved changes.");
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = dirty;
+}
+
+/// Lists customer-visible entries in no release, filterable, to link several at once.
+#[component]
+fn EntryPicker(
+    slug: String,
+    environments: Vec<String>,
+    link: ServerAction<LinkEntries>,
+) -> impl IntoView {
+    let filter = RwSignal::new(PickerFilter::default());
+    let found = Resource::new(
+        move || (filter.get(), link.version().get()),
+        |(f, _)| candidates(f),
+    );
+    let chosen = RwSignal::new(Vec::<i64>::new());
+    let field = move |label: &'static str,
+                      kind: &'static str,
+                      get: fn(&PickerFilter) -> String,
+                      set: fn(&mut PickerFilter, String)| {
+        view! {
+            <label>{label}<input type=kind prop:value=move || get(&filter.get())
+                on:change=move |ev| filter.update(|f| set(f, event_target_value(&ev)))/></label>
+        }
+    };
+    let add = move |_| {
+        let ids = chosen.get_untracked();
+        link.dispatch(LinkEntries {
+            slug: slug.clone(),
+            entry_ids: ids,
+        });
+        chosen.set(vec![]);
+    };
+    view! {
+        <section class="panel" aria-labelledby="picker-h">
+            <h2 id="picker-h">"Add entries"</h2>
+            <div class="grid4 picker-filters">
+                <label>"Environment"<select on:change=move |ev| filter.update(|f| f.environment = event_target_value(&ev))>
+                    <option value="">"Any"</option>
+                    {environments.into_iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}
+                </select></label>
+                <label>"Kind"<select on:change=move |ev| filter.update(|f| f.kind = event_target_value(&ev))>
+                    <option value="">"Any"</option>
+                    {EntryKind::ALL.iter().map(|k| view! { <option value=k.as_str()>{k.label()}</option> }).collect_view()}
+                </select></label>
+                {field("Component", "text", |f| f.component.clone(), |f, v| f.component = v)}
+                {field("Shipped from", "date", |f| f.from.clone(), |f, v| f.from = v)}
+                {field("Shipped to", "date", |f| f.to.clone(), |f, v| f.to = v)}
+                {field("Text", "search", |f| f.text.clone(), |f, v| f.text = v)}
+            </div>
+            <Transition fallback=|| view! { <p>"Finding entries…"</p> }>
+                {move || Suspend::new(async move {
+                    match found.await {
+                        Err(e) => view! { <ErrorNote message=error_text(&e)/> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No unannounced entries match."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="picker">
+                                {list.into_iter().map(|e| {
+                                    let id = e.entry.id;
+                                    view! {
+                                        <li>
+                                            <label class="check">
+                                                <input type="checkbox" prop:checked=move || chosen.get().contains(&id)
+                                                    on:change=move |ev| {
+                                                        let on = event_target_checked(&ev);
+                                                        chosen.update(|c| if on { if !c.contains(&id) { c.push(id) } } else { c.retain(|x| *x != id) });
+                                                    }/>
+                                                " "{e.entry.title.clone()}
+                                            </label>
+                                            <span class="muted small">" "<KindBadge kind=e.entry.kind/>{e.entry.audience.label()}" · "<span class="mono">{e.version.clone()}</span>" · "{e.environment.clone()}" · "{when(&e.deployed_at)}</span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+            {action_error(link.value())}
+            <button type="button" class="button primary" disabled=move || chosen.get().is_empty() on:click=add>
+                {move || format!("Add {} selected", chosen.get().len())}
+            </button>
+        </section>
+    }
+}
