@@ -36,7 +36,14 @@ enum Command {
         command: TokenCommand,
     },
     /// Fill an empty database with realistic demo data.
-    Demo,
+    Demo {
+        /// How many change entries to make (about 20 per deploy beyond the default).
+        #[arg(long, default_value_t = 150)]
+        entries: usize,
+        /// How many releases to group them into.
+        #[arg(long, default_value_t = 6)]
+        releases: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,9 +152,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}", created.secret);
             Ok(())
         }
-        Command::Demo => {
+        Command::Demo { entries, releases } => {
             let store = db::connect(config.database_url.expose()).await?;
-            let summary = demo::fill(&store).await?;
+            let summary = demo::fill(&store, demo::DemoSize { entries, releases }).await?;
             println!("{summary}");
             Ok(())
         }

@@ -1,11 +1,14 @@
-//! `shiplog demo`: realistic data for an empty database. About 30 weeknight
-//! deploys over six weeks across staging and production, 150 entries of every
-//! kind, several people and a CI token. Seeded, so every run makes the same data.
+//! `shiplog demo`: realistic data for an empty database. By default about 30
+//! weeknight deploys over six weeks across staging and production, 150 entries
+//! of every kind, several people, a CI token, customer accounts, cohorts
+//! (among them `beta`) and a few releases. `--entries` and `--releases` scale it
+//! up for benchmarks. Seeded, so every run makes the same data.
 
 use crate::model::*;
 use crate::server::db::Db;
+use crate::server::db::{NewRelease, ReleaseState};
 use crate::server::service::deploys::{self, CommitInput, DeployInput, EntryInput};
-use crate::server::service::{tokens, users, Actor};
+use crate::server::service::{audiences, tokens, users, Actor};
 use anyhow::{bail, Context};
 use chrono::{Datelike, Duration, TimeZone, Utc, Weekday};
 use rand::rngs::StdRng;
@@ -13,8 +16,49 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 pub const DEMO_PASSWORD: &str = "shiplog-demo";
-const DEPLOYS: usize = 30;
-const ENTRIES: usize = 150;
+
+/// How much to make.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoSize {
+    pub entries: usize,
+    pub releases: usize,
+}
+
+impl Default for DemoSize {
+    fn default() -> Self {
+        DemoSize {
+            entries: 150,
+            releases: 6,
+        }
+    }
+}
+
+impl DemoSize {
+    /// Thirty deploys for the default size; twenty entries a deploy beyond it.
+    fn deploys(&self) -> usize {
+        (self.entries / 20).max(30).min(self.entries.max(1))
+    }
+}
+
+const ACCOUNTS: &[(&str, &str)] = &[
+    ("acme", "Acme Corp"),
+    ("globex", "Globex"),
+    ("initech", "Initech"),
+    ("umbrella", "Umbrella"),
+];
+const COHORTS: &[(&str, &str, &[&str])] = &[
+    ("beta", "Beta testers", &["acme", "globex"]),
+    ("early-access", "Early access", &["initech"]),
+];
+const RELEASE_NAMES: &[&str] = &[
+    "Faster everywhere",
+    "Billing, reimagined",
+    "Search that finds",
+    "Quiet notifications",
+    "Exports for everyone",
+    "Safer sign-in",
+    "Dashboards, refreshed",
+];
 
 const PEOPLE: &[(&str, &str, Role)] = &[
     ("admin@example.com", "Ada Admin", Role::Admin),
@@ -100,7 +144,7 @@ fn weeknights(count: usize) -> Vec<chrono::DateTime<Utc>> {
     days
 }
 
-pub async fn fill(db: &Db) -> anyhow::Result<String> {
+pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
     if !db.list_environments().await?.is_empty() {
         bail!("this database already has deploys; `shiplog demo` only fills an empty database");
     }
@@ -119,8 +163,28 @@ pub async fn fill(db: &Db) -> anyhow::Result<String> {
         role: Role::Engineer,
         user_id: None,
     };
-    let nights = weeknights(DEPLOYS);
-    let mut entries_left = ENTRIES;
+    let pm = Actor {
+        label: "demo".into(),
+        role: Role::Admin,
+        user_id: None,
+    };
+    for (slug, name) in ACCOUNTS {
+        audiences::create_account(db, &pm, slug, name)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    for (slug, name, members) in COHORTS {
+        audiences::create_cohort(db, &pm, slug, name)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        audiences::set_members(db, &pm, slug, &members)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let deploys_total = size.deploys();
+    let nights = weeknights(deploys_total);
+    let mut entries_left = size.entries;
     let mut deploy_count = 0;
     for (i, night) in nights.iter().enumerate() {
         // Every fourth deploy tries a release candidate on staging first.
@@ -135,7 +199,7 @@ pub async fn fill(db: &Db) -> anyhow::Result<String> {
         } else {
             DeployStatus::Succeeded
         };
-        let deploys_left = DEPLOYS - i;
+        let deploys_left = deploys_total - i;
         let n = if last {
             entries_left
         } else {
@@ -239,14 +303,71 @@ pub async fn fill(db: &Db) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("could not record a demo deploy: {e}"))?;
         deploy_count += 1;
     }
+    let release_count = make_releases(db, size.releases).await?;
     let token = tokens::create(db, None, "demo-ci", "engineer")
         .await
         .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
     Ok(format!(
-        "Demo data: {deploy_count} deploys with {ENTRIES} entries; people created: {}.\n\
+        "Demo data: {deploy_count} deploys with {} entries, {release_count} releases, {} accounts, {} cohorts; people created: {}.\n\
          Sign in as admin@example.com (or pm@, eng@, viewer@example.com) with the password `{DEMO_PASSWORD}`.\n\
          CI token (engineer): {}",
+        size.entries,
+        ACCOUNTS.len(),
+        COHORTS.len(),
         if created_people.is_empty() { "none (they existed)".to_string() } else { created_people.join(", ") },
         token.secret
     ))
+}
+
+/// Groups shipped, customer-visible entries into releases, oldest first, each
+/// published a day after its last entry shipped. The newest entries stay
+/// unannounced and the newest release stays a draft, as in real life.
+async fn make_releases(db: &Db, count: usize) -> anyhow::Result<usize> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let shipped = db.unannounced(PRODUCTION).await?;
+    // Keep about a tenth unannounced.
+    let usable = shipped.len() * 9 / 10;
+    let per = (usable / count).max(1);
+    let mut made = 0;
+    for (i, chunk) in shipped[..usable].chunks(per).take(count).enumerate() {
+        let name = RELEASE_NAMES[i % RELEASE_NAMES.len()];
+        let last = chunk.last().expect("chunks are not empty");
+        let title = format!("{name} ({})", last.deployed_at.format("%B %Y"));
+        let narrative = format!(
+            "This release brings **{} changes** together: {}.\n\nThank you for the feedback that shaped it.",
+            chunk.len(),
+            chunk.iter().take(3).map(|e| e.entry.title.to_lowercase()).collect::<Vec<_>>().join(", ")
+        );
+        let release = db
+            .create_release(NewRelease {
+                slug: format!("{}-{}", super::service::releases::slugify(name), i + 1),
+                title,
+                version_name: Some(format!("{}.{}", last.deployed_at.format("%Y.%m"), i + 1)),
+                narrative_html: crate::server::markdown::render(&narrative),
+                narrative,
+                created_by: Some("pm@example.com".into()),
+            })
+            .await?;
+        let ids: Vec<i64> = chunk.iter().map(|e| e.entry.id).collect();
+        db.link_entries(release.id, &ids).await?;
+        let newest = i + 1 == count.min(usable.div_ceil(per));
+        if !newest {
+            let at = last.deployed_at + Duration::days(1);
+            db.set_release_state(
+                release.id,
+                release.revision + 1,
+                ReleaseState {
+                    status: ReleaseStatus::Published,
+                    publish_at: Some(at),
+                    published_at: Some(at),
+                    archived: false,
+                },
+            )
+            .await?;
+        }
+        made += 1;
+    }
+    Ok(made)
 }

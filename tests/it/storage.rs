@@ -47,8 +47,8 @@ on_both_databases! {
     }
 
     async fn demo_fills_an_empty_database_once(app) {
-        let summary = shiplog::server::demo::fill(app.db()).await.unwrap();
-        assert!(summary.contains("30 deploys with 150 entries"), "{summary}");
+        let summary = shiplog::server::demo::fill(app.db(), Default::default()).await.unwrap();
+        assert!(summary.contains("30 deploys with 150 entries, 6 releases, 4 accounts, 2 cohorts"), "{summary}");
         let token = app.token("viewer").await;
         let mut total_entries = 0;
         let mut deploys = 0;
@@ -72,7 +72,14 @@ on_both_databases! {
         assert_eq!(kinds.len(), 5, "every kind: {kinds:?}");
         assert_eq!(app.db().list_environments().await.unwrap(), ["production", "staging"]);
         assert!(app.db().count_users().await.unwrap() >= 4);
-        assert!(shiplog::server::demo::fill(app.db()).await.is_err(), "a second run refuses");
+        assert!(shiplog::server::demo::fill(app.db(), Default::default()).await.is_err(), "a second run refuses");
         assert!(app.get("/changes").await.text().matches("class=\"change\"").count() > 20);
+        // Releases: five published, the newest a draft; some entries left to announce.
+        let home = app.get("/").await.text();
+        assert_eq!(home.matches("class=\"release\"").count(), 5, "{home}");
+        let cohorts = app.db().list_cohorts().await.unwrap();
+        assert!(cohorts.iter().any(|c| c.slug == "beta" && !c.members.is_empty()));
+        let unannounced = app.db().unannounced("production").await.unwrap();
+        assert!(!unannounced.is_empty());
     }
 }

@@ -32,6 +32,12 @@ pub fn ReleasePage() -> impl IntoView {
         },
         |(slug, ..)| load_release(slug),
     );
+    let editor = Editor::new();
+    Effect::new(move |_| {
+        if let Some(Ok(r)) = save.value().get() {
+            editor.saved(&r);
+        }
+    });
     // After a save that renamed the release, follow it to its new address.
     Effect::new(move |_| {
         if let Some(Ok(r)) = save.value().get() {
@@ -47,7 +53,7 @@ pub fn ReleasePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Release"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(view) => release_view(view, save, link, unlink, publication).into_any(),
+                        Ok(view) => release_view(view, editor, save, link, unlink, publication).into_any(),
                     }
                 })}
             </Transition>
@@ -55,8 +61,75 @@ pub fn ReleasePage() -> impl IntoView {
     }
 }
 
+/// The narrative editor's state, kept across reloads of the page's data.
+#[derive(Clone, Copy)]
+struct Editor {
+    revision: RwSignal<i64>,
+    title: RwSignal<String>,
+    slug: RwSignal<String>,
+    version_name: RwSignal<String>,
+    body: RwSignal<String>,
+    /// The text as last loaded or saved.
+    baseline: RwSignal<(String, String, String, String)>,
+    dirty: Memo<bool>,
+}
+
+impl Editor {
+    fn new() -> Self {
+        let title = RwSignal::new(String::new());
+        let slug = RwSignal::new(String::new());
+        let version_name = RwSignal::new(String::new());
+        let body = RwSignal::new(String::new());
+        let baseline = RwSignal::new(Default::default());
+        let dirty = Memo::new(move |_| {
+            let (t, s, v, n) = baseline.get();
+            title.get() != t || slug.get() != s || version_name.get() != v || body.get() != n
+        });
+        Editor {
+            revision: RwSignal::new(0),
+            title,
+            slug,
+            version_name,
+            body,
+            baseline,
+            dirty,
+        }
+    }
+
+    fn text_of(r: &Release) -> (String, String, String, String) {
+        (
+            r.title.clone(),
+            r.slug.clone(),
+            r.version_name.clone().unwrap_or_default(),
+            r.narrative.clone(),
+        )
+    }
+
+    fn load(&self, r: &Release) {
+        let server_text = Self::text_of(r);
+        if !self.dirty.get_untracked() {
+            self.saved(r);
+        } else if server_text == self.baseline.get_untracked() {
+            // Only links or status changed: keep the unsaved text, follow the revision.
+            self.revision.set(r.revision);
+        }
+        // Otherwise someone else changed the text: keep the old revision, so saving says so.
+    }
+
+    fn saved(&self, r: &Release) {
+        let (t, s, v, n) = Self::text_of(r);
+        self.revision.set(r.revision);
+        self.title.set(t.clone());
+        self.slug.set(s.clone());
+        self.version_name.set(v.clone());
+        self.body.set(n.clone());
+        self.baseline.set((t, s, v, n));
+    }
+}
+
 fn release_view(
     view: ReleaseView,
+    editor: Editor,
     save: ServerAction<SaveRelease>,
     link: ServerAction<LinkEntries>,
     unlink: ServerAction<UnlinkEntry>,
@@ -67,6 +140,9 @@ fn release_view(
         can_edit,
         environments,
     } = view;
+    // Each (re)load refreshes the editor unless it holds unsaved text; the
+    // revision moves on only when nobody else changed the text.
+    editor.load(&detail.release);
     let r = detail.release.clone();
     let slug = r.slug.clone();
     let unshipped = detail.unshipped().len();
@@ -116,9 +192,9 @@ fn release_view(
             <p class="muted" data-testid="release-status">{status_line}{(r.status == ReleaseStatus::Published).then(|| view! {
                 " · "<a href=format!("/releases/{}", r.slug) rel="external">"View on the public site"</a>
             })}</p>
-            {can_edit.then(|| publish_controls(&r, unshipped, entry_count, publication))}
+            {can_edit.then(|| publish_controls(&r, editor, unshipped, entry_count, publication))}
         </div>
-        {can_edit.then(|| narrative_editor(&r, save))}
+        {can_edit.then(|| narrative_editor(&r, editor, save))}
         {(!can_edit).then(|| view! { <div class="prose panel" inner_html=r.narrative_html.clone()></div> })}
         <section aria-labelledby="linked-h">
             <h2 id="linked-h">{format!("Entries ({entry_count})")}</h2>
@@ -144,12 +220,12 @@ fn release_view(
 
 fn publish_controls(
     r: &Release,
+    editor: Editor,
     unshipped: usize,
     entries: usize,
     publication: ServerAction<ChangePublication>,
 ) -> impl IntoView {
     let slug = r.slug.clone();
-    let revision = r.revision;
     let status = r.status;
     let archived = r.archived;
     let at = RwSignal::new(String::new());
@@ -157,7 +233,7 @@ fn publish_controls(
     let act = move |action: Publication| {
         publication.dispatch(ChangePublication {
             slug: slug.clone(),
-            revision,
+            revision: editor.revision.get_untracked(),
             action,
             at: at.get_untracked(),
             override_readiness: override_readiness.get_untracked(),
@@ -193,36 +269,17 @@ fn publish_controls(
     }
 }
 
-fn narrative_editor(r: &Release, save: ServerAction<SaveRelease>) -> impl IntoView {
+fn narrative_editor(r: &Release, editor: Editor, save: ServerAction<SaveRelease>) -> impl IntoView {
     let slug = r.slug.clone();
-    let revision = RwSignal::new(r.revision);
-    let title = RwSignal::new(r.title.clone());
-    let new_slug = RwSignal::new(r.slug.clone());
-    let version_name = RwSignal::new(r.version_name.clone().unwrap_or_default());
-    let body = RwSignal::new(r.narrative.clone());
-    let saved = StoredValue::new((
-        r.title.clone(),
-        r.slug.clone(),
-        r.version_name.clone().unwrap_or_default(),
-        r.narrative.clone(),
-    ));
-    let dirty = Memo::new(move |_| {
-        let (t, s, v, n) = saved.get_value();
-        title.get() != t || new_slug.get() != s || version_name.get() != v || body.get() != n
-    });
-    // A successful save becomes the new baseline; a conflict keeps the text.
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = save.value().get() {
-            revision.set(r.revision);
-            saved.set_value((
-                r.title.clone(),
-                r.slug.clone(),
-                r.version_name.clone().unwrap_or_default(),
-                r.narrative.clone(),
-            ));
-            title.set(r.title);
-        }
-    });
+    let Editor {
+        revision,
+        title,
+        slug: new_slug,
+        version_name,
+        body,
+        dirty,
+        ..
+    } = editor;
     warn_before_leaving(dirty);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
