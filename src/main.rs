@@ -166,7 +166,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let public_url = config.public_url.clone();
     let app = Application::build(config).await?;
     app.spawn_session_cleanup();
-    service::releases::spawn_scheduler(app.state.db.clone(), std::time::Duration::from_secs(10));
+    let pages = app.state.pages.clone();
+    service::releases::spawn_scheduler(
+        app.state.db.clone(),
+        std::time::Duration::from_secs(10),
+        move || pages.invalidate(),
+    );
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("SHIPLOG_LISTEN: cannot listen on {listen}: {e}"))?;

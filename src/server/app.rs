@@ -50,6 +50,7 @@ impl Application {
             .build();
         let state = AppState {
             db,
+            pages: crate::server::public::cache::PageCache::new(config.page_cache_ttl),
             config: Arc::new(config),
             mailer,
             leptos_options,
@@ -87,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", rest::router())
-        .merge(public::router())
+        .merge(public::router(state.pages.clone()))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -95,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
         .fallback_service(ServeDir::new(&site_root).not_found_service(get(public::not_found)))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn_with_state(
+            state.pages.clone(),
+            public::cache::invalidate_on_write,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(sessions)
         .layer(CompressionLayer::new())

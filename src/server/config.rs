@@ -46,6 +46,8 @@ pub struct Config {
     pub mail_from: String,
     /// Where cargo-leptos put the compiled site (`pkg/`, assets).
     pub site_root: PathBuf,
+    /// How long a rendered customer page is served from memory; zero turns it off.
+    pub page_cache_ttl: std::time::Duration,
 }
 
 /// A setting that stopped start-up.
@@ -155,7 +157,20 @@ impl Config {
             .unwrap_or_else(|| "target/site".into())
             .into();
 
+        let ttl_raw = nonempty("SHIPLOG_PAGE_CACHE_MS").unwrap_or_else(|| "2000".into());
+        let page_cache_ttl = ttl_raw
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| {
+                bad(
+                    "SHIPLOG_PAGE_CACHE_MS",
+                    format!("`{ttl_raw}` is not a number of milliseconds"),
+                )
+            })?;
+
         Ok(Config {
+            page_cache_ttl,
             database_url: Secret::new(database_url),
             public_url,
             listen,

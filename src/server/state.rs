@@ -3,6 +3,7 @@
 use crate::server::config::Config;
 use crate::server::db::Db;
 use crate::server::mail::Mailer;
+use crate::server::public::cache::PageCache;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Where the compiled site lives and what it is called, for the Leptos shell.
     pub leptos_options: LeptosOptions,
+    /// Rendered customer pages.
+    pub pages: PageCache,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -183,3 +183,25 @@ on_both_databases! {
         assert!(!page.contains("2026.11.26"));
     }
 }
+
+on_both_databases! {
+    async fn public_pages_are_cached_and_refreshed_by_writes(app) {
+        use axum::body::Body;
+        use axum::http::{header, Request};
+        use std::io::Read;
+        let t = app.token("engineer").await;
+        post(&app, &t, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [entry("First change", "feature", "everyone")]})).await;
+        let gz_request = || Request::get("/changes").header(header::ACCEPT_ENCODING, "gzip, br").body(Body::empty()).unwrap();
+        let first = app.send(gz_request()).await;
+        assert_eq!(first.headers[header::CONTENT_ENCODING], "gzip");
+        let mut html = String::new();
+        flate2::read::GzDecoder::new(&first.body[..]).read_to_string(&mut html).unwrap();
+        assert!(html.contains("First change"));
+        assert_eq!(html, app.get("/changes").await.text(), "the same page, plain or gzipped");
+        // A write through the API shows at once.
+        post(&app, &t, json!({"environment": "production", "version": "v2", "status": "succeeded",
+            "entries": [entry("Second change", "feature", "everyone")]})).await;
+        assert!(app.get("/changes").await.text().contains("Second change"));
+    }
+}

@@ -5,6 +5,7 @@
 //! Every page exists twice: on the public site (`/…`, the `everyone` audience)
 //! and under an account's private link (`/a/<link>/…`, that account's audiences).
 
+pub mod cache;
 mod feeds;
 mod pages;
 
@@ -21,7 +22,11 @@ use axum::Router;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-pub fn router() -> Router<AppState> {
+pub fn router(cache: cache::PageCache) -> Router<AppState> {
+    pages_router().layer(axum::middleware::from_fn_with_state(cache, cache::serve))
+}
+
+fn pages_router() -> Router<AppState> {
     Router::new()
         .route("/", get(home_page))
         .route("/releases/{slug}", get(release_page))

@@ -337,15 +337,18 @@ pub async fn publish_due(db: &Db) -> Result<Vec<i64>, AppError> {
     Ok(ids)
 }
 
-/// Runs `publish_due` every `every` until the process ends. Nothing is kept in
-/// memory: a restart simply finds the same due releases in the database.
-pub fn spawn_scheduler(db: Db, every: std::time::Duration) {
+/// Runs `publish_due` every `every` until the process ends, calling
+/// `published` when something went out. Nothing is kept in memory: a restart
+/// simply finds the same due releases in the database.
+pub fn spawn_scheduler(db: Db, every: std::time::Duration, published: impl Fn() + Send + 'static) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = publish_due(&db).await {
-                tracing::error!(error = %e, "publishing scheduled releases failed");
+            match publish_due(&db).await {
+                Ok(ids) if !ids.is_empty() => published(),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "publishing scheduled releases failed"),
             }
         }
     });
