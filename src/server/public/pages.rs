@@ -77,11 +77,19 @@ fn day(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%A, %-d %B %Y").to_string()
 }
 
+/// The heading level of an entry's title where it is shown.
+#[derive(Clone, Copy)]
+enum Level {
+    H1,
+    H3,
+    H4,
+}
+
 fn entry_card(
     base: &str,
     p: &PublicEntry,
     heading_link: bool,
-    level3: bool,
+    level: Level,
 ) -> impl IntoView + use<> {
     let e = &p.entry;
     let title = e.title.clone();
@@ -100,7 +108,11 @@ fn entry_card(
                 {e.component.clone().map(|c| view! { <span class="badge component">{c}</span> })}
                 {audience.map(|a| view! { <span class="badge audience">{a}</span> })}
             </div>
-            {if level3 { view! { <h3>{heading}</h3> }.into_any() } else { view! { <h4>{heading}</h4> }.into_any() }}
+            {match level {
+                Level::H1 => view! { <h1 class="change-title">{heading}</h1> }.into_any(),
+                Level::H3 => view! { <h3>{heading}</h3> }.into_any(),
+                Level::H4 => view! { <h4>{heading}</h4> }.into_any(),
+            }}
             <div class="prose" inner_html=e.body_html.clone()></div>
             {(!e.links.is_empty()).then(|| view! {
                 <ul class="links">{e.links.iter().map(|l| view! { <li><a href=l.clone() rel="noopener noreferrer nofollow">{l.clone()}</a></li> }).collect_view()}</ul>
@@ -152,7 +164,7 @@ fn grouped_entries(base: &str, entries: &[PublicEntry]) -> impl IntoView + use<>
                 view! {
                     <section class="kind-group">
                         <h3>{kind_heading(*kind)}</h3>
-                        {of_kind.into_iter().map(|e| entry_card(base, e, true, false)).collect_view()}
+                        {of_kind.into_iter().map(|e| entry_card(base, e, true, Level::H4)).collect_view()}
                     </section>
                 }
             })
@@ -294,7 +306,7 @@ pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> S
             view! {
                 <section class="day">
                     <h2>{d}</h2>
-                    {list.into_iter().map(|e| entry_card(&base, e, true, true)).collect_view()}
+                    {list.into_iter().map(|e| entry_card(&base, e, true, Level::H3)).collect_view()}
                 </section>
             }
         })
@@ -354,8 +366,7 @@ pub fn change(viewer: &Viewer, p: &PublicEntry) -> String {
         format!("{} · Release notes", p.entry.title),
         view! {
             <p class="crumbs"><a href=format!("{base}/changes")>"← Every change"</a></p>
-            <h1 class="sr-only">{p.entry.title.clone()}</h1>
-            {entry_card(&base, p, false, false)}
+            {entry_card(&base, p, false, Level::H1)}
             <p class="meta">"Shipped on "<time datetime=p.shipped_at.to_rfc3339()>{shipped}</time>" in version "<span class="mono">{version}</span>"."</p>
             {release}
         },
