@@ -45,7 +45,8 @@ echo "Shiplog public pages — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "  machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 start=$(date +%s.%N)
-"$BIN" demo --entries "$ENTRIES" --releases "$RELEASES" 2>/dev/null | head -1
+"$BIN" demo --entries "$ENTRIES" --releases "$RELEASES" >"$WORK/demo.log" 2>&1 || { tail -5 "$WORK/demo.log"; die "shiplog demo failed"; }
+echo "  $(grep -m1 '^Demo data' "$WORK/demo.log")"
 echo "  demo data made in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 
 "$BIN" >"$WORK/server.log" 2>&1 &

@@ -822,7 +822,21 @@ macro_rules! impl_store {
             }
 
             async fn public_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
-                self.list_releases(&ReleaseQuery { published_only: true, ..q.clone() }).await
+                // Newest published first, straight from the (status, published_at, id) index.
+                let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
+                    release_select!(),
+                    " WHERE r.status = 'published' AND ($1 = TRUE OR r.archived = FALSE) \
+                      AND ($2 = '' OR LOWER(r.title) LIKE $2 OR LOWER(r.narrative) LIKE $2 \
+                           OR LOWER(COALESCE(r.version_name, '')) LIKE $2) \
+                     ORDER BY r.published_at DESC, r.id DESC LIMIT $3 OFFSET $4"
+                ))
+                .bind(q.include_archived)
+                .bind(like_pattern(&q.search))
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(&self.read)
+                .await?;
+                convert(rows)
             }
 
             async fn public_release_entries(

@@ -1,8 +1,10 @@
 //! Rendered customer pages, kept in memory (plain and gzipped) so the public
 //! site answers from memory. A page is dropped when anything is written through
-//! this instance (any successful non-GET request, or the scheduler publishing),
-//! and after a short time to live, which bounds how stale a page can be when
-//! another instance did the writing.
+//! this instance (any successful non-GET request, or the scheduler publishing);
+//! then the next request renders it again while the others wait for that one
+//! render. After a short time to live (which bounds staleness when another
+//! instance did the writing) one request renders it afresh while the others
+//! are still served the previous copy.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -11,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,16 @@ struct Page {
     extra: Vec<(header::HeaderName, HeaderValue)>,
     plain: Bytes,
     gzip: Bytes,
+    /// Set by the one request re-rendering this page after its time to live.
+    refreshing: Arc<AtomicBool>,
+}
+
+/// What the cache holds for a key.
+enum Lookup {
+    Fresh(Page),
+    /// Still valid but old: serve it, unless this request was chosen to refresh it.
+    Stale(Page, bool),
+    Missing,
 }
 
 #[derive(Clone)]
@@ -33,6 +45,8 @@ pub struct PageCache {
     ttl: Duration,
     generation: Arc<AtomicU64>,
     pages: Arc<RwLock<HashMap<String, Page>>>,
+    /// One render at a time per page: the others wait and then read the cache.
+    renders: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl PageCache {
@@ -42,7 +56,16 @@ impl PageCache {
             ttl,
             generation: Arc::new(AtomicU64::new(0)),
             pages: Arc::new(RwLock::new(HashMap::new())),
+            renders: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
+    }
+
+    fn render_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut renders = self.renders.lock().unwrap_or_else(|p| p.into_inner());
+        if renders.len() >= MAX_PAGES {
+            renders.clear();
+        }
+        renders.entry(key.to_string()).or_default().clone()
     }
 
     /// Forgets every page: something customers may see has changed.
@@ -50,13 +73,20 @@ impl PageCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn get(&self, key: &str) -> Option<Page> {
+    fn lookup(&self, key: &str) -> Lookup {
         let generation = self.generation.load(Ordering::SeqCst);
-        let pages = self.pages.read().ok()?;
-        pages
-            .get(key)
-            .filter(|p| p.generation == generation && p.made.elapsed() < self.ttl)
-            .cloned()
+        let Ok(pages) = self.pages.read() else {
+            return Lookup::Missing;
+        };
+        match pages.get(key) {
+            Some(p) if p.generation != generation => Lookup::Missing,
+            Some(p) if p.made.elapsed() < self.ttl => Lookup::Fresh(p.clone()),
+            Some(p) => {
+                let chosen = !p.refreshing.swap(true, Ordering::SeqCst);
+                Lookup::Stale(p.clone(), chosen)
+            }
+            None => Lookup::Missing,
+        }
     }
 
     fn put(&self, key: String, page: Page) {
@@ -101,12 +131,30 @@ pub async fn serve(State(cache): State<PageCache>, req: Request, next: Next) -> 
     }
     let key = req.uri().to_string();
     let gzip = accepts_gzip(&req);
-    if let Some(page) = cache.get(&key) {
-        return respond(&page, gzip);
-    }
+    let mut refreshing = None;
+    let _render = match cache.lookup(&key) {
+        Lookup::Fresh(page) | Lookup::Stale(page, false) => return respond(&page, gzip),
+        Lookup::Stale(page, true) => {
+            refreshing = Some(page.refreshing);
+            None
+        }
+        Lookup::Missing => {
+            let lock = cache.render_lock(&key);
+            let guard = lock.lock_owned().await;
+            // Someone else may have rendered it while this request waited.
+            if let Lookup::Fresh(page) = cache.lookup(&key) {
+                return respond(&page, gzip);
+            }
+            Some(guard)
+        }
+    };
     let generation = cache.generation.load(Ordering::SeqCst);
     let res = next.run(req).await;
     if res.status() != StatusCode::OK {
+        // Let a later request try the refresh again.
+        if let Some(flag) = refreshing {
+            flag.store(false, Ordering::SeqCst);
+        }
         return res;
     }
     let (parts, body) = res.into_parts();
@@ -137,6 +185,7 @@ pub async fn serve(State(cache): State<PageCache>, req: Request, next: Next) -> 
         extra,
         plain,
         gzip: Bytes::from(gz),
+        refreshing: Arc::new(AtomicBool::new(false)),
     };
     let res = respond(&page, gzip);
     cache.put(key, page);
