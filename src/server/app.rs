@@ -88,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", rest::router())
-        .merge(public::router(state.pages.clone()))
+        .merge(public::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(sessions)
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(state.pages.clone(), public::cache::serve))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

@@ -124,13 +124,25 @@ fn respond(page: &Page, gzip: bool) -> Response {
     res
 }
 
-/// Serves GETs of customer pages from the cache, filling it on a miss.
-pub async fn serve(State(cache): State<PageCache>, req: Request, next: Next) -> Response {
-    if cache.ttl.is_zero() || req.method() != Method::GET {
+/// The customer pages (public and private), the only ones cached.
+fn is_customer_page(path: &str) -> bool {
+    path == "/"
+        || path == "/changes"
+        || ["/changes/", "/releases/", "/feeds/", "/a/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+}
+
+/// Serves GETs of customer pages from the cache, filling it on a miss. It sits
+/// outside sessions, compression and the sign-in gate, so a hit costs little.
+pub async fn serve(State(cache): State<PageCache>, mut req: Request, next: Next) -> Response {
+    if cache.ttl.is_zero() || req.method() != Method::GET || !is_customer_page(req.uri().path()) {
         return next.run(req).await;
     }
     let key = req.uri().to_string();
     let gzip = accepts_gzip(&req);
+    // The page is compressed here, once, not by the layers inside.
+    req.headers_mut().remove(header::ACCEPT_ENCODING);
     let mut refreshing = None;
     let _render = match cache.lookup(&key) {
         Lookup::Fresh(page) | Lookup::Stale(page, false) => return respond(&page, gzip),

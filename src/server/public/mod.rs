@@ -22,11 +22,7 @@ use axum::Router;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-pub fn router(cache: cache::PageCache) -> Router<AppState> {
-    pages_router().layer(axum::middleware::from_fn_with_state(cache, cache::serve))
-}
-
-fn pages_router() -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home_page))
         .route("/releases/{slug}", get(release_page))
