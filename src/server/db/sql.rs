@@ -425,8 +425,9 @@ macro_rules! impl_store {
                         )
                     })
                 })?;
+                let mut entry_ids = Vec::with_capacity(d.entries.len());
                 for (position, entry) in d.entries.iter().enumerate() {
-                    insert_entry(&mut tx, id, position as i64, entry, now).await?;
+                    entry_ids.push(insert_entry(&mut tx, id, position as i64, entry, now).await?);
                 }
                 for (position, c) in d.commits.iter().enumerate() {
                     sqlx::query(
@@ -442,9 +443,53 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let detail = load_deploy(&mut *tx, id).await?.ok_or(DbError::NotFound)?;
                 tx.commit().await?;
-                Ok(detail)
+                // Everything stored is known here: answering from it keeps reads
+                // out of the single writer's critical section.
+                Ok(DeployDetail {
+                    deploy: Deploy {
+                        id,
+                        environment: d.environment,
+                        version: d.version,
+                        commit: d.commit,
+                        status: d.status,
+                        started_at: db_time(d.started_at),
+                        finished_at: d.finished_at.map(db_time),
+                        entry_count: d.entries.len() as i64,
+                        created_by: d.created_by,
+                    },
+                    entries: d
+                        .entries
+                        .into_iter()
+                        .zip(entry_ids)
+                        .map(|(e, entry_id)| ChangeEntry {
+                            id: entry_id,
+                            deploy_id: id,
+                            title: e.title,
+                            body: e.body,
+                            body_html: e.body_html,
+                            kind: e.kind,
+                            audience: e.audience,
+                            risk: e.risk,
+                            component: e.component,
+                            breaking: e.breaking,
+                            links: e.links,
+                            release_id: None,
+                            created_at: now,
+                            updated_at: now,
+                        })
+                        .collect(),
+                    commits: d
+                        .commits
+                        .into_iter()
+                        .map(|c| Commit {
+                            sha: c.sha,
+                            message: c.message,
+                            author: c.author,
+                            authored_at: c.authored_at.map(db_time),
+                        })
+                        .collect(),
+                })
             }
 
             async fn deploy(&self, id: i64) -> DbResult<Option<DeployDetail>> {
