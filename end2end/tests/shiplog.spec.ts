@@ -1,5 +1,15 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+import {
+  ADMIN,
+  PASSWORD,
+  gotoHydrated,
+  hydrationProbe,
+  need,
+  waitForHydration,
+  watch,
+  type DeployJson,
+} from './support';
 
 // One story, in order, against one server and one fresh database: the first
 // admin sets Shiplog up, invites a teammate, creates a CI token, CI records a
@@ -9,14 +19,11 @@ import { expect, test, type APIRequestContext, type Locator, type Page } from '@
 
 declare global {
   interface Window {
-    __shiplogHydrated?: boolean;
     __xss?: unknown;
     __e2eMarker?: string;
   }
 }
 
-const PASSWORD = 'correct-horse-battery';
-const ADMIN = { name: 'Ada Admin', email: 'ada@example.com' };
 const INVITEE = { name: 'Dana Engineer', email: 'dana@example.com' };
 const TOKEN_NAME = 'GitHub Actions (e2e)';
 
@@ -70,46 +77,6 @@ let tokenSecret: string | undefined;
 let deployId: number | undefined;
 let entryIds: { feature: number; internal: number; xss: number } | undefined;
 
-function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`${what} is missing: run the whole file, in order`);
-  return value;
-}
-
-/**
- * Runs in every page before its own scripts. Flags the page once the wasm
- * bundle has been instantiated and hydrated: wasm-bindgen's init and the
- * `hydrate()` call that follows it run as microtasks after instantiation, so
- * a timer set at that point fires only after they are done. A page whose wasm
- * never loads never gets the flag.
- */
-function hydrationProbe() {
-  window.__shiplogHydrated = false;
-  const wasm = WebAssembly as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of ['instantiate', 'instantiateStreaming']) {
-    const original = wasm[name];
-    if (typeof original !== 'function') continue;
-    wasm[name] = (...args: unknown[]) => {
-      const result = original.apply(WebAssembly, args);
-      result.then(
-        () => setTimeout(() => { window.__shiplogHydrated = true; }, 0),
-        () => {},
-      );
-      return result;
-    };
-  }
-}
-
-async function waitForHydration(page: Page) {
-  await page.waitForFunction(() => window.__shiplogHydrated === true, undefined, { timeout: 20_000 });
-}
-
-/** A full page load, then wait until the app has hydrated (so on:click etc. work). */
-async function gotoHydrated(page: Page, url: string) {
-  const response = await page.goto(url);
-  await waitForHydration(page);
-  return response;
-}
-
 /**
  * Clicks a button whose handler exists only after hydration, until `shown`
  * appears. Retrying makes it independent of exactly when hydration finished;
@@ -120,14 +87,6 @@ async function clickUntil(button: Locator, shown: Locator) {
     if (!(await shown.isVisible())) await button.click({ timeout: 2_000 });
     await expect(shown).toBeVisible({ timeout: 2_000 });
   }).toPass({ timeout: 20_000 });
-}
-
-function watch(page: Page) {
-  page.on('dialog', (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
 }
 
 /** The XSS entry's rendered body holds nothing that runs, and nothing ran. */
@@ -151,9 +110,6 @@ async function postDeploy(request: APIRequestContext, data: object, token = need
   });
 }
 
-type EntryJson = { id: number; title: string; audience: string; kind: string; body_html: string };
-type DeployJson = { id: number; url: string; version: string; environment: string; status: string; entries: EntryJson[] };
-
 test.describe('Shiplog', () => {
   test.describe.configure({ mode: 'serial' });
 
@@ -162,7 +118,7 @@ test.describe('Shiplog', () => {
     const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
     await context.addInitScript(hydrationProbe);
     admin = await context.newPage();
-    watch(admin);
+    watch(admin, dialogs, pageErrors);
   });
 
   test.afterAll(async () => {
@@ -256,7 +212,7 @@ test.describe('Shiplog', () => {
     await context.addInitScript(hydrationProbe);
     try {
       const guest = await context.newPage();
-      watch(guest);
+      watch(guest, dialogs, pageErrors);
       await gotoHydrated(guest, link);
       await expect(guest.getByText(/You were invited as/)).toContainText(`Engineer with ${INVITEE.email}`);
       await guest.getByLabel('Your name').fill(INVITEE.name);

@@ -7,6 +7,17 @@ import {
   type Locator,
   type Page,
 } from '@playwright/test';
+import {
+  ADMIN,
+  PASSWORD,
+  gotoHydrated,
+  hydrationProbe,
+  need,
+  waitForHydration,
+  watch,
+  type DeployJson,
+  type EntryJson,
+} from './support';
 
 // Marketing releases and audiences, as a product manager uses them: CI records
 // deploys, the PM drafts a release, writes its story, picks the shipped
@@ -16,16 +27,8 @@ import {
 // of a project in alphabetical order, and both share one server and one
 // database. It signs in with the admin that shiplog.spec.ts creates (or, run on
 // its own against a fresh database, creates that admin itself). The helpers
-// below repeat shiplog.spec.ts's: importing a spec file would run its tests.
+// both files use live in support.ts.
 
-declare global {
-  interface Window {
-    __shiplogHydrated?: boolean;
-  }
-}
-
-const PASSWORD = 'correct-horse-battery';
-const ADMIN = { name: 'Ada Admin', email: 'ada@example.com' };
 const PM_TOKEN_NAME = 'Release tooling (e2e)';
 const CI_TOKEN_NAME = 'Release CI (e2e)';
 
@@ -98,49 +101,6 @@ let ciToken: string | undefined; // engineer
 let pmToken: string | undefined; // product manager
 let accountLink: string | undefined; // Acme's members' private notes link
 
-function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`${what} is missing: run the whole file, in order`);
-  return value;
-}
-
-/** See shiplog.spec.ts: flags the page once its wasm bundle has hydrated. */
-function hydrationProbe() {
-  window.__shiplogHydrated = false;
-  const wasm = WebAssembly as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of ['instantiate', 'instantiateStreaming']) {
-    const original = wasm[name];
-    if (typeof original !== 'function') continue;
-    wasm[name] = (...args: unknown[]) => {
-      const result = original.apply(WebAssembly, args);
-      result.then(
-        () => setTimeout(() => { window.__shiplogHydrated = true; }, 0),
-        () => {},
-      );
-      return result;
-    };
-  }
-}
-
-async function waitForHydration(page: Page) {
-  await page.waitForFunction(() => window.__shiplogHydrated === true, undefined, { timeout: 20_000 });
-}
-
-/** A full page load, then wait until the app has hydrated (so on:click etc. work). */
-async function gotoHydrated(page: Page, url: string) {
-  const response = await page.goto(url);
-  await waitForHydration(page);
-  return response;
-}
-
-function watch(page: Page, log: string[]) {
-  page.on('dialog', (dialog) => {
-    log.push(`${dialog.type()}: ${dialog.message()}`);
-    if (dialog.type() === 'beforeunload' && onBeforeUnload === 'accept') void dialog.accept();
-    else void dialog.dismiss();
-  });
-  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
-}
-
 const beforeUnloads = () => dialogs.filter((d) => d.startsWith('beforeunload')).length;
 
 /** Signs in as the admin; on a fresh database (this file run alone) sets the admin up first. */
@@ -165,7 +125,7 @@ async function signedInContext(browser: Browser, baseURL: string | undefined, lo
   const context = await browser.newContext({ baseURL });
   await context.addInitScript(hydrationProbe);
   const page = await context.newPage();
-  watch(page, log);
+  watch(page, log, pageErrors, () => onBeforeUnload);
   await signIn(page);
   return { context, page };
 }
@@ -274,8 +234,6 @@ async function axeViolations(page: Page, path: string) {
   return { ids: results.violations.map((v) => v.id), report };
 }
 
-type EntryJson = { id: number; title: string; audience: string; kind: string };
-type DeployJson = { id: number; version: string; environment: string; status: string; entries: EntryJson[] };
 type ReleaseDetailJson = { slug: string; status: string; revision: number; entries: { entry: EntryJson }[] };
 type PublicReleaseJson = { slug: string; title: string; entries: { title: string }[] };
 
@@ -287,7 +245,7 @@ test.describe('Shiplog releases and audiences', () => {
     const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
     await context.addInitScript(hydrationProbe);
     admin = await context.newPage();
-    watch(admin, dialogs);
+    watch(admin, dialogs, pageErrors, () => onBeforeUnload);
   });
 
   test.afterAll(async () => {

@@ -233,11 +233,21 @@ on_both_databases! {
         assert_eq!(res.status, StatusCode::OK);
         let doc = res.json();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-        for (path, method) in [("/api/v1/deploys", "post"), ("/api/v1/deploys", "get"), ("/api/v1/deploys/{id}", "get"), ("/api/v1/deploys/{id}", "patch")] {
+        for (path, method) in [
+            ("/api/v1/deploys", "post"), ("/api/v1/deploys", "get"), ("/api/v1/deploys/{id}", "get"), ("/api/v1/deploys/{id}", "patch"),
+            ("/api/v1/releases", "get"), ("/api/v1/releases", "post"), ("/api/v1/releases/{slug}", "get"),
+            ("/api/v1/releases/{slug}", "patch"), ("/api/v1/releases/{slug}/draft", "get"),
+            ("/api/v1/releases/{slug}/entries", "post"), ("/api/v1/releases/{slug}/entries/{id}", "delete"),
+            ("/api/v1/releases/{slug}/publish", "post"),
+            ("/api/v1/accounts", "get"), ("/api/v1/accounts", "post"), ("/api/v1/accounts/{slug}/links", "post"),
+            ("/api/v1/accounts/{slug}/links", "delete"), ("/api/v1/cohorts", "get"), ("/api/v1/cohorts", "post"),
+            ("/api/v1/cohorts/{slug}/members", "put"),
+        ] {
             assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
         }
         let schemas = &doc["components"]["schemas"];
-        for name in ["DeployInput", "EntryInput", "DeployResponse", "ErrorBody", "EntryKind", "DeployStatus"] {
+        for name in ["DeployInput", "EntryInput", "DeployResponse", "ErrorBody", "EntryKind", "DeployStatus",
+                     "ReleaseInput", "Release", "ReleaseDetail", "PublicRelease", "PublishInput", "Account", "Cohort", "NewAccountLink"] {
             assert!(schemas[name].is_object(), "schema {name} missing");
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
