@@ -255,7 +255,8 @@ test.describe('Shiplog releases and audiences', () => {
   test.afterEach(() => {
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
     // Only the unsaved-changes guard may ask anything.
-    expect(dialogs.filter((d) => !d.startsWith('beforeunload')), 'dialogs in the admin tab').toEqual([]);
+    const guard = (d: string) => d.startsWith('beforeunload') || d.startsWith('confirm: This release has unsaved changes');
+    expect(dialogs.filter((d) => !guard(d)), 'dialogs in the admin tab').toEqual([]);
   });
 
   test('R1. the admin signs in and creates a PM token and an engineer token', async () => {
@@ -377,6 +378,14 @@ test.describe('Shiplog releases and audiences', () => {
       await ed.narrative.click();
       await page.evaluate(() => { window.location.assign('/app'); });
       await expect.poll(beforeUnloads, { message: 'a beforeunload dialog on leaving' }).toBe(asked + 2);
+      await expect(page).toHaveURL(new RegExp(`${EDITOR}$`));
+      await expect(ed.narrative).toHaveValue(NARRATIVE_MORE);
+
+      // The app's own links ask too: the router would leave without unloading the page.
+      const confirms = () => dialogs.filter((d) => d.startsWith('confirm')).length;
+      const confirmed = confirms();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deploy log' }).click();
+      await expect.poll(confirms, { message: 'a confirmation before following an app link' }).toBe(confirmed + 1);
       await expect(page).toHaveURL(new RegExp(`${EDITOR}$`));
       await expect(ed.narrative).toHaveValue(NARRATIVE_MORE);
     } finally {

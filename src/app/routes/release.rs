@@ -310,17 +310,59 @@ fn narrative_editor(r: &Release, editor: Editor, save: ServerAction<SaveRelease>
     }
 }
 
-/// Asks before the page is left (closed, reloaded, another address) while `dirty`.
+/// Asks before the page is left while `dirty`: the browser's own prompt for
+/// closing, reloading or another address, and a confirmation for the app's own
+/// links (which the router would otherwise follow without unloading the page).
 fn warn_before_leaving(dirty: Memo<bool>) {
     #[cfg(feature = "hydrate")]
     {
-        let handle = window_event_listener(leptos::ev::beforeunload, move |ev| {
-            if dirty.get_untracked() {
+        use wasm_bindgen::{closure::Closure, JsCast};
+        // Set once the person chose to leave, so the browser does not ask again.
+        let leaving = StoredValue::new(false);
+        let unload = window_event_listener(leptos::ev::beforeunload, move |ev| {
+            if dirty.get_untracked() && !leaving.get_value() {
                 ev.prevent_default();
                 ev.set_return_value("You have unsaved changes.");
             }
         });
-        on_cleanup(move || handle.remove());
+        let on_click =
+            Closure::<dyn Fn(web_sys::MouseEvent)>::new(move |ev: web_sys::MouseEvent| {
+                if !dirty.get_untracked() || ev.default_prevented() {
+                    return;
+                }
+                let on_link = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .and_then(|el| el.closest("a[href]").ok().flatten())
+                    .is_some();
+                if !on_link {
+                    return;
+                }
+                let leave = web_sys::window()
+                    .and_then(|w| {
+                        w.confirm_with_message(
+                            "This release has unsaved changes. Leave without saving them?",
+                        )
+                        .ok()
+                    })
+                    .unwrap_or(true);
+                if leave {
+                    leaving.set_value(true);
+                } else {
+                    // The router skips clicks whose default was prevented.
+                    ev.prevent_default();
+                }
+            });
+        // On the document, so it runs before the router's listener on the window.
+        let doc = document();
+        let _ = doc.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+        let listener = send_wrapper::SendWrapper::new((doc, on_click));
+        on_cleanup(move || {
+            unload.remove();
+            let (doc, on_click) = listener.take();
+            let _ =
+                doc.remove_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+        });
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = dirty;
