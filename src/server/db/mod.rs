@@ -158,7 +158,6 @@ pub struct ReleaseState {
 
 #[derive(Clone, Debug, Default)]
 pub struct ReleaseQuery {
-    pub published_only: bool,
     pub include_archived: bool,
     pub search: String,
     pub limit: i64,
@@ -275,6 +274,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> DbResult<Release>;
     async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>>;
     async fn release_id(&self, slug: &str) -> DbResult<Option<i64>>;
+    /// Every release (drafts and scheduled first), for the team.
     async fn list_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
     /// Links entries in one transaction; an entry of another release refuses them all.
     async fn link_entries(&self, release_id: i64, entry_ids: &[i64]) -> DbResult<()>;
@@ -291,6 +291,7 @@ pub trait Store: Send + Sync + 'static {
         environment: &str,
         since: DateTime<Utc>,
     ) -> DbResult<(i64, i64)>;
+    /// Published releases only, newest first.
     async fn public_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
     async fn public_release_entries(
         &self,

@@ -741,13 +741,12 @@ macro_rules! impl_store {
             async fn list_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
                 let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
                     release_select!(),
-                    " WHERE ($1 = FALSE OR r.status = 'published') AND ($2 = TRUE OR r.archived = FALSE) \
-                      AND ($3 = '' OR LOWER(r.title) LIKE $3 OR LOWER(r.narrative) LIKE $3 \
-                           OR LOWER(COALESCE(r.version_name, '')) LIKE $3) \
+                    " WHERE ($1 = TRUE OR r.archived = FALSE) \
+                      AND ($2 = '' OR LOWER(r.title) LIKE $2 OR LOWER(r.narrative) LIKE $2 \
+                           OR LOWER(COALESCE(r.version_name, '')) LIKE $2) \
                      ORDER BY (r.status = 'published'), COALESCE(r.published_at, r.publish_at, r.updated_at) DESC, r.id DESC \
-                     LIMIT $4 OFFSET $5"
+                     LIMIT $3 OFFSET $4"
                 ))
-                .bind(q.published_only)
                 .bind(q.include_archived)
                 .bind(like_pattern(&q.search))
                 .bind(q.limit)

@@ -81,7 +81,6 @@ pub async fn releases(
     let page = page.max(1);
     let mut list = db
         .public_releases(&crate::server::db::ReleaseQuery {
-            published_only: true,
             include_archived: false,
             search: search.to_string(),
             limit: RELEASES_PAGE_SIZE + 1,

@@ -144,7 +144,6 @@ pub async fn edit(
 pub async fn list(db: &Db, search: &str, page: i64) -> Result<Vec<Release>, AppError> {
     Ok(db
         .list_releases(&ReleaseQuery {
-            published_only: false,
             include_archived: true,
             search: search.to_string(),
             limit: 200,
