@@ -15,6 +15,12 @@
       Reads the newest deploy of environment `bench` back through the API and
       prints its version and entry count (exit 1 when the count is not N).
 
+  helper.py hostile-markdown --port PORT --rounds N   (token in SHIPLOG_BENCH_TOKEN)
+      Times POST /api/v1/deploys with hostile Markdown bodies (a 49,990-deep
+      blockquote, 10,000 nested <div>s, a padded wide table, repeated link
+      references) and GET /healthz while four clients send them at once,
+      beside /healthz on an idle server. Prints medians and the ratio.
+
   helper.py port-free --port PORT
       Exit 0 when nothing accepts connections on 127.0.0.1:PORT.
 
@@ -204,6 +210,78 @@ def cmd_check_deploys(a):
     return 0 if d.get("entry_count") == a.entries else 1
 
 
+HOSTILE = {
+    "49,990-deep blockquote": ">" * 49_990,
+    "10,000 nested divs": "<div>" * 10_000,
+    "padded wide table": "|a" * 5_000 + "|\n" + "|-" * 5_000 + "|\n" + "x\n" * 10_000,
+    "repeated link reference": "[r]: https://example.com/" + "a" * 1_900 + "\n\n" + "[r] " * 10_000,
+}
+
+
+def timed_request(port, method, path, body=None, token=""):
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    start = time.perf_counter()
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        res = conn.getresponse()
+        res.read()
+        return res.status, (time.perf_counter() - start) * 1000
+    finally:
+        conn.close()
+
+
+def cmd_hostile_markdown(a):
+    import threading
+    token = os.environ.get("SHIPLOG_BENCH_TOKEN", "")
+
+    def deploy_body(md, n):
+        return json.dumps({"environment": "bench-hostile", "version": f"h{n}-{time.time_ns()}",
+                           "entries": [{"title": "hostile", "kind": "fix", "body": md}]})
+
+    print(f"  {'input':<26} {'status':>6} {'median ms':>10}")
+    for name, md in HOSTILE.items():
+        times, statuses = [], set()
+        for n in range(a.rounds):
+            status, ms = timed_request(a.port, "POST", "/api/v1/deploys", deploy_body(md, n), token)
+            times.append(ms)
+            statuses.add(status)
+        print(f"  {name:<26} {','.join(map(str, sorted(statuses))):>6} {statistics.median(times):>10.1f}")
+
+    def healthz_ms(samples):
+        out = []
+        for _ in range(samples):
+            status, ms = timed_request(a.port, "GET", "/healthz")
+            out.append(ms)
+            time.sleep(0.01)
+        return statistics.median(out), max(out)
+
+    idle_med, idle_max = healthz_ms(100)
+    stop_flag = threading.Event()
+
+    def attacker(k):
+        n = 0
+        while not stop_flag.is_set():
+            timed_request(a.port, "POST", "/api/v1/deploys", deploy_body(">" * 49_990, f"a{k}-{n}"), token)
+            n += 1
+
+    threads = [threading.Thread(target=attacker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    busy_med, busy_max = healthz_ms(100)
+    stop_flag.set()
+    for t in threads:
+        t.join()
+    print(f"  GET /healthz idle: median {idle_med:.2f} ms, max {idle_max:.2f} ms")
+    print(f"  GET /healthz with 4 clients sending the blockquote: median {busy_med:.2f} ms, max {busy_max:.2f} ms")
+    print(f"HOSTILE_RESULT idle_ms={idle_med:.2f} busy_ms={busy_med:.2f} busy_max_ms={busy_max:.2f} "
+          f"ratio={busy_med / idle_med if idle_med else 0:.1f}")
+    return 0
+
+
 def cmd_port_free(a):
     return 0 if port_free(a.port) else 1
 
@@ -234,6 +312,10 @@ def main():
     k.add_argument("--port", type=int, required=True)
     k.add_argument("--entries", type=int, required=True)
     k.set_defaults(fn=cmd_check_deploys)
+    h = sub.add_parser("hostile-markdown")
+    h.add_argument("--port", type=int, required=True)
+    h.add_argument("--rounds", type=int, default=5)
+    h.set_defaults(fn=cmd_hostile_markdown)
     f = sub.add_parser("port-free")
     f.add_argument("--port", type=int, required=True)
     f.set_defaults(fn=cmd_port_free)

@@ -3,6 +3,7 @@
 #   1. cold start: spawn on a brand-new SQLite file -> first 200 from /readyz
 #   2. POST /api/v1/deploys throughput (20 entries each) with wrk, on SQLite
 #      and, when SHIPLOG_BENCH_PG_URL is set, on PostgreSQL
+#   3. hostile Markdown: how fast it is refused, and /healthz while it arrives
 # It builds nothing: it runs the release binary that is already there.
 #
 # Settings (environment):
@@ -204,6 +205,15 @@ else
 fi
 echo
 
+# ---- 3. hostile Markdown -----------------------------------------------------------
+echo "3. Hostile Markdown (SQLite): refused before rendering; the server stays responsive"
+HOSTILE_TOKEN="$(create_token "sqlite://$WORK/hostile.db")" || die "token for the hostile run failed."
+start_server "sqlite://$WORK/hostile.db" "$WORK/server-hostile.log" || die "the server did not become ready."
+SHIPLOG_BENCH_TOKEN="$HOSTILE_TOKEN" "${HELPER[@]}" hostile-markdown --port "$PORT" --rounds 5 | tee "$WORK/hostile.txt"
+stop_server
+HOSTILE_LINE="$(grep '^HOSTILE_RESULT' "$WORK/hostile.txt" || true)"
+echo
+
 # ---- summary -------------------------------------------------------------------
 echo "Summary"
 printf '  %-44s %-36s %s\n' "figure" "measured" "goal"
@@ -219,6 +229,8 @@ if [[ "$PG_STATE" == done ]]; then
 else
   printf '  %-44s %-36s %s\n' "POST /api/v1/deploys, PostgreSQL" "skipped (SHIPLOG_BENCH_PG_URL)" ""
 fi
+printf '  %-44s %-36s %s\n' "GET /healthz, idle / under hostile Markdown" \
+  "$(field idle_ms "$HOSTILE_LINE") / $(field busy_ms "$HOSTILE_LINE") ms (x$(field ratio "$HOSTILE_LINE"))" "no stall (was 8 s)"
 echo "  load: wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s, $ENTRIES entries per deploy, wrk on the same machine"
 echo "  machine: $(nproc) CPUs, $CPU_MODEL"
 echo "  load average at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these figures)"

@@ -772,4 +772,49 @@ test.describe('Shiplog releases and audiences', () => {
     expect(html).toContain('<em>keyboard</em>');
     expect(html).toContain(SHORTCUTS.title);
   });
+
+  test('R13. markup in a release title or a deploy version never runs, and the CSP lets only the app run', async ({ request }) => {
+    // Titles reached the server-rendered <head> unescaped whenever the page's
+    // data was ready in time, so each page is loaded several times.
+    const titles = [
+      '</title><script>window.__pwned = 1</script> (e2e)',
+      '</title><img src=x onerror="window.__pwned = 2"> (e2e)',
+    ];
+    const slugs: string[] = [];
+    for (const [i, title] of titles.entries()) {
+      const res = await request.post('/api/v1/releases', {
+        headers: { Authorization: `Bearer ${need(pmToken, 'the PM token')}` },
+        data: { title, slug: `title-markup-${i}-e2e` },
+      });
+      expect(res.status(), await res.text()).toBe(201);
+      slugs.push(`title-markup-${i}-e2e`);
+    }
+    const version = '</title><svg/onload=window.__pwned=3>';
+    const deploy = await postDeploy(request, {
+      environment: 'production',
+      version,
+      status: 'succeeded',
+      entries: [{ title: '</title><script>window.__pwned = 4</script>', kind: 'fix' }],
+    });
+    const violations: string[] = [];
+    const onConsole = (m: { text(): string }) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    };
+    admin.on('console', onConsole);
+    const pages: [string, string][] = [
+      [`/app/releases/${slugs[0]}`, `${titles[0]} · Shiplog`],
+      [`/app/releases/${slugs[1]}`, `${titles[1]} · Shiplog`],
+      [`/app/deploys/${deploy.id}`, `${version} on production · Shiplog`],
+    ];
+    for (let round = 0; round < 4; round++) {
+      for (const [path, title] of pages) {
+        await gotoHydrated(admin, path);
+        // The page shows the text as text, in the tab's title too (no entities).
+        await expect(admin).toHaveTitle(title);
+        expect(await admin.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      }
+    }
+    admin.off('console', onConsole);
+    expect(violations, 'the app hydrated under its Content Security Policy').toEqual([]);
+  });
 });

@@ -18,7 +18,7 @@ pub async fn load_audiences() -> Result<Audiences, FnError> {
     let (state, _, actor) = ctx::signed_in().await?;
     Ok(Audiences {
         accounts: audiences::list_accounts(&state.db, &actor).await?,
-        cohorts: audiences::list_cohorts(&state.db).await?,
+        cohorts: audiences::list_cohorts(&state.db, &actor).await?,
     })
 }
 

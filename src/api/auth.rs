@@ -28,13 +28,11 @@ pub async fn create_admin(email: String, name: String, password: String) -> Resu
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), FnError> {
     use crate::server::{auth::session, service::users};
     let state = ctx::state()?;
-    let address = ctx::client_address().await;
+    let address = ctx::client_address(&state).await;
     let user = users::authenticate(&state.db, &email, &password, &address).await?;
     session::sign_in(&ctx::session().await?, &user).await?;
     // Only a path of this site, never an absolute URL elsewhere.
-    let target = next
-        .filter(|n| n.starts_with("/app") && !n.starts_with("//"))
-        .unwrap_or_else(|| "/app".into());
+    let target = crate::server::service::validate::next_path(next.as_deref());
     leptos_axum::redirect(&target);
     Ok(())
 }

@@ -44,11 +44,11 @@ pub struct DeployView {
 
 #[server(prefix = "/fn", endpoint = "deploy")]
 pub async fn load_deploy(id: i64) -> Result<DeployView, FnError> {
-    let (state, user, _) = ctx::signed_in().await?;
+    let (state, user, actor) = ctx::signed_in().await?;
     Ok(DeployView {
         detail: crate::server::service::deploys::get(&state.db, id).await?,
         can_edit: user.role.can_write_deploys(),
-        cohorts: crate::server::service::audiences::list_cohorts(&state.db)
+        cohorts: crate::server::service::audiences::list_cohorts(&state.db, &actor)
             .await?
             .into_iter()
             .map(|c| c.slug)
@@ -76,8 +76,8 @@ pub async fn save_entry(
     let (state, _, actor) = ctx::signed_in().await?;
     let input = deploys::entry_from_form(&form)?;
     Ok(match entry_id {
-        Some(id) => deploys::update_entry(&state.db, &actor, id, input).await?,
-        None => deploys::add_entry(&state.db, &actor, deploy_id, input).await?,
+        Some(id) => deploys::update_entry(&state.db, &state.markdown, &actor, id, input).await?,
+        None => deploys::add_entry(&state.db, &state.markdown, &actor, deploy_id, input).await?,
     })
 }
 
@@ -91,6 +91,6 @@ pub async fn delete_entry(id: i64) -> Result<(), FnError> {
 /// Markdown rendered exactly as it will be stored, for the editor's preview.
 #[server(prefix = "/fn", endpoint = "preview_markdown")]
 pub async fn preview_markdown(body: String) -> Result<String, FnError> {
-    ctx::signed_in().await?;
-    Ok(crate::server::service::deploys::preview(&body)?)
+    let (state, _, _) = ctx::signed_in().await?;
+    Ok(crate::server::service::deploys::preview(&state.markdown, &body).await?)
 }

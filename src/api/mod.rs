@@ -43,13 +43,17 @@ mod ctx {
     }
 
     /// The address a request came from, for sign-in throttling.
-    pub async fn client_address() -> String {
+    pub async fn client_address(state: &AppState) -> String {
         use axum::extract::ConnectInfo;
         use std::net::SocketAddr;
-        leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+        let peer = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
             .await
-            .map(|ci| ci.0.ip().to_string())
-            .unwrap_or_else(|_| "unknown".into())
+            .ok()
+            .map(|ci| ci.0.ip());
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .unwrap_or_default();
+        crate::server::auth::client::client_address(peer, &headers, &state.config.trusted_proxies)
     }
 }
 

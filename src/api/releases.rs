@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 #[server(prefix = "/fn", endpoint = "releases")]
 pub async fn load_releases(search: String) -> Result<Vec<Release>, FnError> {
-    let (state, _, _) = ctx::signed_in().await?;
-    Ok(crate::server::service::releases::list(&state.db, &search, 1).await?)
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::releases::list(&state.db, &actor, &search, 1).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "create_release")]
@@ -18,6 +18,7 @@ pub async fn create_release(title: String) -> Result<Release, FnError> {
     let (state, _, actor) = ctx::signed_in().await?;
     let release = releases::create(
         &state.db,
+        &state.markdown,
         &actor,
         &ReleaseInput {
             title,
@@ -35,19 +36,26 @@ pub struct ReleaseView {
     pub detail: ReleaseDetail,
     pub can_edit: bool,
     pub environments: Vec<String>,
+    /// Cohort slugs, offered as the release's audience.
+    pub cohorts: Vec<String>,
 }
 
 #[server(prefix = "/fn", endpoint = "release")]
 pub async fn load_release(slug: String) -> Result<ReleaseView, FnError> {
-    let (state, user, _) = ctx::signed_in().await?;
+    let (state, user, actor) = ctx::signed_in().await?;
     Ok(ReleaseView {
-        detail: crate::server::service::releases::get(&state.db, &slug).await?,
+        detail: crate::server::service::releases::draft(&state.db, &actor, &slug).await?,
         can_edit: user.role.can_manage_releases(),
         environments: state
             .db
             .list_environments()
             .await
             .map_err(crate::server::error::AppError::from)?,
+        cohorts: crate::server::service::audiences::list_cohorts(&state.db, &actor)
+            .await?
+            .into_iter()
+            .map(|c| c.slug)
+            .collect(),
     })
 }
 
@@ -59,22 +67,40 @@ pub async fn save_release(
     new_slug: String,
     version_name: String,
     narrative: String,
+    audience: String,
 ) -> Result<Release, FnError> {
-    use crate::server::service::releases::{self, ReleaseInput};
+    use crate::server::service::{
+        releases::{self, ReleaseInput},
+        validate,
+    };
     let (state, _, actor) = ctx::signed_in().await?;
     let input = ReleaseInput {
         title,
         slug: Some(new_slug),
         version_name: Some(version_name),
         narrative,
+        audience: Some(validate::choice("audience", &audience)?),
     };
-    Ok(releases::edit(&state.db, &actor, &slug, revision, &input).await?)
+    Ok(releases::edit(&state.db, &state.markdown, &actor, &slug, revision, &input).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "link_entries")]
-pub async fn link_entries(slug: String, entry_ids: Vec<i64>) -> Result<ReleaseDetail, FnError> {
+pub async fn link_entries(
+    slug: String,
+    entry_ids: Vec<i64>,
+    revision: i64,
+    override_readiness: bool,
+) -> Result<ReleaseDetail, FnError> {
     let (state, _, actor) = ctx::signed_in().await?;
-    Ok(crate::server::service::releases::link(&state.db, &actor, &slug, &entry_ids).await?)
+    Ok(crate::server::service::releases::link(
+        &state.db,
+        &actor,
+        &slug,
+        &entry_ids,
+        Some(revision),
+        override_readiness,
+    )
+    .await?)
 }
 
 #[server(prefix = "/fn", endpoint = "unlink_entry")]

@@ -12,6 +12,8 @@ use leptos_router::path;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,11 +32,44 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// `Release title · Shiplog`. On the server the text is escaped here, because
+/// leptos_meta writes the formatted title into the `<head>` as raw HTML (a
+/// release titled `</title><script>` would otherwise run); in the browser it
+/// goes to `document.title`, which takes plain text.
+fn page_title(text: String) -> String {
+    let title = if text.is_empty() {
+        "Shiplog".to_string()
+    } else {
+        format!("{text} · Shiplog")
+    };
+    #[cfg(feature = "ssr")]
+    let title = crate::server::html::escape(&title);
+    title
+}
+
+/// Allows this response's hydration scripts (they carry its nonce) and nothing
+/// else inline.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use crate::server::state::AppState;
+    let (Some(nonce), Some(state), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<AppState>(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = crate::server::headers::app_policy(&state.config, &nonce);
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Title formatter=|t: String| if t.is_empty() { "Shiplog".to_string() } else { format!("{t} · Shiplog") }/>
+        <Title formatter=page_title/>
         <Router>
             <Routes fallback=routes::NotFound>
                 <Route path=path!("/setup") view=routes::setup::SetupPage/>

@@ -1,6 +1,6 @@
 //! Marketing releases: coarse announcements made of many shipped entries.
 
-use super::deploy::{string_enum, ChangeEntry, DeployStatus};
+use super::deploy::{string_enum, Audience, ChangeEntry, DeployStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -29,6 +29,10 @@ pub struct Release {
     pub narrative: String,
     /// Rendered and sanitised on write.
     pub narrative_html: String,
+    /// Who may read it (`everyone` by default); readers also need to see at
+    /// least one of its entries.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "everyone"))]
+    pub audience: Audience,
     pub status: ReleaseStatus,
     pub publish_at: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
@@ -91,5 +95,122 @@ impl ReleaseDetail {
     /// Entries that have not reached production in a succeeded deploy.
     pub fn unshipped(&self) -> Vec<&LinkedEntry> {
         self.entries.iter().filter(|e| !e.shipped()).collect()
+    }
+
+    /// A warning when the release's audience is wider than its entries': some
+    /// readers of the audience would see none of them, so the release stays
+    /// hidden from them.
+    pub fn audience_warning(&self) -> Option<String> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let covered = |a: &Audience| {
+            self.entries
+                .iter()
+                .any(|e| e.entry.audience == Audience::Everyone || &e.entry.audience == a)
+        };
+        if covered(&self.release.audience) {
+            return None;
+        }
+        let mut audiences: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| e.entry.audience.is_customer_visible())
+            .map(|e| e.entry.audience.label())
+            .collect();
+        audiences.sort();
+        audiences.dedup();
+        Some(if audiences.is_empty() {
+            "None of this release's entries is for customers, so no reader will see it.".to_string()
+        } else {
+            format!(
+                "This release is for {}, but its entries are only for: {}. Readers outside those will not see it; narrow the release's audience to match.",
+                self.release.audience.label().to_lowercase(),
+                audiences.join(", ")
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EntryKind, Risk};
+
+    fn linked(audience: Audience) -> LinkedEntry {
+        let now = Utc::now();
+        LinkedEntry {
+            entry: ChangeEntry {
+                id: 1,
+                deploy_id: 1,
+                title: "x".into(),
+                body: String::new(),
+                body_html: String::new(),
+                kind: EntryKind::Feature,
+                audience,
+                risk: Risk::Low,
+                component: None,
+                breaking: false,
+                links: vec![],
+                release_id: Some(1),
+                created_at: now,
+                updated_at: now,
+            },
+            version: "v1".into(),
+            environment: PRODUCTION.into(),
+            deploy_status: DeployStatus::Succeeded,
+            deployed_at: now,
+        }
+    }
+
+    fn detail(release: Audience, entries: &[Audience]) -> ReleaseDetail {
+        let now = Utc::now();
+        ReleaseDetail {
+            release: Release {
+                id: 1,
+                slug: "r".into(),
+                title: "R".into(),
+                version_name: None,
+                narrative: String::new(),
+                narrative_html: String::new(),
+                audience: release,
+                status: ReleaseStatus::Draft,
+                publish_at: None,
+                published_at: None,
+                archived: false,
+                revision: 1,
+                created_by: None,
+                created_at: now,
+                updated_at: now,
+                entry_count: entries.len() as i64,
+            },
+            entries: entries.iter().cloned().map(linked).collect(),
+        }
+    }
+
+    #[test]
+    fn warns_when_the_audience_is_wider_than_the_entries() {
+        let beta = Audience::Cohort("beta".into());
+        let warning = detail(Audience::Everyone, std::slice::from_ref(&beta)).audience_warning();
+        assert!(warning.unwrap().contains("Cohort beta"));
+        assert!(
+            detail(Audience::Everyone, &[beta.clone(), Audience::Everyone])
+                .audience_warning()
+                .is_none()
+        );
+        assert!(detail(beta.clone(), std::slice::from_ref(&beta))
+            .audience_warning()
+            .is_none());
+        assert!(detail(beta.clone(), &[Audience::Everyone])
+            .audience_warning()
+            .is_none());
+        assert!(detail(Audience::Admins, &[beta])
+            .audience_warning()
+            .is_some());
+        assert!(detail(Audience::Everyone, &[Audience::Internal])
+            .audience_warning()
+            .unwrap()
+            .contains("no reader"));
+        assert!(detail(Audience::Everyone, &[]).audience_warning().is_none());
     }
 }

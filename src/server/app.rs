@@ -6,6 +6,7 @@ use crate::server::auth::{csrf, session};
 use crate::server::config::Config;
 use crate::server::db::{self, Db};
 use crate::server::mail::Mailer;
+use crate::server::markdown::Markdown;
 use crate::server::service::users;
 use crate::server::state::AppState;
 use crate::server::{public, rest};
@@ -37,6 +38,15 @@ impl Application {
         let db = db::connect(config.database_url.expose())
             .await
             .context("the database could not be opened")?;
+        let filled = crate::server::service::changes::fill_reader_text(&db)
+            .await
+            .context("could not index older entries for search")?;
+        if filled > 0 {
+            tracing::info!(
+                rows = filled,
+                "search text filled in for older entries and releases"
+            );
+        }
         Self::with_db(config, db)
     }
 
@@ -50,7 +60,11 @@ impl Application {
             .build();
         let state = AppState {
             db,
-            pages: crate::server::public::cache::PageCache::new(config.page_cache_ttl),
+            pages: crate::server::public::cache::PageCache::new(
+                config.page_cache_ttl,
+                config.page_cache_bytes,
+            ),
+            markdown: Markdown::new(Some(&config.public_url), &config.image_hosts),
             config: Arc::new(config),
             mailer,
             leptos_options,
@@ -103,15 +117,30 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(sessions)
         .layer(CompressionLayer::new())
-        .layer(middleware::from_fn_with_state(state.pages.clone(), public::cache::serve))
+        .layer(middleware::from_fn_with_state(
+            state.pages.clone(),
+            public::cache::serve,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.config.clone(),
+            crate::server::headers::security_headers,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %crate::server::logging::loggable_path(req.uri().path())
+                    )
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
-                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "served");
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "served"
+                    );
                 })
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         );

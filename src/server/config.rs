@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use url::Url;
 
+pub use crate::server::auth::client::Cidr;
+
 /// A value that must never reach a log line.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -48,6 +50,12 @@ pub struct Config {
     pub site_root: PathBuf,
     /// How long a rendered customer page is served from memory; zero turns it off.
     pub page_cache_ttl: std::time::Duration,
+    /// At most this many bytes of rendered pages are kept in memory.
+    pub page_cache_bytes: usize,
+    /// Hosts (besides this instance) that images in Markdown may load from.
+    pub image_hosts: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 /// A setting that stopped start-up.
@@ -169,8 +177,61 @@ impl Config {
                 )
             })?;
 
+        let mb_raw = nonempty("SHIPLOG_PAGE_CACHE_MB").unwrap_or_else(|| "64".into());
+        let page_cache_bytes = mb_raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|mb| *mb <= 64 * 1024)
+            .map(|mb| mb * 1024 * 1024)
+            .ok_or_else(|| {
+                bad(
+                    "SHIPLOG_PAGE_CACHE_MB",
+                    format!("`{mb_raw}` is not a number of megabytes"),
+                )
+            })?;
+
+        let list = |name: &str| -> Vec<String> {
+            nonempty(name)
+                .unwrap_or_default()
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        let image_hosts = list("SHIPLOG_IMAGE_HOSTS")
+            .into_iter()
+            .map(|h| {
+                let host = h.to_lowercase();
+                let valid = url::Host::parse(&host).is_ok() && !host.contains(['/', ':', '@', '*']);
+                if valid {
+                    Ok(host)
+                } else {
+                    Err(bad(
+                        "SHIPLOG_IMAGE_HOSTS",
+                        format!("`{h}` is not a host name like images.example.com"),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let trusted_proxies = list("SHIPLOG_TRUSTED_PROXIES")
+            .into_iter()
+            .map(|c| {
+                c.parse::<Cidr>().map_err(|_| {
+                    bad(
+                        "SHIPLOG_TRUSTED_PROXIES",
+                        format!("`{c}` is not an address or a CIDR range like 10.0.0.0/8"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Config {
             page_cache_ttl,
+            page_cache_bytes,
+            image_hosts,
+            trusted_proxies,
             database_url: Secret::new(database_url),
             public_url,
             listen,
@@ -237,6 +298,33 @@ mod tests {
         let c = cfg(&[("SHIPLOG_PUBLIC_URL", "https://notes.example.com")]).unwrap();
         assert!(c.secure_cookies());
         assert_eq!(c.link("/changes"), "https://notes.example.com/changes");
+    }
+
+    #[test]
+    fn lists_of_hosts_and_proxies() {
+        let c = cfg(&[
+            ("SHIPLOG_IMAGE_HOSTS", "img.example.com, CDN.example.net"),
+            ("SHIPLOG_TRUSTED_PROXIES", "10.0.0.0/8 127.0.0.1 ::1/128"),
+        ])
+        .unwrap();
+        assert_eq!(c.image_hosts, ["img.example.com", "cdn.example.net"]);
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert_eq!(
+            cfg(&[("SHIPLOG_TRUSTED_PROXIES", "10.0.0.0/33")])
+                .unwrap_err()
+                .name,
+            "SHIPLOG_TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            cfg(&[("SHIPLOG_IMAGE_HOSTS", "https://x.example/")])
+                .unwrap_err()
+                .name,
+            "SHIPLOG_IMAGE_HOSTS"
+        );
+        assert_eq!(
+            cfg(&[("SHIPLOG_PAGE_CACHE_MB", "lots")]).unwrap_err().name,
+            "SHIPLOG_PAGE_CACHE_MB"
+        );
     }
 
     #[test]

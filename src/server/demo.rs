@@ -7,6 +7,7 @@
 use crate::model::*;
 use crate::server::db::Db;
 use crate::server::db::{NewRelease, ReleaseState};
+use crate::server::markdown::Markdown;
 use crate::server::service::deploys::{self, CommitInput, DeployInput, EntryInput};
 use crate::server::service::{audiences, tokens, users, Actor};
 use anyhow::{bail, Context};
@@ -287,6 +288,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         );
         deploys::create(
             db,
+            &Markdown::default(),
             &ci,
             DeployInput {
                 environment: environment.into(),
@@ -340,18 +342,21 @@ async fn make_releases(db: &Db, count: usize) -> anyhow::Result<usize> {
             chunk.len(),
             chunk.iter().take(3).map(|e| e.entry.title.to_lowercase()).collect::<Vec<_>>().join(", ")
         );
+        let rendered = Markdown::default().render("narrative", &narrative)?;
         let release = db
             .create_release(NewRelease {
                 slug: format!("{}-{}", super::service::releases::slugify(name), i + 1),
                 title,
                 version_name: Some(format!("{}.{}", last.deployed_at.format("%Y.%m"), i + 1)),
-                narrative_html: crate::server::markdown::render(&narrative),
+                narrative_html: rendered.html,
+                narrative_text: rendered.text,
                 narrative,
+                audience: Audience::Everyone,
                 created_by: Some("pm@example.com".into()),
             })
             .await?;
         let ids: Vec<i64> = chunk.iter().map(|e| e.entry.id).collect();
-        db.link_entries(release.id, &ids).await?;
+        db.link_entries(release.id, &ids, None).await?;
         let newest = i + 1 == count.min(usable.div_ceil(per));
         if !newest {
             let at = last.deployed_at + Duration::days(1);

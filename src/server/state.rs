@@ -3,6 +3,7 @@
 use crate::server::config::Config;
 use crate::server::db::Db;
 use crate::server::mail::Mailer;
+use crate::server::markdown::Markdown;
 use crate::server::public::cache::PageCache;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Rendered customer pages.
     pub pages: PageCache,
+    /// Markdown to sanitised HTML, with the image hosts admins allow.
+    pub markdown: Markdown,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -25,7 +25,9 @@ pub struct TestApp {
     /// The browser's cookie jar: name -> value.
     cookies: Mutex<HashMap<String, String>>,
     pub mail_dir: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    /// The database this app was built on, for a second instance on it.
+    database_url: String,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub struct TestResponse {
@@ -102,8 +104,24 @@ impl TestApp {
             app,
             cookies: Mutex::new(HashMap::new()),
             mail_dir: dir.path().join("mail"),
-            _dir: dir,
+            database_url: url,
+            _dir: std::sync::Arc::new(dir),
         })
+    }
+
+    /// A second instance of Shiplog on the same database (as when a team runs
+    /// several), with its own memory and these settings.
+    pub async fn another_instance(&self, extra: &[(&str, &str)]) -> TestApp {
+        let config = settings(self._dir.path(), &self.database_url, extra);
+        let app = Application::build(config).await.expect("app builds");
+        TestApp {
+            router: app.router.clone(),
+            app,
+            cookies: Mutex::new(HashMap::new()),
+            mail_dir: self.mail_dir.clone(),
+            database_url: self.database_url.clone(),
+            _dir: self._dir.clone(),
+        }
     }
 
     pub fn db(&self) -> &shiplog::server::db::Db {
@@ -142,8 +160,10 @@ impl TestApp {
         req.headers_mut()
             .entry(header::HOST)
             .or_insert(HOST.parse().unwrap());
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5555))));
+        if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5555))));
+        }
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -245,6 +265,31 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
         self.call("login", &[("email", email), ("password", password)])
             .await
+    }
+
+    /// Signs in from the connection `peer`, optionally through a proxy that
+    /// says the client was `forwarded_for`.
+    pub async fn login_from(
+        &self,
+        email: &str,
+        password: &str,
+        peer: [u8; 4],
+        forwarded_for: Option<&str>,
+    ) -> TestResponse {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("email", email), ("password", password)])
+            .finish();
+        let mut req = Request::post("/fn/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .header(header::ORIGIN, ORIGIN);
+        if let Some(xff) = forwarded_for {
+            req = req.header("x-forwarded-for", xff);
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
+        self.send(req).await
     }
 
     /// Creates a person directly in the database and signs in as them.

@@ -14,7 +14,15 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
             <a class="brand" href="/app">"Shiplog"</a>
             <nav aria-label="Main">
                 <A href="/app" exact=true>"Deploy log"</A>
-                <A href="/app/releases">"Releases"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let user: Option<User> = user.await.ok().flatten();
+                        let role = user.map(|u| u.role);
+                        view! {
+                            {role.filter(|r| r.can_manage_releases()).map(|_| view! { <A href="/app/releases">"Releases"</A> })}
+                        }
+                    })}
+                </Transition>
                 <A href="/app/unannounced">"Not announced"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {

@@ -69,10 +69,14 @@ struct Editor {
     slug: RwSignal<String>,
     version_name: RwSignal<String>,
     body: RwSignal<String>,
+    audience: RwSignal<String>,
     /// The text as last loaded or saved.
-    baseline: RwSignal<(String, String, String, String)>,
+    baseline: RwSignal<EditorText>,
     dirty: Memo<bool>,
 }
+
+/// Title, slug, version name, narrative and audience.
+type EditorText = (String, String, String, String, String);
 
 impl Editor {
     fn new() -> Self {
@@ -80,10 +84,15 @@ impl Editor {
         let slug = RwSignal::new(String::new());
         let version_name = RwSignal::new(String::new());
         let body = RwSignal::new(String::new());
-        let baseline = RwSignal::new(Default::default());
+        let audience = RwSignal::new(String::new());
+        let baseline = RwSignal::new(EditorText::default());
         let dirty = Memo::new(move |_| {
-            let (t, s, v, n) = baseline.get();
-            title.get() != t || slug.get() != s || version_name.get() != v || body.get() != n
+            let (t, s, v, n, a) = baseline.get();
+            title.get() != t
+                || slug.get() != s
+                || version_name.get() != v
+                || body.get() != n
+                || audience.get() != a
         });
         Editor {
             revision: RwSignal::new(0),
@@ -91,17 +100,19 @@ impl Editor {
             slug,
             version_name,
             body,
+            audience,
             baseline,
             dirty,
         }
     }
 
-    fn text_of(r: &Release) -> (String, String, String, String) {
+    fn text_of(r: &Release) -> EditorText {
         (
             r.title.clone(),
             r.slug.clone(),
             r.version_name.clone().unwrap_or_default(),
             r.narrative.clone(),
+            r.audience.as_string(),
         )
     }
 
@@ -117,13 +128,15 @@ impl Editor {
     }
 
     fn saved(&self, r: &Release) {
-        let (t, s, v, n) = Self::text_of(r);
+        let text = Self::text_of(r);
+        let (t, s, v, n, a) = text.clone();
         self.revision.set(r.revision);
-        self.title.set(t.clone());
-        self.slug.set(s.clone());
-        self.version_name.set(v.clone());
-        self.body.set(n.clone());
-        self.baseline.set((t, s, v, n));
+        self.title.set(t);
+        self.slug.set(s);
+        self.version_name.set(v);
+        self.body.set(n);
+        self.audience.set(a);
+        self.baseline.set(text);
     }
 }
 
@@ -139,7 +152,10 @@ fn release_view(
         detail,
         can_edit,
         environments,
+        cohorts,
     } = view;
+    let audience_warning = detail.audience_warning();
+    let announced = detail.release.status != ReleaseStatus::Draft;
     // Each (re)load refreshes the editor unless it holds unsaved text; the
     // revision moves on only when nobody else changed the text.
     editor.load(&detail.release);
@@ -194,7 +210,8 @@ fn release_view(
             })}</p>
             {can_edit.then(|| publish_controls(&r, editor, unshipped, entry_count, publication))}
         </div>
-        {can_edit.then(|| narrative_editor(&r, editor, save))}
+        {audience_warning.map(|w| view! { <p class="alert alert-warn" role="status" data-testid="audience-warning">{w}</p> })}
+        {can_edit.then(|| narrative_editor(&r, editor, save, cohorts))}
         {(!can_edit).then(|| view! { <div class="prose panel" inner_html=r.narrative_html.clone()></div> })}
         <section aria-labelledby="linked-h">
             <h2 id="linked-h">{format!("Entries ({entry_count})")}</h2>
@@ -214,7 +231,7 @@ fn release_view(
                 }.into_any()
             }}
         </section>
-        {can_edit.then(|| view! { <EntryPicker slug=r.slug.clone() environments link/> })}
+        {can_edit.then(|| view! { <EntryPicker slug=r.slug.clone() announced editor environments link/> })}
     }
 }
 
@@ -269,7 +286,12 @@ fn publish_controls(
     }
 }
 
-fn narrative_editor(r: &Release, editor: Editor, save: ServerAction<SaveRelease>) -> impl IntoView {
+fn narrative_editor(
+    r: &Release,
+    editor: Editor,
+    save: ServerAction<SaveRelease>,
+    cohorts: Vec<String>,
+) -> impl IntoView {
     let slug = r.slug.clone();
     let Editor {
         revision,
@@ -277,9 +299,14 @@ fn narrative_editor(r: &Release, editor: Editor, save: ServerAction<SaveRelease>
         slug: new_slug,
         version_name,
         body,
+        audience,
         dirty,
         ..
     } = editor;
+    let choices: Vec<Audience> = [Audience::Everyone, Audience::Admins]
+        .into_iter()
+        .chain(cohorts.into_iter().map(Audience::Cohort))
+        .collect();
     warn_before_leaving(dirty);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -290,6 +317,7 @@ fn narrative_editor(r: &Release, editor: Editor, save: ServerAction<SaveRelease>
             new_slug: new_slug.get_untracked(),
             version_name: version_name.get_untracked(),
             narrative: body.get_untracked(),
+            audience: audience.get_untracked(),
         });
     };
     view! {
@@ -299,6 +327,13 @@ fn narrative_editor(r: &Release, editor: Editor, save: ServerAction<SaveRelease>
                 <label>"Title"<input type="text" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
                 <label>"Slug (address)"<input type="text" required prop:value=move || new_slug.get() on:input=move |ev| new_slug.set(event_target_value(&ev))/></label>
                 <label>"Version name"<input type="text" prop:value=move || version_name.get() on:input=move |ev| version_name.set(event_target_value(&ev))/></label>
+                <label>"Audience"<select name="audience" prop:value=move || audience.get() on:change=move |ev| audience.set(event_target_value(&ev))>
+                    {choices.into_iter().map(|a| {
+                        let value = a.as_string();
+                        let selected = value.clone();
+                        view! { <option value=value.clone() selected=move || audience.get() == selected>{a.label()}</option> }
+                    }).collect_view()}
+                </select></label>
             </div>
             <MarkdownEditor body id="narrative" label="Narrative (Markdown)"/>
             {action_error(save.value())}
@@ -372,9 +407,13 @@ fn warn_before_leaving(dirty: Memo<bool>) {
 #[component]
 fn EntryPicker(
     slug: String,
+    /// Published or scheduled: customers read it, so readiness is checked again.
+    announced: bool,
+    editor: Editor,
     environments: Vec<String>,
     link: ServerAction<LinkEntries>,
 ) -> impl IntoView {
+    let override_readiness = RwSignal::new(false);
     let filter = RwSignal::new(PickerFilter::default());
     let found = Resource::new(
         move || (filter.get(), link.version().get()),
@@ -395,6 +434,8 @@ fn EntryPicker(
         link.dispatch(LinkEntries {
             slug: slug.clone(),
             entry_ids: ids,
+            revision: editor.revision.get_untracked(),
+            override_readiness: override_readiness.get_untracked(),
         });
         chosen.set(vec![]);
     };
@@ -444,6 +485,12 @@ fn EntryPicker(
                 })}
             </Transition>
             {action_error(link.value())}
+            {announced.then(|| view! {
+                <p class="muted small">"This release is published or scheduled: only entries that have shipped to production can join it."</p>
+                <label class="check"><input type="checkbox" prop:checked=move || override_readiness.get()
+                    on:change=move |ev| override_readiness.set(event_target_checked(&ev))/>
+                    " Add them even if they have not shipped"</label>
+            })}
             <button type="button" class="button primary" disabled=move || chosen.get().is_empty() on:click=add>
                 {move || format!("Add {} selected", chosen.get().len())}
             </button>

@@ -19,7 +19,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     tracing::warn!(
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %crate::server::logging::loggable_path(req.uri().path()),
         origin = ?req.headers().get(header::ORIGIN),
         "refused a cross-site request"
     );
@@ -52,6 +52,11 @@ fn same_origin(state: &AppState, req: &Request) -> bool {
         .filter(|v| *v != "null")
         .and_then(|v| Url::parse(v).ok());
     let Some(claimed) = claimed else { return false };
+    // The scheme counts too: a page served over http on the same host (one a
+    // network attacker can write) is another origin than the https site.
+    if claimed.scheme() != state.config.public_url.scheme() {
+        return false;
+    }
     let Some(claimed) = authority(&claimed) else {
         return false;
     };

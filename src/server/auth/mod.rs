@@ -1,5 +1,6 @@
 //! Signing in: passwords, sessions, API tokens and the cross-site request check.
 
+pub mod client;
 pub mod csrf;
 pub mod password;
 pub mod session;

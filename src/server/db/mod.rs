@@ -78,6 +78,8 @@ pub struct NewEntry {
     pub title: String,
     pub body: String,
     pub body_html: String,
+    /// The rendered text as readers see it (what search matches).
+    pub body_text: String,
     pub kind: EntryKind,
     pub audience: Audience,
     pub risk: Risk,
@@ -136,6 +138,8 @@ pub struct NewRelease {
     pub version_name: Option<String>,
     pub narrative: String,
     pub narrative_html: String,
+    pub narrative_text: String,
+    pub audience: Audience,
     pub created_by: Option<String>,
 }
 
@@ -146,6 +150,8 @@ pub struct ReleaseEdit {
     pub version_name: Option<String>,
     pub narrative: String,
     pub narrative_html: String,
+    pub narrative_text: String,
+    pub audience: Audience,
 }
 
 #[derive(Clone, Debug)]
@@ -159,6 +165,17 @@ pub struct ReleaseState {
 #[derive(Clone, Debug, Default)]
 pub struct ReleaseQuery {
     pub include_archived: bool,
+    pub search: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of published releases for one reader.
+#[derive(Clone, Debug, Default)]
+pub struct PublicReleaseQuery {
+    pub environment: String,
+    /// The stored audience values the reader may see (`Reader::audiences`).
+    pub audiences: Vec<String>,
     pub search: String,
     pub limit: i64,
     pub offset: i64,
@@ -210,8 +227,6 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_invitation(&self, id: i64) -> DbResult<()>;
 
     // Sign-in throttling
-    async fn record_login_failure(&self, keys: &[String], at: DateTime<Utc>) -> DbResult<()>;
-    async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> DbResult<i64>;
     /// The oldest failure counted since `since`, to say when the lock lifts.
     async fn oldest_login_failure(
         &self,
@@ -219,6 +234,29 @@ pub trait Store: Send + Sync + 'static {
         since: DateTime<Utc>,
     ) -> DbResult<Option<DateTime<Utc>>>;
     async fn clear_login_failures(&self, key: &str) -> DbResult<()>;
+    /// Records one sign-in attempt under each key, committed before the password
+    /// is checked, and answers how many attempts each key has had since
+    /// `since` (this one included), in the order of `keys`.
+    async fn record_login_attempt(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> DbResult<(Vec<i64>, Vec<i64>)>;
+    /// Forgets attempts by their ids (a successful sign-in is no failure).
+    async fn forget_login_attempts(&self, ids: &[i64]) -> DbResult<()>;
+
+    // Search text filled in for rows written before it was stored
+    /// Entries (id, body_html) and releases without their reader text yet.
+    async fn missing_reader_text(
+        &self,
+        limit: i64,
+    ) -> DbResult<(Vec<(i64, String)>, Vec<(i64, String)>)>;
+    async fn set_reader_text(
+        &self,
+        entries: &[(i64, String)],
+        releases: &[(i64, String)],
+    ) -> DbResult<()>;
 
     // API tokens
     async fn create_token(&self, token: NewToken) -> DbResult<ApiToken>;
@@ -276,8 +314,16 @@ pub trait Store: Send + Sync + 'static {
     async fn release_id(&self, slug: &str) -> DbResult<Option<i64>>;
     /// Every release (drafts and scheduled first), for the team.
     async fn list_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
-    /// Links entries in one transaction; an entry of another release refuses them all.
-    async fn link_entries(&self, release_id: i64, entry_ids: &[i64]) -> DbResult<()>;
+    /// Links entries in one transaction; an entry of another release refuses them all,
+    /// and so does a release no longer at `revision` when one is given (Conflict).
+    async fn link_entries(
+        &self,
+        release_id: i64,
+        entry_ids: &[i64],
+        revision: Option<i64>,
+    ) -> DbResult<()>;
+    /// One entry with the deploy it shipped in.
+    async fn linked_entry(&self, id: i64) -> DbResult<Option<LinkedEntry>>;
     async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()>;
     /// Publishes every scheduled release whose time has come, once; their ids.
     async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>>;
@@ -291,8 +337,15 @@ pub trait Store: Send + Sync + 'static {
         environment: &str,
         since: DateTime<Utc>,
     ) -> DbResult<(i64, i64)>;
-    /// Published releases only, newest first.
-    async fn public_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
+    /// Published, unarchived releases this reader may see, newest first.
+    async fn public_releases(&self, query: &PublicReleaseQuery) -> DbResult<Vec<Release>>;
+    /// One published release (archived ones too) if this reader may see it.
+    async fn public_release(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        slug: &str,
+    ) -> DbResult<Option<Release>>;
     async fn public_release_entries(
         &self,
         environment: &str,

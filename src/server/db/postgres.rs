@@ -45,5 +45,7 @@ impl_store!(
     PgStore,
     backend = "postgres",
     lock_users = "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
-    for_update = " FOR UPDATE"
+    for_update = " FOR UPDATE",
+    due_by_1 = "publish_at <= $1",
+    lock_key_1 = "SELECT pg_advisory_xact_lock(hashtext($1))"
 );

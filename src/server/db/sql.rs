@@ -43,6 +43,19 @@ macro_rules! visible_to_reader {
          AND (',' || $2 || ',') LIKE ('%,' || n.audience || ',%')"
     };
 }
+// A release reaches a reader when its own audience is theirs and they can see
+// at least one of its entries (same parameters as `visible_to_reader`).
+macro_rules! release_visible_to_reader {
+    () => {
+        concat!(
+            "(',' || $2 || ',') LIKE ('%,' || r.audience || ',%') \
+             AND EXISTS (SELECT 1 FROM entries n JOIN deploys d ON d.id = n.deploy_id \
+             JOIN environments e ON e.id = d.environment_id WHERE n.release_id = r.id AND ",
+            visible_to_reader!(),
+            ")"
+        )
+    };
+}
 macro_rules! public_select {
     () => {
         concat!(
@@ -59,7 +72,7 @@ macro_rules! public_select {
 }
 macro_rules! release_select {
     () => {
-        "SELECT r.id, r.slug, r.title, r.version_name, r.narrative, r.narrative_html, r.status, \
+        "SELECT r.id, r.slug, r.title, r.version_name, r.narrative, r.narrative_html, r.audience, r.status, \
          r.publish_at, r.published_at, r.archived, r.revision, r.created_by, r.created_at, r.updated_at, \
          (SELECT COUNT(*) FROM entries x WHERE x.release_id = r.id) AS entry_count FROM releases r"
     };
@@ -77,7 +90,8 @@ macro_rules! linked_select {
 }
 
 macro_rules! impl_store {
-    ($store:ty, backend = $backend:literal, lock_users = $lock_users:literal, for_update = $for_update:literal) => {
+    ($store:ty, backend = $backend:literal, lock_users = $lock_users:literal, for_update = $for_update:literal,
+     due_by_1 = $due_by_1:literal, lock_key_1 = $lock_key_1:literal) => {
         #[async_trait::async_trait]
         impl $crate::server::db::Store for $store {
             fn backend(&self) -> &'static str {
@@ -277,32 +291,96 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn record_login_failure(&self, keys: &[String], at: DateTime<Utc>) -> DbResult<()> {
+            async fn record_login_attempt(
+                &self,
+                keys: &[String],
+                at: DateTime<Utc>,
+                since: DateTime<Utc>,
+            ) -> DbResult<(Vec<i64>, Vec<i64>)> {
+                // One transaction holding each key's lock (always in the same
+                // order): of many parallel attempts, the k-th counts exactly k.
                 let mut tx = self.write.begin().await?;
+                let mut ids = Vec::with_capacity(keys.len());
+                let mut counts = Vec::with_capacity(keys.len());
                 for key in keys {
-                    sqlx::query("INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2)")
-                        .bind(key)
-                        .bind(db_time(at))
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query($lock_key_1).bind(key).execute(&mut *tx).await?;
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2) RETURNING id",
+                    )
+                    .bind(key)
+                    .bind(db_time(at))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2",
+                    )
+                    .bind(key)
+                    .bind(db_time(since))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    ids.push(id);
+                    counts.push(n);
                 }
-                // Old failures no longer count for anything.
+                // Old attempts no longer count for anything.
                 sqlx::query("DELETE FROM login_failures WHERE failed_at < $1")
                     .bind(db_time(at - chrono::TimeDelta::days(1)))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                Ok((ids, counts))
+            }
+
+            async fn forget_login_attempts(&self, ids: &[i64]) -> DbResult<()> {
+                for id in ids {
+                    sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                        .bind(id)
+                        .execute(&self.write)
+                        .await?;
+                }
                 Ok(())
             }
 
-            async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> DbResult<i64> {
-                Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2",
+            async fn missing_reader_text(
+                &self,
+                limit: i64,
+            ) -> DbResult<(Vec<(i64, String)>, Vec<(i64, String)>)> {
+                let entries = sqlx::query_as(
+                    "SELECT id, body_html FROM entries WHERE body_text IS NULL ORDER BY id LIMIT $1",
                 )
-                .bind(key)
-                .bind(db_time(since))
-                .fetch_one(&self.read)
-                .await?)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                let releases = sqlx::query_as(
+                    "SELECT id, narrative_html FROM releases WHERE narrative_text IS NULL ORDER BY id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                Ok((entries, releases))
+            }
+
+            async fn set_reader_text(
+                &self,
+                entries: &[(i64, String)],
+                releases: &[(i64, String)],
+            ) -> DbResult<()> {
+                let mut tx = self.write.begin().await?;
+                for (id, text) in entries {
+                    sqlx::query("UPDATE entries SET body_text = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(text)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (id, text) in releases {
+                    sqlx::query("UPDATE releases SET narrative_text = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(text)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn oldest_login_failure(
@@ -571,7 +649,8 @@ macro_rules! impl_store {
                 let mut tx = self.write.begin().await?;
                 let done = sqlx::query(
                     "UPDATE entries SET title = $2, body = $3, body_html = $4, kind = $5, audience = $6, \
-                     risk = $7, component = $8, breaking = $9, links = $10, updated_at = $11 WHERE id = $1",
+                     risk = $7, component = $8, breaking = $9, links = $10, updated_at = $11, body_text = $12 \
+                     WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&e.title)
@@ -584,6 +663,7 @@ macro_rules! impl_store {
                 .bind(e.breaking)
                 .bind(links_json(&e.links))
                 .bind(db_time(Utc::now()))
+                .bind(&e.body_text)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
@@ -613,7 +693,7 @@ macro_rules! impl_store {
                 let rows: Vec<PublicEntryRow> = sqlx::query_as(concat!(
                     public_select!(),
                     " AND ($3 IS NULL OR n.kind = $3) AND ($4 IS NULL OR n.component = $4) \
-                      AND ($7 = '' OR LOWER(n.title) LIKE $7 OR LOWER(n.body) LIKE $7) \
+                      AND ($7 = '' OR LOWER(n.title) LIKE $7 OR LOWER(COALESCE(n.body_text, '')) LIKE $7) \
                      ORDER BY shipped_at DESC, n.id DESC LIMIT $5 OFFSET $6"
                 ))
                 .bind(&q.environment)
@@ -661,7 +741,8 @@ macro_rules! impl_store {
                 let now = db_time(Utc::now());
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO releases (slug, title, version_name, narrative, narrative_html, status, \
-                     created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $7) RETURNING id",
+                     created_by, created_at, updated_at, narrative_text, audience) \
+                     VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $7, $8, $9) RETURNING id",
                 )
                 .bind(&r.slug)
                 .bind(&r.title)
@@ -670,6 +751,8 @@ macro_rules! impl_store {
                 .bind(&r.narrative_html)
                 .bind(&r.created_by)
                 .bind(now)
+                .bind(&r.narrative_text)
+                .bind(r.audience.as_string())
                 .fetch_one(&self.write)
                 .await
                 .map_err(|e| unique(e, || format!("a release with the slug `{}` already exists", r.slug)))?;
@@ -679,7 +762,8 @@ macro_rules! impl_store {
             async fn edit_release(&self, id: i64, revision: i64, r: ReleaseEdit) -> DbResult<Release> {
                 let done = sqlx::query(
                     "UPDATE releases SET slug = $3, title = $4, version_name = $5, narrative = $6, \
-                     narrative_html = $7, revision = revision + 1, updated_at = $8 WHERE id = $1 AND revision = $2",
+                     narrative_html = $7, revision = revision + 1, updated_at = $8, narrative_text = $9, \
+                     audience = $10 WHERE id = $1 AND revision = $2",
                 )
                 .bind(id)
                 .bind(revision)
@@ -689,6 +773,8 @@ macro_rules! impl_store {
                 .bind(&r.narrative)
                 .bind(&r.narrative_html)
                 .bind(db_time(Utc::now()))
+                .bind(&r.narrative_text)
+                .bind(r.audience.as_string())
                 .execute(&self.write)
                 .await
                 .map_err(|e| unique(e, || format!("a release with the slug `{}` already exists", r.slug)))?;
@@ -756,8 +842,28 @@ macro_rules! impl_store {
                 convert(rows)
             }
 
-            async fn link_entries(&self, release_id: i64, entry_ids: &[i64]) -> DbResult<()> {
+            async fn link_entries(
+                &self,
+                release_id: i64,
+                entry_ids: &[i64],
+                revision: Option<i64>,
+            ) -> DbResult<()> {
                 let mut tx = self.write.begin().await?;
+                let moved = sqlx::query(
+                    "UPDATE releases SET revision = revision + 1, updated_at = $2 \
+                     WHERE id = $1 AND ($3 IS NULL OR revision = $3)",
+                )
+                .bind(release_id)
+                .bind(db_time(Utc::now()))
+                .bind(revision)
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() == 0 {
+                    return Err(DbError::Conflict(
+                        "Someone else changed this release since you opened it. Reload to see their changes, then apply yours again."
+                            .into(),
+                    ));
+                }
                 for id in entry_ids {
                     let done = sqlx::query(
                         "UPDATE entries SET release_id = $1 WHERE id = $2 AND (release_id IS NULL OR release_id = $1)",
@@ -777,13 +883,16 @@ macro_rules! impl_store {
                         }));
                     }
                 }
-                sqlx::query("UPDATE releases SET revision = revision + 1, updated_at = $2 WHERE id = $1")
-                    .bind(release_id)
-                    .bind(db_time(Utc::now()))
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn linked_entry(&self, id: i64) -> DbResult<Option<LinkedEntry>> {
+                let row: Option<LinkedEntryRow> = sqlx::query_as(concat!(linked_select!(), " WHERE n.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.map(LinkedEntry::try_from).transpose()
             }
 
             async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()> {
@@ -806,11 +915,13 @@ macro_rules! impl_store {
             }
 
             async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>> {
-                Ok(sqlx::query_scalar(
+                Ok(sqlx::query_scalar(concat!(
                     "UPDATE releases SET status = 'published', published_at = publish_at, \
                      revision = revision + 1, updated_at = $1 \
-                     WHERE status = 'scheduled' AND publish_at <= $1 RETURNING id",
-                )
+                     WHERE status = 'scheduled' AND ",
+                    $due_by_1,
+                    " RETURNING id",
+                ))
                 .bind(db_time(now))
                 .fetch_all(&self.write)
                 .await?)
@@ -865,22 +976,43 @@ macro_rules! impl_store {
                 .await?)
             }
 
-            async fn public_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
+            async fn public_releases(&self, q: &PublicReleaseQuery) -> DbResult<Vec<Release>> {
                 // Newest published first, straight from the (status, published_at, id) index.
                 let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
                     release_select!(),
-                    " WHERE r.status = 'published' AND ($1 = TRUE OR r.archived = FALSE) \
-                      AND ($2 = '' OR LOWER(r.title) LIKE $2 OR LOWER(r.narrative) LIKE $2 \
-                           OR LOWER(COALESCE(r.version_name, '')) LIKE $2) \
-                     ORDER BY r.published_at DESC, r.id DESC LIMIT $3 OFFSET $4"
+                    " WHERE r.status = 'published' AND r.archived = FALSE AND ",
+                    release_visible_to_reader!(),
+                    " AND ($3 = '' OR LOWER(r.title) LIKE $3 OR LOWER(COALESCE(r.narrative_text, '')) LIKE $3 \
+                           OR LOWER(COALESCE(r.version_name, '')) LIKE $3) \
+                     ORDER BY r.published_at DESC, r.id DESC LIMIT $4 OFFSET $5"
                 ))
-                .bind(q.include_archived)
+                .bind(&q.environment)
+                .bind(q.audiences.join(","))
                 .bind(like_pattern(&q.search))
                 .bind(q.limit)
                 .bind(q.offset)
                 .fetch_all(&self.read)
                 .await?;
                 convert(rows)
+            }
+
+            async fn public_release(
+                &self,
+                environment: &str,
+                audiences: &[String],
+                slug: &str,
+            ) -> DbResult<Option<Release>> {
+                let row: Option<ReleaseRow> = sqlx::query_as(concat!(
+                    release_select!(),
+                    " WHERE r.status = 'published' AND r.slug = $3 AND ",
+                    release_visible_to_reader!()
+                ))
+                .bind(environment)
+                .bind(audiences.join(","))
+                .bind(slug)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(Release::try_from).transpose()
             }
 
             async fn public_release_entries(
@@ -1093,8 +1225,8 @@ macro_rules! impl_store {
         ) -> DbResult<i64> {
             Ok(sqlx::query_scalar(
                 "INSERT INTO entries (deploy_id, position, title, body, body_html, kind, audience, risk, \
-                 component, breaking, links, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+                 component, breaking, links, created_at, updated_at, body_text) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id",
             )
             .bind(deploy_id)
             .bind(position)
@@ -1108,6 +1240,7 @@ macro_rules! impl_store {
             .bind(e.breaking)
             .bind(links_json(&e.links))
             .bind(now)
+            .bind(&e.body_text)
             .fetch_one(&mut **tx)
             .await?)
         }

@@ -59,5 +59,9 @@ impl_store!(
     SqliteStore,
     backend = "sqlite",
     lock_users = "SELECT 1",
-    for_update = ""
+    for_update = "",
+    // Stored times are text: compare them as times, never as strings.
+    due_by_1 = "julianday(publish_at) <= julianday($1)",
+    // One writer at a time already serialises attempts.
+    lock_key_1 = "SELECT $1 IS NULL"
 );

@@ -109,32 +109,27 @@ impl Mailer {
     }
 }
 
-/// Fills `{{name}}` placeholders; in HTML the values are escaped.
+/// Fills `{{name}}` placeholders in one pass (a value that itself contains
+/// `{{other}}` stays as written); in HTML the values are escaped.
 fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
-    let mut out = template.to_string();
-    for (name, value) in values {
-        let value = if html {
-            escape_html(value)
-        } else {
-            value.to_string()
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
         };
-        out = out.replace(&format!("{{{{{name}}}}}"), &value);
-    }
-    out
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+        let name = &after[..end];
+        match values.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) if html => out.push_str(&crate::server::html::escape(value)),
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
         }
+        rest = &after[end + 2..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -178,5 +173,31 @@ mod tests {
         assert!(m.text.contains("https://x/invite/t"));
         assert!(m.html.contains("Ana &lt;admin&gt;"));
         assert!(!m.html.contains("{{"));
+    }
+
+    #[test]
+    fn a_value_cannot_pull_in_another_placeholder() {
+        let m = super::invitation(
+            "a@b.c",
+            "{{link}} <img src=x onerror=alert(1)>",
+            "Engineer",
+            "https://x/invite/secret",
+            "1 Dec",
+        );
+        assert!(m.html.contains("{{link}} &lt;img"), "{}", m.html);
+        assert!(!m.html.contains("<img src=x"));
+        assert_eq!(
+            m.html.matches("https://x/invite/secret").count(),
+            super::invitation(
+                "a@b.c",
+                "Ana",
+                "Engineer",
+                "https://x/invite/secret",
+                "1 Dec"
+            )
+            .html
+            .matches("https://x/invite/secret")
+            .count()
+        );
     }
 }

@@ -1,5 +1,8 @@
-//! Rendered customer pages, kept in memory (plain and gzipped) so the public
-//! site answers from memory. A page is dropped when anything is written through
+//! Rendered public pages, kept in memory (plain and gzipped) so the public
+//! site answers from memory. A page is keyed by its path and the query
+//! parameters that page reads (so `?utm=1`, `?utm=2`… share one copy), and the
+//! whole cache is bounded in bytes. Private-link pages (`/a/<link>/…`) are
+//! never cached: a revoked link stops at once, on every instance. A page is dropped when anything is written through
 //! this instance (any successful non-GET request, or the scheduler publishing);
 //! then the next request renders it again while the others wait for that one
 //! render. After a short time to live (which bounds staleness when another
@@ -17,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// At most this many pages are kept; past it the cache starts afresh.
+/// At most this many pages are kept.
 const MAX_PAGES: usize = 2_000;
 
 #[derive(Clone)]
@@ -40,22 +43,37 @@ enum Lookup {
     Missing,
 }
 
+impl Page {
+    fn bytes(&self) -> usize {
+        self.plain.len() + self.gzip.len()
+    }
+}
+
+#[derive(Default)]
+struct Pages {
+    map: HashMap<String, Page>,
+    /// The sum of `Page::bytes` over `map`.
+    bytes: usize,
+}
+
 #[derive(Clone)]
 pub struct PageCache {
     ttl: Duration,
+    max_bytes: usize,
     generation: Arc<AtomicU64>,
-    pages: Arc<RwLock<HashMap<String, Page>>>,
+    pages: Arc<RwLock<Pages>>,
     /// One render at a time per page: the others wait and then read the cache.
     renders: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl PageCache {
-    /// A zero `ttl` turns caching off.
-    pub fn new(ttl: Duration) -> Self {
+    /// A zero `ttl` turns caching off; at most `max_bytes` of pages are kept.
+    pub fn new(ttl: Duration, max_bytes: usize) -> Self {
         PageCache {
             ttl,
+            max_bytes,
             generation: Arc::new(AtomicU64::new(0)),
-            pages: Arc::new(RwLock::new(HashMap::new())),
+            pages: Arc::new(RwLock::new(Pages::default())),
             renders: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
     }
@@ -78,7 +96,7 @@ impl PageCache {
         let Ok(pages) = self.pages.read() else {
             return Lookup::Missing;
         };
-        match pages.get(key) {
+        match pages.map.get(key) {
             Some(p) if p.generation != generation => Lookup::Missing,
             Some(p) if p.made.elapsed() < self.ttl => Lookup::Fresh(p.clone()),
             Some(p) => {
@@ -90,12 +108,42 @@ impl PageCache {
     }
 
     fn put(&self, key: String, page: Page) {
-        if let Ok(mut pages) = self.pages.write() {
-            if pages.len() >= MAX_PAGES {
-                pages.clear();
-            }
-            pages.insert(key, page);
+        // A page that would crowd out most others is served, not kept.
+        if page.bytes() > self.max_bytes / 4 {
+            return;
         }
+        let Ok(mut pages) = self.pages.write() else {
+            return;
+        };
+        if let Some(old) = pages.map.remove(&key) {
+            pages.bytes -= old.bytes();
+        }
+        // Make room by dropping the oldest pages (stale generations first).
+        let generation = self.generation.load(Ordering::SeqCst);
+        while !pages.map.is_empty()
+            && (pages.bytes + page.bytes() > self.max_bytes || pages.map.len() >= MAX_PAGES)
+        {
+            let victim = pages
+                .map
+                .iter()
+                .min_by_key(|(_, p)| (p.generation == generation, p.made))
+                .map(|(k, _)| k.clone());
+            if let Some(k) = victim {
+                if let Some(old) = pages.map.remove(&k) {
+                    pages.bytes -= old.bytes();
+                }
+            }
+        }
+        pages.bytes += page.bytes();
+        pages.map.insert(key, page);
+    }
+
+    /// (pages, bytes) held now.
+    pub fn usage(&self) -> (usize, usize) {
+        self.pages
+            .read()
+            .map(|p| (p.map.len(), p.bytes))
+            .unwrap_or_default()
     }
 }
 
@@ -124,22 +172,59 @@ fn respond(page: &Page, gzip: bool) -> Response {
     res
 }
 
-/// The customer pages (public and private), the only ones cached.
-fn is_customer_page(path: &str) -> bool {
-    path == "/"
-        || path == "/changes"
-        || ["/changes/", "/releases/", "/feeds/", "/a/"]
+/// The public pages, the only ones cached, and the query parameters each reads.
+fn cached_params(path: &str) -> Option<&'static [&'static str]> {
+    match path {
+        "/" => Some(&["q", "page"]),
+        "/changes" => Some(&["q", "kind", "component", "page"]),
+        p if ["/changes/", "/releases/", "/feeds/"]
             .iter()
-            .any(|p| path.starts_with(p))
+            .any(|prefix| p.starts_with(prefix)) =>
+        {
+            Some(&[])
+        }
+        _ => None,
+    }
+}
+
+/// The cache key: the path and the parameters the page reads, non-empty,
+/// in a fixed order. `None` when the page is not cached, or when a parameter
+/// is repeated (the page would refuse it).
+fn cache_key(path: &str, query: Option<&str>) -> Option<String> {
+    let names = cached_params(path)?;
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if !names.contains(&k.as_ref()) {
+            continue;
+        }
+        if kept.iter().any(|(seen, _)| *seen == k) {
+            return None;
+        }
+        kept.push((k.into_owned(), v.into_owned()));
+    }
+    kept.retain(|(_, v)| !v.is_empty());
+    kept.sort();
+    let mut key = path.to_string();
+    if !kept.is_empty() {
+        key.push('?');
+        key.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(kept)
+                .finish(),
+        );
+    }
+    Some(key)
 }
 
 /// Serves GETs of customer pages from the cache, filling it on a miss. It sits
 /// outside sessions, compression and the sign-in gate, so a hit costs little.
 pub async fn serve(State(cache): State<PageCache>, mut req: Request, next: Next) -> Response {
-    if cache.ttl.is_zero() || req.method() != Method::GET || !is_customer_page(req.uri().path()) {
+    if cache.ttl.is_zero() || req.method() != Method::GET {
         return next.run(req).await;
     }
-    let key = req.uri().to_string();
+    let Some(key) = cache_key(req.uri().path(), req.uri().query()) else {
+        return next.run(req).await;
+    };
     let gzip = accepts_gzip(&req);
     // The page is compressed here, once, not by the layers inside.
     req.headers_mut().remove(header::ACCEPT_ENCODING);
@@ -216,4 +301,27 @@ pub async fn invalidate_on_write(
         cache.invalidate();
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_key;
+
+    #[test]
+    fn keys_keep_only_what_the_page_reads() {
+        assert_eq!(cache_key("/", Some("utm=1")).unwrap(), "/");
+        assert_eq!(cache_key("/", Some("utm=2&q=")).unwrap(), "/");
+        assert_eq!(
+            cache_key("/changes", Some("page=2&utm=x&kind=fix&q=a+b")).unwrap(),
+            "/changes?kind=fix&page=2&q=a+b"
+        );
+        assert_eq!(
+            cache_key("/releases/x", Some("q=1")).unwrap(),
+            "/releases/x"
+        );
+        assert_eq!(cache_key("/changes", Some("q=a&q=b")), None);
+        assert_eq!(cache_key("/a/secret/changes", None), None);
+        assert_eq!(cache_key("/a/secret/", None), None);
+        assert_eq!(cache_key("/app", None), None);
+    }
 }

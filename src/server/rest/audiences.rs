@@ -100,14 +100,14 @@ pub async fn create_cohort(
     Ok((StatusCode::CREATED, Json(cohort)))
 }
 
-/// List cohorts with their accounts.
+/// List cohorts; their accounts are listed to pm and admin tokens only.
 #[utoipa::path(get, path = "/api/v1/cohorts", security(("bearer" = [])),
     responses((status = 200, body = Vec<Cohort>)))]
 pub async fn list_cohorts(
     State(state): State<AppState>,
-    ApiCaller(_): ApiCaller,
+    ApiCaller(actor): ApiCaller,
 ) -> Result<Json<Vec<Cohort>>, AppError> {
-    Ok(Json(audiences::list_cohorts(&state.db).await?))
+    Ok(Json(audiences::list_cohorts(&state.db, &actor).await?))
 }
 
 /// Replace a cohort's accounts.

@@ -65,7 +65,7 @@ pub async fn create(
     ApiCaller(actor): ApiCaller,
     ApiJson(input): ApiJson<DeployInput>,
 ) -> Result<(StatusCode, Json<DeployResponse>), AppError> {
-    let detail = deploys::create(&state.db, &actor, input).await?;
+    let detail = deploys::create(&state.db, &state.markdown, &actor, input).await?;
     Ok((StatusCode::CREATED, respond(&state, detail)))
 }
 

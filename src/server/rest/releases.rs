@@ -82,12 +82,6 @@ pub async fn list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<PublicReleasePage>, AppError> {
     let page = p.page.unwrap_or(1);
-    if page < 1 {
-        return Err(AppError::invalid(
-            "page",
-            "the page must be a positive number",
-        ));
-    }
     let list = changes::releases(
         &state.db,
         &Reader::Public,
@@ -126,7 +120,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Release>), AppError> {
     Ok((
         StatusCode::CREATED,
-        Json(releases::create(&state.db, &actor, &input).await?),
+        Json(releases::create(&state.db, &state.markdown, &actor, &input).await?),
     ))
 }
 
@@ -138,11 +132,7 @@ pub async fn draft(
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<ReleaseDetail>, AppError> {
-    actor.require(
-        actor.role.can_manage_releases(),
-        "read unpublished releases",
-    )?;
-    Ok(Json(releases::get(&state.db, &slug).await?))
+    Ok(Json(releases::draft(&state.db, &actor, &slug).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -164,7 +154,15 @@ pub async fn edit(
     ApiJson(body): ApiJson<ReleaseEditInput>,
 ) -> Result<Json<Release>, AppError> {
     Ok(Json(
-        releases::edit(&state.db, &actor, &slug, body.revision, &body.fields).await?,
+        releases::edit(
+            &state.db,
+            &state.markdown,
+            &actor,
+            &slug,
+            body.revision,
+            &body.fields,
+        )
+        .await?,
     ))
 }
 
@@ -172,12 +170,20 @@ pub async fn edit(
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
     pub entry_ids: Vec<i64>,
+    /// Required when the release is published or scheduled: the revision the
+    /// change started from (a newer one answers 409).
+    pub revision: Option<i64>,
+    /// Link to a published or scheduled release even though some entries have
+    /// not shipped to production.
+    #[serde(default, rename = "override")]
+    pub override_readiness: bool,
 }
 
-/// Link entries (from any deploys) to a release.
+/// Link entries (from any deploys) to a release. A published or scheduled
+/// release takes them only under the revision check and when they are ready.
 #[utoipa::path(post, path = "/api/v1/releases/{slug}/entries", params(("slug" = String, Path)), request_body = LinkInput,
     security(("bearer" = [])),
-    responses((status = 200, body = ReleaseDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ReleaseDetail), (status = 403, body = ErrorBody), (status = 409, description = "Not ready, taken by another release, or changed meanwhile", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn link(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
@@ -185,7 +191,15 @@ pub async fn link(
     ApiJson(body): ApiJson<LinkInput>,
 ) -> Result<Json<ReleaseDetail>, AppError> {
     Ok(Json(
-        releases::link(&state.db, &actor, &slug, &body.entry_ids).await?,
+        releases::link(
+            &state.db,
+            &actor,
+            &slug,
+            &body.entry_ids,
+            body.revision,
+            body.override_readiness,
+        )
+        .await?,
     ))
 }
 

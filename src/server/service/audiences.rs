@@ -53,9 +53,16 @@ pub async fn create_cohort(
     Ok(db.create_cohort(&slug, &name).await?)
 }
 
-/// Every signed-in person may list cohorts: the entry editor offers them as audiences.
-pub async fn list_cohorts(db: &Db) -> Result<Vec<Cohort>, AppError> {
-    Ok(db.list_cohorts().await?)
+/// Every signed-in person and token may list cohorts (the entry editor offers
+/// them as audiences), but only PMs and admins learn which accounts are in them.
+pub async fn list_cohorts(db: &Db, actor: &Actor) -> Result<Vec<Cohort>, AppError> {
+    let mut cohorts = db.list_cohorts().await?;
+    if !actor.role.can_manage_releases() {
+        for c in &mut cohorts {
+            c.members.clear();
+        }
+    }
+    Ok(cohorts)
 }
 
 pub async fn set_members(

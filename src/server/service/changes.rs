@@ -2,7 +2,7 @@
 //! audience is among the reader's (the public sees `everyone` only).
 
 use crate::model::*;
-use crate::server::db::{Db, PublicQuery};
+use crate::server::db::{Db, PublicQuery, PublicReleaseQuery};
 use crate::server::error::AppError;
 
 /// The environment whose succeeded deploys customers hear about.
@@ -29,7 +29,8 @@ pub async fn list(
     reader: &Reader,
     filter: &ChangesFilter,
 ) -> Result<ChangesPage, AppError> {
-    let page = filter.page.max(1);
+    let page = filter.page;
+    let offset = page_offset(page, PAGE_SIZE)?;
     let audiences = reader.audiences();
     let mut entries = db
         .public_entries(&PublicQuery {
@@ -39,9 +40,12 @@ pub async fn list(
             component: filter.component.clone(),
             search: filter.search.clone(),
             limit: PAGE_SIZE + 1,
-            offset: (page - 1) * PAGE_SIZE,
+            offset,
         })
         .await?;
+    if entries.is_empty() && page > 1 {
+        return Err(past_the_end(page));
+    }
     let has_more = entries.len() as i64 > PAGE_SIZE;
     entries.truncate(PAGE_SIZE as usize);
     Ok(ChangesPage {
@@ -71,25 +75,31 @@ pub struct ReleasesPage {
 
 pub const RELEASES_PAGE_SIZE: i64 = 10;
 
-/// Published, unarchived releases, newest first, optionally searched.
+/// Published, unarchived releases this reader may see (their audience is the
+/// reader's and at least one of their entries is), newest first, optionally
+/// searched. A page past the last is refused.
 pub async fn releases(
     db: &Db,
     reader: &Reader,
     search: &str,
     page: i64,
 ) -> Result<ReleasesPage, AppError> {
-    let page = page.max(1);
+    let audiences = reader.audiences();
+    let offset = page_offset(page, RELEASES_PAGE_SIZE)?;
     let mut list = db
-        .public_releases(&crate::server::db::ReleaseQuery {
-            include_archived: false,
+        .public_releases(&PublicReleaseQuery {
+            environment: PUBLIC_ENVIRONMENT.into(),
+            audiences: audiences.clone(),
             search: search.to_string(),
             limit: RELEASES_PAGE_SIZE + 1,
-            offset: (page - 1) * RELEASES_PAGE_SIZE,
+            offset,
         })
         .await?;
+    if list.is_empty() && page > 1 {
+        return Err(past_the_end(page));
+    }
     let has_more = list.len() as i64 > RELEASES_PAGE_SIZE;
     list.truncate(RELEASES_PAGE_SIZE as usize);
-    let audiences = reader.audiences();
     let mut releases = Vec::with_capacity(list.len());
     for release in list {
         let entries = db
@@ -100,19 +110,58 @@ pub async fn releases(
     Ok(ReleasesPage { releases, has_more })
 }
 
-/// One published release (archived ones stay readable at their address).
+/// One published release (archived ones stay readable at their address), if
+/// this reader may see it.
 pub async fn release(db: &Db, reader: &Reader, slug: &str) -> Result<ReaderRelease, AppError> {
     let missing = || AppError::not_found("There is no published release at this address.");
-    let id = db.release_id(slug).await?.ok_or_else(missing)?;
-    let detail = db.release(id).await?.ok_or_else(missing)?;
-    if detail.release.status != ReleaseStatus::Published {
-        return Err(missing());
-    }
+    let audiences = reader.audiences();
+    let release = db
+        .public_release(PUBLIC_ENVIRONMENT, &audiences, slug)
+        .await?
+        .ok_or_else(missing)?;
     let entries = db
-        .public_release_entries(PUBLIC_ENVIRONMENT, &reader.audiences(), id)
+        .public_release_entries(PUBLIC_ENVIRONMENT, &audiences, release.id)
         .await?;
-    Ok(ReaderRelease {
-        release: detail.release,
-        entries,
-    })
+    Ok(ReaderRelease { release, entries })
+}
+
+/// The offset of a 1-based page, refusing numbers no page can have.
+pub fn page_offset(page: i64, size: i64) -> Result<i64, AppError> {
+    if page < 1 {
+        return Err(AppError::invalid(
+            "page",
+            "the page must be a positive number",
+        ));
+    }
+    (page - 1)
+        .checked_mul(size)
+        .ok_or_else(|| past_the_end(page))
+}
+
+fn past_the_end(page: i64) -> AppError {
+    AppError::invalid(
+        "page",
+        format!("there is no page {page}: it is past the last page"),
+    )
+}
+
+/// Fills in the reader text (what search matches) of entries and releases
+/// written before it was stored, from their sanitised HTML. Runs at start-up;
+/// a no-op once everything has it.
+pub async fn fill_reader_text(db: &Db) -> Result<u64, AppError> {
+    let mut filled = 0u64;
+    loop {
+        let (entries, releases) = db.missing_reader_text(500).await?;
+        if entries.is_empty() && releases.is_empty() {
+            return Ok(filled);
+        }
+        let texts = |rows: Vec<(i64, String)>| -> Vec<(i64, String)> {
+            rows.into_iter()
+                .map(|(id, html)| (id, crate::server::markdown::visible_text(&html)))
+                .collect()
+        };
+        let (entries, releases) = (texts(entries), texts(releases));
+        filled += (entries.len() + releases.len()) as u64;
+        db.set_reader_text(&entries, &releases).await?;
+    }
 }

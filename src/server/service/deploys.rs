@@ -4,7 +4,7 @@ use super::{conventional, validate, Actor};
 use crate::model::*;
 use crate::server::db::{Db, DeployQuery, NewCommit, NewDeploy, NewEntry};
 use crate::server::error::AppError;
-use crate::server::markdown;
+use crate::server::markdown::Markdown;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +88,9 @@ fn entry(field: &str, e: EntryInput) -> Result<NewEntry, AppError> {
     }
     Ok(NewEntry {
         title: validate::title(&format!("{field}.title"), &e.title)?,
-        body_html: markdown::render(&body),
+        // Filled in by `render_bodies`, off the async runtime.
+        body_html: String::new(),
+        body_text: String::new(),
         body,
         kind: e.kind,
         audience: e.audience.unwrap_or(Audience::Everyone),
@@ -124,7 +126,8 @@ fn drafted_entries(commits: &[NewCommit]) -> Vec<NewEntry> {
         .iter()
         .filter_map(|c| conventional::draft(&c.message))
         .map(|d| NewEntry {
-            body_html: markdown::render(&d.body),
+            body_html: String::new(),
+            body_text: String::new(),
             title: d.title,
             body: d.body,
             kind: d.kind,
@@ -142,10 +145,37 @@ fn drafted_entries(commits: &[NewCommit]) -> Vec<NewEntry> {
         .collect()
 }
 
-pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<DeployDetail, AppError> {
+/// Renders the entries' Markdown in one go, off the async runtime; `field`
+/// names an entry in errors (`entries[3].body`).
+async fn render_bodies(
+    md: &Markdown,
+    entries: &mut [NewEntry],
+    field: impl Fn(usize) -> String,
+) -> Result<(), AppError> {
+    let texts = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("{}.body", field(i)), e.body.clone()))
+        .collect();
+    for (e, r) in entries.iter_mut().zip(md.render_all(texts).await?) {
+        e.body_html = r.html;
+        e.body_text = r.text;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &Db,
+    md: &Markdown,
+    actor: &Actor,
+    input: DeployInput,
+) -> Result<DeployDetail, AppError> {
     actor.require(actor.role.can_write_deploys(), "record deploys")?;
     let status = input.status.unwrap_or(DeployStatus::Started);
-    let started_at = input.started_at.unwrap_or_else(Utc::now);
+    let started_at = validate::timestamp("started_at", input.started_at.unwrap_or_else(Utc::now))?;
+    if let Some(f) = input.finished_at {
+        validate::timestamp("finished_at", f)?;
+    }
     let finished_at = match (status.is_finished(), input.finished_at) {
         (false, Some(_)) => {
             return Err(AppError::invalid(
@@ -188,11 +218,15 @@ pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<Deploy
                     .author
                     .map(|a| a.trim().to_string())
                     .filter(|a| !a.is_empty()),
-                authored_at: c.authored_at,
+                authored_at: c
+                    .authored_at
+                    .map(|t| validate::timestamp(&format!("{field}.authored_at"), t))
+                    .transpose()?,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let entries = match input.entries {
+    let drafted = input.entries.is_none();
+    let mut entries = match input.entries {
         Some(entries) => {
             if entries.len() > MAX_ENTRIES {
                 return Err(AppError::invalid(
@@ -208,6 +242,14 @@ pub async fn create(db: &Db, actor: &Actor, input: DeployInput) -> Result<Deploy
         }
         None => drafted_entries(&commits),
     };
+    render_bodies(md, &mut entries, |i| {
+        if drafted {
+            format!("commits[{i}]")
+        } else {
+            format!("entries[{i}]")
+        }
+    })
+    .await?;
     let deploy = NewDeploy {
         environment: validate::environment_slug("environment", &input.environment)?,
         version: validate::version("version", &input.version)?,
@@ -290,6 +332,9 @@ pub async fn change_status(
             to.as_str()
         )));
     }
+    if let Some(f) = finished_at {
+        validate::timestamp("finished_at", f)?;
+    }
     let finished_at = match (to.is_finished(), finished_at) {
         (true, None) if current.deploy.finished_at.is_none() => Some(Utc::now()),
         (_, f) => f,
@@ -311,24 +356,30 @@ pub async fn change_status(
 
 pub async fn add_entry(
     db: &Db,
+    md: &Markdown,
     actor: &Actor,
     deploy_id: i64,
     input: EntryInput,
 ) -> Result<ChangeEntry, AppError> {
     actor.require(actor.role.can_write_deploys(), "edit entries")?;
     get(db, deploy_id).await?;
-    let new = entry("entry", input)?;
+    let mut new = [entry("entry", input)?];
+    render_bodies(md, &mut new, |_| "entry".into()).await?;
+    let [new] = new;
     Ok(db.add_entry(deploy_id, new).await?)
 }
 
 pub async fn update_entry(
     db: &Db,
+    md: &Markdown,
     actor: &Actor,
     id: i64,
     input: EntryInput,
 ) -> Result<ChangeEntry, AppError> {
     actor.require(actor.role.can_write_deploys(), "edit entries")?;
-    let new = entry("entry", input)?;
+    let mut new = [entry("entry", input)?];
+    render_bodies(md, &mut new, |_| "entry".into()).await?;
+    let [new] = new;
     db.update_entry(id, new).await.map_err(|e| match e {
         crate::server::db::DbError::NotFound => {
             AppError::not_found(format!("There is no entry {id}."))
@@ -348,6 +399,7 @@ pub async fn delete_entry(db: &Db, actor: &Actor, id: i64) -> Result<(), AppErro
 }
 
 /// Renders Markdown the way entries are stored, for the editor's preview.
-pub fn preview(markdown_text: &str) -> Result<String, AppError> {
-    Ok(markdown::render(&validate::body("body", markdown_text)?))
+pub async fn preview(md: &Markdown, markdown_text: &str) -> Result<String, AppError> {
+    let body = validate::body("body", markdown_text)?;
+    Ok(md.render_one("body", &body).await?.html)
 }

@@ -7,11 +7,14 @@ use crate::server::db::{
     CandidateQuery, Db, DbError, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState,
 };
 use crate::server::error::AppError;
-use crate::server::markdown;
+use crate::server::markdown::Markdown;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
 pub const PAGE_SIZE: i64 = 10;
+
+/// The answer to an edit that started from an older revision.
+pub const CHANGED_MEANWHILE: &str = "Someone else changed this release since you opened it. Reload to see their changes, then apply yours again.";
 
 /// A release's editable text, as the editor and the API send it.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -26,6 +29,11 @@ pub struct ReleaseInput {
     /// Markdown.
     #[serde(default)]
     pub narrative: String,
+    /// Who may read it: `everyone` (default), `admins` or `cohort:<slug>`.
+    /// Readers also need to see at least one of its entries.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "everyone")]
+    pub audience: Option<Audience>,
 }
 
 fn manage(actor: &Actor) -> Result<(), AppError> {
@@ -49,7 +57,7 @@ pub fn slugify(title: &str) -> String {
     slug.trim_end_matches('-').to_string()
 }
 
-fn text_fields(input: &ReleaseInput) -> Result<ReleaseEdit, AppError> {
+async fn text_fields(md: &Markdown, input: &ReleaseInput) -> Result<ReleaseEdit, AppError> {
     let title = validate::title("title", &input.title)?;
     let slug = match input
         .slug
@@ -91,19 +99,34 @@ fn text_fields(input: &ReleaseInput) -> Result<ReleaseEdit, AppError> {
             }
         })
         .transpose()?;
+    let audience = input.audience.clone().unwrap_or(Audience::Everyone);
+    if !audience.is_customer_visible() {
+        return Err(AppError::invalid(
+            "audience",
+            "a release is for customers: choose everyone, admins or a cohort",
+        ));
+    }
     let narrative = validate::body("narrative", &input.narrative)?;
+    let rendered = md.render_one("narrative", &narrative).await?;
     Ok(ReleaseEdit {
         slug,
         title,
         version_name,
-        narrative_html: markdown::render(&narrative),
+        narrative_html: rendered.html,
+        narrative_text: rendered.text,
         narrative,
+        audience,
     })
 }
 
-pub async fn create(db: &Db, actor: &Actor, input: &ReleaseInput) -> Result<Release, AppError> {
+pub async fn create(
+    db: &Db,
+    md: &Markdown,
+    actor: &Actor,
+    input: &ReleaseInput,
+) -> Result<Release, AppError> {
     manage(actor)?;
-    let f = text_fields(input)?;
+    let f = text_fields(md, input).await?;
     let release = db
         .create_release(NewRelease {
             slug: f.slug,
@@ -111,6 +134,8 @@ pub async fn create(db: &Db, actor: &Actor, input: &ReleaseInput) -> Result<Rele
             version_name: f.version_name,
             narrative: f.narrative,
             narrative_html: f.narrative_html,
+            narrative_text: f.narrative_text,
+            audience: f.audience,
             created_by: Some(actor.label.clone()),
         })
         .await?;
@@ -122,14 +147,24 @@ fn not_found(slug: &str) -> AppError {
     AppError::not_found(format!("There is no release `{slug}`."))
 }
 
-/// A release by slug, with its linked entries and where each shipped.
-pub async fn get(db: &Db, slug: &str) -> Result<ReleaseDetail, AppError> {
+/// A release by slug, with its linked entries and where each shipped: the
+/// team's view, drafts included, for PMs and admins only.
+pub async fn draft(db: &Db, actor: &Actor, slug: &str) -> Result<ReleaseDetail, AppError> {
+    actor.require(
+        actor.role.can_manage_releases(),
+        "read unpublished releases",
+    )?;
+    get(db, slug).await
+}
+
+async fn get(db: &Db, slug: &str) -> Result<ReleaseDetail, AppError> {
     let id = db.release_id(slug).await?.ok_or_else(|| not_found(slug))?;
     db.release(id).await?.ok_or_else(|| not_found(slug))
 }
 
 pub async fn edit(
     db: &Db,
+    md: &Markdown,
     actor: &Actor,
     slug: &str,
     revision: i64,
@@ -137,11 +172,21 @@ pub async fn edit(
 ) -> Result<Release, AppError> {
     manage(actor)?;
     let current = get(db, slug).await?;
-    let f = text_fields(input)?;
+    let f = text_fields(md, input).await?;
     Ok(db.edit_release(current.release.id, revision, f).await?)
 }
 
-pub async fn list(db: &Db, search: &str, page: i64) -> Result<Vec<Release>, AppError> {
+/// Every release, drafts included (PMs and admins).
+pub async fn list(
+    db: &Db,
+    actor: &Actor,
+    search: &str,
+    page: i64,
+) -> Result<Vec<Release>, AppError> {
+    actor.require(
+        actor.role.can_manage_releases(),
+        "read unpublished releases",
+    )?;
     Ok(db
         .list_releases(&ReleaseQuery {
             include_archived: true,
@@ -152,18 +197,52 @@ pub async fn list(db: &Db, search: &str, page: i64) -> Result<Vec<Release>, AppE
         .await?)
 }
 
+/// Links entries. A release that is published or scheduled is what customers
+/// read (or soon will): linking to it names the revision it started from and
+/// passes readiness again, as publishing did.
 pub async fn link(
     db: &Db,
     actor: &Actor,
     slug: &str,
     entry_ids: &[i64],
+    revision: Option<i64>,
+    override_readiness: bool,
 ) -> Result<ReleaseDetail, AppError> {
     manage(actor)?;
     let current = get(db, slug).await?;
     if entry_ids.is_empty() {
         return Err(AppError::invalid("entries", "choose at least one entry"));
     }
-    db.link_entries(current.release.id, entry_ids).await?;
+    let announced = current.release.status != ReleaseStatus::Draft;
+    if announced {
+        let Some(revision) = revision else {
+            return Err(AppError::invalid(
+                "revision",
+                "this release is published or scheduled: send the revision you started from",
+            ));
+        };
+        if revision != current.release.revision {
+            return Err(AppError::conflict(CHANGED_MEANWHILE));
+        }
+        let mut after = current.clone();
+        for id in entry_ids {
+            if after.entries.iter().any(|e| e.entry.id == *id) {
+                continue;
+            }
+            let entry = db
+                .linked_entry(*id)
+                .await?
+                .ok_or_else(|| AppError::conflict(format!("there is no entry {id}")))?;
+            after.entries.push(entry);
+        }
+        check_ready(&after, override_readiness)?;
+    }
+    db.link_entries(
+        current.release.id,
+        entry_ids,
+        announced.then_some(current.release.revision),
+    )
+    .await?;
     get(db, &current.release.slug).await
 }
 
@@ -258,6 +337,7 @@ pub async fn schedule(
     if detail.release.status == ReleaseStatus::Published {
         return Err(AppError::conflict("This release is already published."));
     }
+    validate::timestamp("publish_at", at)?;
     if at <= Utc::now() + TimeDelta::seconds(5) {
         return Err(AppError::invalid(
             "publish_at",

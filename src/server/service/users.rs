@@ -8,11 +8,13 @@ use crate::server::error::AppError;
 use crate::server::mail::{self, Delivery, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// Failed sign-ins counted over this window.
+/// Sign-in attempts counted over this window.
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
-/// Failures for one account within the window before it is locked.
+/// Failed attempts at one account from one address within the window before
+/// that address is paused for that account. Others, the account's owner
+/// among them, still sign in from elsewhere: a stranger cannot lock them out.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Failures from one address within the window before it is locked.
+/// Failed attempts from one address, at any accounts, before it is paused.
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const INVITATION_DAYS: i64 = 7;
 
@@ -60,31 +62,27 @@ pub async fn add_user(
 }
 
 fn throttle_keys(email: &str, address: &str) -> [String; 2] {
-    [format!("account:{email}"), format!("address:{address}")]
+    [
+        format!("account:{email}|address:{address}"),
+        format!("address:{address}"),
+    ]
 }
 
-async fn refuse_if_throttled(
-    db: &Db,
-    key: &str,
-    max: i64,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+async fn throttled(db: &Db, key: &str, now: DateTime<Utc>) -> Result<AppError, AppError> {
     let since = now - TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
-    if db.count_login_failures(key, since).await? < max {
-        return Ok(());
-    }
     let oldest = db.oldest_login_failure(key, since).await?.unwrap_or(now);
     let lifts = oldest + TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
     let minutes = ((lifts - now).num_seconds() + 59) / 60;
-    Err(AppError::TooManyRequests(format!(
-        "Too many failed sign-in attempts. Sign-in is paused for {} more minute{}.",
+    Ok(AppError::TooManyRequests(format!(
+        "Too many failed sign-in attempts from your address. Sign-in is paused for {} more minute{}.",
         minutes.max(1),
         if minutes > 1 { "s" } else { "" }
     )))
 }
 
-/// Checks an email and password; repeated failures for one account or one
-/// address pause signing in for a while.
+/// Checks an email and password. The attempt is recorded before the password
+/// is checked, so parallel guesses are counted as they arrive; repeated
+/// failures pause the address (for that account, or for all).
 pub async fn authenticate(
     db: &Db,
     email: &str,
@@ -93,9 +91,19 @@ pub async fn authenticate(
 ) -> Result<User, AppError> {
     let now = Utc::now();
     let email = email.trim().to_lowercase();
-    let [account_key, address_key] = throttle_keys(&email, address);
-    refuse_if_throttled(db, &account_key, MAX_FAILURES_PER_ACCOUNT, now).await?;
-    refuse_if_throttled(db, &address_key, MAX_FAILURES_PER_ADDRESS, now).await?;
+    let keys = throttle_keys(&email, address);
+    let since = now - TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
+    let (attempts, counts) = db.record_login_attempt(&keys, now, since).await?;
+    for (key, (count, max)) in keys.iter().zip(
+        counts
+            .iter()
+            .zip([MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS]),
+    ) {
+        if *count > max {
+            tracing::warn!(address, "sign-in paused: too many failures");
+            return Err(throttled(db, key, now).await?);
+        }
+    }
 
     let found = db.user_credentials(&email).await?;
     let ok = match &found {
@@ -111,24 +119,23 @@ pub async fn authenticate(
         }
     };
     match found {
-        Some((user, _)) if ok && user.active => {
-            db.clear_login_failures(&account_key).await?;
+        Some((user, _)) if ok => {
+            // A right password is no failure: this attempt and the earlier
+            // failures at this account from this address are forgotten.
+            db.forget_login_attempts(&attempts).await?;
+            db.clear_login_failures(&keys[0]).await?;
+            if !user.active {
+                tracing::info!(user = user.id, "sign-in refused: account deactivated");
+                return Err(AppError::unauthorized(
+                    "This account has been deactivated. Ask an admin.",
+                ));
+            }
             tracing::info!(user = user.id, "signed in");
             Ok(user)
         }
-        Some((user, _)) if ok => {
-            tracing::info!(user = user.id, "sign-in refused: account deactivated");
-            Err(AppError::unauthorized(
-                "This account has been deactivated. Ask an admin.",
-            ))
-        }
-        _ => {
-            db.record_login_failure(&[account_key, address_key], now)
-                .await?;
-            Err(AppError::unauthorized(
-                "That email and password do not match.",
-            ))
-        }
+        _ => Err(AppError::unauthorized(
+            "That email and password do not match.",
+        )),
     }
 }
 

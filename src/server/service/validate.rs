@@ -147,6 +147,35 @@ pub fn password(field: &str, raw: &str) -> Result<String, AppError> {
 }
 
 /// Parses one of a closed set of values, naming the field when it fails.
+/// A time people can mean: years 1970 to 9999 (RFC 3339 allows more, and a
+/// year past 9999 once sorted before every other date).
+pub fn timestamp(
+    field: &str,
+    t: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
+    use chrono::Datelike;
+    if !(1970..=9999).contains(&t.year()) {
+        return Err(AppError::invalid(
+            field,
+            "the time must fall between the years 1970 and 9999",
+        ));
+    }
+    Ok(t)
+}
+
+/// A same-site path to go to after signing in: `/app…` only, never another
+/// site (`//host`, `/\host`) nor text that cannot be a header value.
+pub fn next_path(raw: Option<&str>) -> String {
+    raw.filter(|n| {
+        (*n == "/app" || n.starts_with("/app/") || n.starts_with("/app?"))
+            && n.len() <= 2000
+            && n.chars().all(|c| c.is_ascii_graphic())
+            && !n.contains('\\')
+    })
+    .unwrap_or("/app")
+    .to_string()
+}
+
 pub fn choice<T: std::str::FromStr<Err = String>>(field: &str, raw: &str) -> Result<T, AppError> {
     raw.trim()
         .parse()
