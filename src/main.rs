@@ -143,7 +143,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             command: TokenCommand::Create { name, role },
         } => {
             let store = db::connect(config.database_url.expose()).await?;
-            let created = service::tokens::create(&store, None, &name, &role).await?;
+            let created =
+                service::tokens::create(&store, &service::Actor::system(), &name, &role).await?;
             eprintln!(
                 "Created token “{}” ({}). It is shown only this once:",
                 created.token.name,

@@ -242,7 +242,8 @@ test.describe('Shiplog releases and audiences', () => {
 
   // One tab for the admin across tests, so the session cookie carries over.
   test.beforeAll(async ({ browser }, testInfo) => {
-    const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
+    // Not in UTC, so local times in forms are told apart from UTC ones.
+    const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL, timezoneId: 'America/New_York' });
     await context.addInitScript(hydrationProbe);
     admin = await context.newPage();
     watch(admin, dialogs, pageErrors, () => onBeforeUnload);
@@ -470,11 +471,20 @@ test.describe('Shiplog releases and audiences', () => {
     });
 
     await test.step('scheduled an hour ahead: not public yet', async () => {
-      // datetime-local, read as UTC by the server: YYYY-MM-DDTHH:MM.
-      const at = new Date(Date.now() + 60 * 60 * 1000).toISOString().slice(0, 16);
-      await page.getByLabel('Or publish at (UTC)').fill(at);
+      // datetime-local takes the PM's own time (this tab is in New York); the
+      // release is scheduled for that instant, shown in UTC.
+      const { local, utc } = await page.evaluate(() => {
+        const d = new Date(Date.now() + 60 * 60 * 1000);
+        const p = (n: number) => String(n).padStart(2, '0');
+        return {
+          local: `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`,
+          utc: d.toISOString().slice(0, 16),
+        };
+      });
+      expect(local).not.toEqual(utc);
+      await page.getByLabel('Or publish at (your time)').fill(local);
       await page.getByRole('button', { name: 'Schedule', exact: true }).click();
-      await expect(ed.status).toHaveText(`Scheduled for ${at.replace('T', ' ')} UTC`);
+      await expect(ed.status).toHaveText(`Scheduled for ${utc.replace('T', ' ')} UTC`);
 
       await reader.goto('/');
       await expect(reader.getByRole('heading', { name: 'Release notes', level: 1 })).toBeVisible();

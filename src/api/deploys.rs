@@ -25,11 +25,7 @@ pub async fn load_timeline(
     Ok(Timeline {
         deploys: page.deploys,
         next_before: page.next_before,
-        environments: state
-            .db
-            .list_environments()
-            .await
-            .map_err(crate::server::error::AppError::from)?,
+        environments: deploys::environments(&state.db).await?,
     })
 }
 

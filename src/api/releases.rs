@@ -46,11 +46,7 @@ pub async fn load_release(slug: String) -> Result<ReleaseView, FnError> {
     Ok(ReleaseView {
         detail: crate::server::service::releases::draft(&state.db, &actor, &slug).await?,
         can_edit: user.role.can_manage_releases(),
-        environments: state
-            .db
-            .list_environments()
-            .await
-            .map_err(crate::server::error::AppError::from)?,
+        environments: crate::server::service::deploys::environments(&state.db).await?,
         cohorts: crate::server::service::audiences::list_cohorts(&state.db, &actor)
             .await?
             .into_iter()
@@ -119,7 +115,8 @@ pub enum Publication {
     Unarchive,
 }
 
-/// `at` is a `datetime-local` value, read as UTC, for `Schedule`.
+/// `at` is the moment to publish, for `Schedule` (RFC 3339: the browser turns
+/// the person's local date and time into it).
 #[server(prefix = "/fn", endpoint = "publication")]
 pub async fn change_publication(
     slug: String,
@@ -137,11 +134,11 @@ pub async fn change_publication(
             releases::publish(db, &actor, &slug, revision, override_readiness).await?
         }
         Publication::Schedule => {
-            let at = chrono::NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M")
+            let at = chrono::DateTime::parse_from_rfc3339(at.trim())
                 .map_err(|_| {
                     AppError::invalid("publish_at", "choose a date and time to publish at")
                 })?
-                .and_utc();
+                .with_timezone(&chrono::Utc);
             releases::schedule(db, &actor, &slug, revision, at, override_readiness).await?
         }
         Publication::Unpublish => releases::unpublish(db, &actor, &slug, revision).await?,
@@ -152,56 +149,10 @@ pub async fn change_publication(
     })
 }
 
-/// The picker's filters; empty strings mean "any".
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PickerFilter {
-    pub environment: String,
-    pub kind: String,
-    pub component: String,
-    /// `YYYY-MM-DD`, inclusive.
-    pub from: String,
-    /// `YYYY-MM-DD`, inclusive.
-    pub to: String,
-    pub text: String,
-}
-
 #[server(prefix = "/fn", endpoint = "candidates")]
 pub async fn candidates(filter: PickerFilter) -> Result<Vec<LinkedEntry>, FnError> {
-    use crate::server::db::CandidateQuery;
-    use crate::server::service::{releases, validate};
-    let (state, _, _) = ctx::signed_in().await?;
-    let date =
-        |field: &str,
-         v: &str,
-         end: bool|
-         -> Result<Option<chrono::DateTime<chrono::Utc>>, crate::server::error::AppError> {
-            if v.trim().is_empty() {
-                return Ok(None);
-            }
-            let d = chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
-                crate::server::error::AppError::invalid(field, "use a date like 2026-11-26")
-            })?;
-            let d = if end {
-                d + chrono::TimeDelta::days(1)
-            } else {
-                d
-            };
-            Ok(Some(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()))
-        };
-    let q = CandidateQuery {
-        environment: Some(filter.environment.clone()).filter(|e| !e.is_empty()),
-        kind: if filter.kind.is_empty() {
-            None
-        } else {
-            Some(validate::choice("kind", &filter.kind)?)
-        },
-        component: Some(filter.component.trim().to_lowercase()).filter(|c| !c.is_empty()),
-        from: date("from", &filter.from, false)?,
-        to: date("to", &filter.to, true)?,
-        text: filter.text.clone(),
-        limit: 200,
-    };
-    Ok(releases::candidates(&state.db, q).await?)
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::releases::candidates(&state.db, &actor, &filter).await?)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

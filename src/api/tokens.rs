@@ -14,7 +14,7 @@ pub async fn load_tokens() -> Result<Vec<ApiToken>, FnError> {
 #[server(prefix = "/fn", endpoint = "create_token")]
 pub async fn create_token(name: String, role: String) -> Result<NewApiToken, FnError> {
     let (state, _, actor) = ctx::signed_in().await?;
-    Ok(crate::server::service::tokens::create(&state.db, Some(&actor), &name, &role).await?)
+    Ok(crate::server::service::tokens::create(&state.db, &actor, &name, &role).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "revoke_token")]

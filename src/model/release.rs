@@ -132,6 +132,20 @@ impl ReleaseDetail {
     }
 }
 
+/// The entry picker's filters, as the release editor sends them; empty
+/// strings mean "any".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PickerFilter {
+    pub environment: String,
+    pub kind: String,
+    pub component: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: String,
+    pub text: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! `Application::build(config)`: the one way to assemble Shiplog, used by
-//! `main` and by the tests. All routes are declared in `router`.
+//! `main` and by the tests. `router` assembles every route: the app's pages
+//! and server functions here, the JSON API from `rest::router` and the
+//! customer pages from `public::router`, each of which lists its own.
 
 use crate::app::{shell, App};
 use crate::server::auth::{csrf, session};

@@ -306,7 +306,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         deploy_count += 1;
     }
     let release_count = make_releases(db, size.releases).await?;
-    let token = tokens::create(db, None, "demo-ci", "engineer")
+    let token = tokens::create(db, &Actor::system(), "demo-ci", "engineer")
         .await
         .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
     Ok(format!(

@@ -105,6 +105,11 @@ impl From<DbError> for AppError {
         match e {
             DbError::NotFound => AppError::not_found("Not found."),
             DbError::Conflict(msg) => AppError::Conflict(msg),
+            // Services say what changed; this is the fallback.
+            DbError::Stale => AppError::conflict(
+                "Someone else changed this since you opened it. Reload, then apply your change again.",
+            ),
+            DbError::LastAdmin => AppError::conflict(crate::server::service::users::LAST_ADMIN),
             other => AppError::internal(other),
         }
     }

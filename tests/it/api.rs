@@ -104,7 +104,7 @@ on_both_databases! {
     }
 
     async fn revoked_tokens_stop_working_and_use_is_recorded(app) {
-        let created = shiplog::server::service::tokens::create(app.db(), None, "ci", "engineer").await.unwrap();
+        let created = shiplog::server::service::tokens::create(app.db(), &shiplog::server::service::Actor::system(), "ci", "engineer").await.unwrap();
         assert!(created.token.last_used_at.is_none());
         assert_eq!(app.api(Method::GET, "/api/v1/deploys", Some(&created.secret), None).await.status, StatusCode::OK);
         let listed = app.db().list_tokens().await.unwrap();

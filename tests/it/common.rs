@@ -306,10 +306,15 @@ impl TestApp {
 
     /// A fresh API token with this role.
     pub async fn token(&self, role: &str) -> String {
-        shiplog::server::service::tokens::create(self.db(), None, &format!("ci-{role}"), role)
-            .await
-            .unwrap()
-            .secret
+        shiplog::server::service::tokens::create(
+            self.db(),
+            &shiplog::server::service::Actor::system(),
+            &format!("ci-{role}"),
+            role,
+        )
+        .await
+        .unwrap()
+        .secret
     }
 }
 

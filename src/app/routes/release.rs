@@ -1,7 +1,7 @@
 use crate::api::error_text;
 use crate::api::releases::{
-    candidates, load_release, ChangePublication, LinkEntries, PickerFilter, Publication,
-    ReleaseView, SaveRelease, UnlinkEntry,
+    candidates, load_release, ChangePublication, LinkEntries, Publication, ReleaseView,
+    SaveRelease, UnlinkEntry,
 };
 use crate::app::components::badges::{KindBadge, StatusBadge};
 use crate::app::components::{
@@ -252,7 +252,7 @@ fn publish_controls(
             slug: slug.clone(),
             revision: editor.revision.get_untracked(),
             action,
-            at: at.get_untracked(),
+            at: local_to_rfc3339(&at.get_untracked()),
             override_readiness: override_readiness.get_untracked(),
         });
     };
@@ -264,7 +264,7 @@ fn publish_controls(
             {(status != ReleaseStatus::Published).then(|| view! {
                 <div class="inline-form">
                     <button type="button" class="button primary" on:click=move |_| act(Publication::PublishNow)>"Publish now"</button>
-                    <label>"Or publish at (UTC)"<input type="datetime-local" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev))/></label>
+                    <label>"Or publish at (your time)"<input type="datetime-local" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev))/></label>
                     <button type="button" class="button" on:click=move |_| act2(Publication::Schedule)>"Schedule"</button>
                 </div>
                 {(unshipped > 0 && entries > 0).then(|| view! {
@@ -283,6 +283,28 @@ fn publish_controls(
             </div>
             {action_error(publication.value())}
         </div>
+    }
+}
+
+/// A `datetime-local` value (`2026-12-01T09:30`, the person's own time zone)
+/// as an RFC 3339 instant; empty when it is not a date and time.
+fn local_to_rfc3339(local: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        if local.trim().is_empty() {
+            return String::new();
+        }
+        // A date-time without an offset is local time to JavaScript's Date.
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(local.trim()));
+        if date.get_time().is_nan() {
+            return String::new();
+        }
+        String::from(date.to_iso_string())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = local;
+        String::new()
     }
 }
 

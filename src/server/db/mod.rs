@@ -24,6 +24,12 @@ pub enum DbError {
     /// A uniqueness rule was broken; the text names what clashed.
     #[error("{0}")]
     Conflict(String),
+    /// A compare-and-set found the row at another revision than the one given.
+    #[error("changed since the given revision")]
+    Stale,
+    /// The change would leave no active admin.
+    #[error("no active admin would remain")]
+    LastAdmin,
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
     #[error("stored value is invalid: {0}")]

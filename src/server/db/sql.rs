@@ -179,10 +179,7 @@ macro_rules! impl_store {
                 .await?;
                 let stays_admin = role == Role::Admin && active;
                 if !stays_admin && admins == [id] {
-                    return Err(DbError::Conflict(
-                        "Shiplog needs at least one active admin; make someone else admin first"
-                            .into(),
-                    ));
+                    return Err(DbError::LastAdmin);
                 }
                 let done = sqlx::query("UPDATE users SET role = $2, active = $3 WHERE id = $1")
                     .bind(id)
@@ -859,10 +856,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 if moved.rows_affected() == 0 {
-                    return Err(DbError::Conflict(
-                        "Someone else changed this release since you opened it. Reload to see their changes, then apply yours again."
-                            .into(),
-                    ));
+                    return Err(DbError::Stale);
                 }
                 for id in entry_ids {
                     let done = sqlx::query(
@@ -1294,10 +1288,7 @@ macro_rules! impl_store {
                     .fetch_optional(&self.write)
                     .await?;
                 match exists {
-                    Some(_) => Err(DbError::Conflict(
-                        "Someone else changed this release since you opened it. Reload to see their changes, then apply yours again."
-                            .into(),
-                    )),
+                    Some(_) => Err(DbError::Stale),
                     None => Err(DbError::NotFound),
                 }
             }

@@ -6,7 +6,7 @@ use crate::server::db::{Db, PublicQuery, PublicReleaseQuery};
 use crate::server::error::AppError;
 
 /// The environment whose succeeded deploys customers hear about.
-pub const PUBLIC_ENVIRONMENT: &str = "production";
+const PUBLIC_ENVIRONMENT: &str = PRODUCTION;
 pub const PAGE_SIZE: i64 = 50;
 
 #[derive(Clone, Debug, Default)]

@@ -271,6 +271,11 @@ pub async fn create(
     Ok(detail)
 }
 
+/// The environments deploys have gone to, by slug.
+pub async fn environments(db: &Db) -> Result<Vec<String>, AppError> {
+    Ok(db.list_environments().await?)
+}
+
 pub async fn get(db: &Db, id: i64) -> Result<DeployDetail, AppError> {
     db.deploy(id)
         .await?

@@ -31,6 +31,16 @@ impl Actor {
         }
     }
 
+    /// Shiplog's own command line, run by whoever operates the server (and so
+    /// may do what an admin may).
+    pub fn system() -> Self {
+        Actor {
+            label: "system (command line)".into(),
+            role: Role::Admin,
+            user_id: None,
+        }
+    }
+
     pub fn require(&self, allowed: bool, what: &str) -> Result<(), crate::server::error::AppError> {
         if allowed {
             Ok(())

@@ -143,6 +143,14 @@ pub async fn create(
     Ok(release)
 }
 
+/// A revision check failed: someone else changed the release meanwhile.
+fn stale(e: DbError) -> AppError {
+    match e {
+        DbError::Stale => AppError::conflict(CHANGED_MEANWHILE),
+        other => other.into(),
+    }
+}
+
 fn not_found(slug: &str) -> AppError {
     AppError::not_found(format!("There is no release `{slug}`."))
 }
@@ -173,7 +181,9 @@ pub async fn edit(
     manage(actor)?;
     let current = get(db, slug).await?;
     let f = text_fields(md, input).await?;
-    Ok(db.edit_release(current.release.id, revision, f).await?)
+    db.edit_release(current.release.id, revision, f)
+        .await
+        .map_err(stale)
 }
 
 /// Every release, drafts included (PMs and admins).
@@ -242,7 +252,8 @@ pub async fn link(
         entry_ids,
         announced.then_some(current.release.revision),
     )
-    .await?;
+    .await
+    .map_err(stale)?;
     get(db, &current.release.slug).await
 }
 
@@ -318,7 +329,8 @@ pub async fn publish(
                 archived: detail.release.archived,
             },
         )
-        .await?;
+        .await
+        .map_err(stale)?;
     tracing::info!(release = release.id, by = %actor.label, override_readiness, "release published");
     Ok(release)
 }
@@ -356,7 +368,8 @@ pub async fn schedule(
                 archived: detail.release.archived,
             },
         )
-        .await?;
+        .await
+        .map_err(stale)?;
     tracing::info!(release = release.id, at = %at, by = %actor.label, "release scheduled");
     Ok(release)
 }
@@ -370,18 +383,18 @@ pub async fn unpublish(
 ) -> Result<Release, AppError> {
     manage(actor)?;
     let detail = get(db, slug).await?;
-    Ok(db
-        .set_release_state(
-            detail.release.id,
-            revision,
-            ReleaseState {
-                status: ReleaseStatus::Draft,
-                publish_at: None,
-                published_at: None,
-                archived: detail.release.archived,
-            },
-        )
-        .await?)
+    db.set_release_state(
+        detail.release.id,
+        revision,
+        ReleaseState {
+            status: ReleaseStatus::Draft,
+            publish_at: None,
+            published_at: None,
+            archived: detail.release.archived,
+        },
+    )
+    .await
+    .map_err(stale)
 }
 
 pub async fn set_archived(
@@ -393,18 +406,18 @@ pub async fn set_archived(
 ) -> Result<Release, AppError> {
     manage(actor)?;
     let r = get(db, slug).await?.release;
-    Ok(db
-        .set_release_state(
-            r.id,
-            revision,
-            ReleaseState {
-                status: r.status,
-                publish_at: r.publish_at,
-                published_at: r.published_at,
-                archived,
-            },
-        )
-        .await?)
+    db.set_release_state(
+        r.id,
+        revision,
+        ReleaseState {
+            status: r.status,
+            publish_at: r.publish_at,
+            published_at: r.published_at,
+            archived,
+        },
+    )
+    .await
+    .map_err(stale)
 }
 
 /// Publishes what is due; safe to run on several instances at once.
@@ -433,14 +446,43 @@ pub fn spawn_scheduler(db: Db, every: std::time::Duration, published: impl Fn() 
     });
 }
 
-/// Entries a PM may link: customer-visible and in no release yet.
-pub async fn candidates(db: &Db, q: CandidateQuery) -> Result<Vec<LinkedEntry>, AppError> {
-    Ok(db
-        .candidate_entries(&CandidateQuery {
-            limit: q.limit.clamp(1, 500),
-            ..q
-        })
-        .await?)
+/// Entries a PM may link: customer-visible and in no release yet, filtered
+/// as the picker asks.
+pub async fn candidates(
+    db: &Db,
+    actor: &Actor,
+    filter: &PickerFilter,
+) -> Result<Vec<LinkedEntry>, AppError> {
+    manage(actor)?;
+    Ok(db.candidate_entries(&candidate_query(filter)?).await?)
+}
+
+/// The picker's filters as a query: blanks mean "any", dates are whole days
+/// (UTC) with the last one included.
+fn candidate_query(filter: &PickerFilter) -> Result<CandidateQuery, AppError> {
+    let day = |field: &str, v: &str, end: bool| -> Result<Option<DateTime<Utc>>, AppError> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| AppError::invalid(field, "use a date like 2026-11-26"))?;
+        // The end day is included: entries before the next midnight.
+        let d = if end { d + TimeDelta::days(1) } else { d };
+        Ok(Some(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()))
+    };
+    Ok(CandidateQuery {
+        environment: Some(filter.environment.trim().to_string()).filter(|e| !e.is_empty()),
+        kind: Some(filter.kind.trim())
+            .filter(|k| !k.is_empty())
+            .map(|k| validate::choice("kind", k))
+            .transpose()?,
+        component: Some(filter.component.trim().to_lowercase()).filter(|c| !c.is_empty()),
+        from: day("from", &filter.from, false)?,
+        to: day("to", &filter.to, true)?,
+        text: filter.text.clone(),
+        limit: 200,
+    })
 }
 
 /// Shipped but not announced, with the share announced over the last 30 days.
@@ -463,12 +505,40 @@ pub async fn unannounced(db: &Db) -> Result<Unannounced, AppError> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn picker_filters_become_a_query() {
+        let q = candidate_query(&PickerFilter {
+            environment: " production ".into(),
+            kind: "fix".into(),
+            component: " Billing ".into(),
+            from: "2026-11-01".into(),
+            to: "2026-11-03".into(),
+            text: "export".into(),
+        })
+        .unwrap();
+        assert_eq!(q.environment.as_deref(), Some("production"));
+        assert_eq!(q.kind, Some(EntryKind::Fix));
+        assert_eq!(q.component.as_deref(), Some("billing"));
+        assert_eq!(q.from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        // The last day is included: up to the next midnight.
+        assert_eq!(q.to.unwrap().to_rfc3339(), "2026-11-04T00:00:00+00:00");
+        let blank = candidate_query(&PickerFilter::default()).unwrap();
+        assert!(blank.environment.is_none() && blank.kind.is_none() && blank.from.is_none());
+        let bad = candidate_query(&PickerFilter {
+            to: "03/11/2026".into(),
+            ..Default::default()
+        });
+        assert!(matches!(bad, Err(AppError::Invalid { field, .. }) if field == "to"));
+    }
+
     #[test]
     fn slugs_from_titles() {
         assert_eq!(
-            super::slugify("Winter update: faster search!"),
+            slugify("Winter update: faster search!"),
             "winter-update-faster-search"
         );
-        assert_eq!(super::slugify("  ---  "), "");
+        assert_eq!(slugify("  ---  "), "");
     }
 }

@@ -9,15 +9,15 @@ use chrono::{TimeDelta, Utc};
 
 pub const PREFIX: &str = "shp_";
 
+/// Creates a token; people need the admin role, the command line
+/// (`Actor::system`) may too.
 pub async fn create(
     db: &Db,
-    actor: Option<&Actor>,
+    actor: &Actor,
     name: &str,
     role: &str,
 ) -> Result<NewApiToken, AppError> {
-    if let Some(actor) = actor {
-        actor.require(actor.role.is_admin(), "create API tokens")?;
-    }
+    actor.require(actor.role.is_admin(), "create API tokens")?;
     let name = validate::token_name("name", name)?;
     let role: Role = validate::choice("role", role)?;
     let secret = token::generate(PREFIX);
@@ -27,10 +27,10 @@ pub async fn create(
             role,
             token_hash: token::hash(&secret),
             prefix: secret[..PREFIX.len() + 6].to_string(),
-            created_by: actor.and_then(|a| a.user_id),
+            created_by: actor.user_id,
         })
         .await?;
-    tracing::info!(token = created.id, role = %role, "API token created");
+    tracing::info!(token = created.id, role = %role, by = %actor.label, "API token created");
     Ok(NewApiToken {
         token: created,
         secret,

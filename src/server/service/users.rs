@@ -17,6 +17,9 @@ pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 /// Failed attempts from one address, at any accounts, before it is paused.
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const INVITATION_DAYS: i64 = 7;
+/// Why a change to the last active admin is refused.
+pub const LAST_ADMIN: &str =
+    "Shiplog needs at least one active admin; make someone else admin first";
 
 pub async fn needs_setup(db: &Db) -> Result<bool, AppError> {
     Ok(db.count_users().await? == 0)
