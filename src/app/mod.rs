@@ -87,3 +87,15 @@ pub fn App() -> impl IntoView {
         </Router>
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn titles_reach_the_server_rendered_head_escaped() {
+        assert_eq!(
+            super::page_title("</title><script>alert(1)</script>".into()),
+            "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; · Shiplog"
+        );
+        assert_eq!(super::page_title(String::new()), "Shiplog");
+    }
+}

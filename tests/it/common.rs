@@ -164,7 +164,14 @@ impl TestApp {
             req.extensions_mut()
                 .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5555))));
         }
-        let res = self.router.clone().oneshot(req).await.unwrap();
+        // A request that never answers fails its test, naming itself, rather
+        // than hanging the whole suite.
+        let what = format!("{} {}", req.method(), req.uri().path());
+        let limit = std::time::Duration::from_secs(60);
+        let res = tokio::time::timeout(limit, self.router.clone().oneshot(req))
+            .await
+            .unwrap_or_else(|_| panic!("{what} did not answer within {limit:?}"))
+            .unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         for sc in headers.get_all(header::SET_COOKIE) {
@@ -178,7 +185,12 @@ impl TestApp {
                 cookies.insert(name.to_string(), value.to_string());
             }
         }
-        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let body = tokio::time::timeout(limit, res.into_body().collect())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the body did not end within {limit:?}"))
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         TestResponse {
             status,
             headers,
@@ -240,6 +252,15 @@ impl TestApp {
             None => Body::empty(),
         };
         self.send(req.body(body).unwrap()).await
+    }
+
+    /// Records a deploy through the API, asserting it was created; its JSON.
+    pub async fn record_deploy(&self, token: &str, body: Value) -> Value {
+        let res = self
+            .api(Method::POST, "/api/v1/deploys", Some(token), Some(body))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        res.json()
     }
 
     /// Creates the first admin through the setup page's server function; signed in after.

@@ -1,17 +1,8 @@
 //! What customers see on `/changes`, and editing entries by hand.
 
-use crate::common::*;
 use crate::on_both_databases;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn post(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = app
-        .api(Method::POST, "/api/v1/deploys", Some(token), Some(body))
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    res.json()
-}
 
 fn entry(title: &str, kind: &str, audience: &str) -> Value {
     json!({"title": title, "kind": kind, "audience": audience, "component": "billing", "body": format!("About {title}.")})
@@ -20,18 +11,18 @@ fn entry(title: &str, kind: &str, audience: &str) -> Value {
 on_both_databases! {
     async fn only_customer_visible_entries_reach_changes(app) {
         let t = app.token("engineer").await;
-        post(&app, &t, json!({"environment": "production", "version": "ok", "status": "succeeded",
+        app.record_deploy(&t, json!({"environment": "production", "version": "ok", "status": "succeeded",
             "started_at": "2026-11-20T21:00:00Z", "finished_at": "2026-11-20T21:05:00Z",
             "entries": [entry("Public feature", "feature", "everyone"), entry("Secret refactor", "internal", "internal"),
                         entry("Internal-only fix", "fix", "internal")]})).await;
-        post(&app, &t, json!({"environment": "production", "version": "bad", "status": "failed",
+        app.record_deploy(&t, json!({"environment": "production", "version": "bad", "status": "failed",
             "entries": [entry("From a failed deploy", "feature", "everyone")]})).await;
-        let rolled = post(&app, &t, json!({"environment": "production", "version": "undone", "status": "succeeded",
+        let rolled = app.record_deploy(&t, json!({"environment": "production", "version": "undone", "status": "succeeded",
             "entries": [entry("From a rolled back deploy", "fix", "everyone")]})).await;
         app.api(Method::PATCH, &format!("/api/v1/deploys/{}", rolled["id"]), Some(&t), Some(json!({"status": "rolled_back"}))).await;
-        post(&app, &t, json!({"environment": "staging", "version": "rc", "status": "succeeded",
+        app.record_deploy(&t, json!({"environment": "staging", "version": "rc", "status": "succeeded",
             "entries": [entry("Only on staging", "feature", "everyone")]})).await;
-        post(&app, &t, json!({"environment": "production", "version": "running", "status": "started",
+        app.record_deploy(&t, json!({"environment": "production", "version": "running", "status": "started",
             "entries": [entry("Still deploying", "feature", "everyone")]})).await;
 
         let page = app.get("/changes").await;
@@ -73,7 +64,7 @@ on_both_databases! {
             entries.push(json!({"title": format!("Fix number {i}"), "kind": "fix", "component": "search"}));
         }
         entries.push(json!({"title": "Shiny feature", "kind": "feature", "component": "billing"}));
-        post(&app, &t, json!({"environment": "production", "version": "big", "status": "succeeded", "entries": entries})).await;
+        app.record_deploy(&t, json!({"environment": "production", "version": "big", "status": "succeeded", "entries": entries})).await;
 
         let features = app.get("/changes?kind=feature").await.text();
         assert!(features.contains("Shiny feature") && !features.contains("Fix number"));
@@ -93,7 +84,7 @@ on_both_databases! {
     async fn markdown_is_sanitised_everywhere(app) {
         let t = app.token("engineer").await;
         let body = "Hello <script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) <a href=\"javascript:alert(4)\" onclick=\"alert(5)\">y</a>";
-        let created = post(&app, &t, json!({"environment": "production", "version": "xss", "status": "succeeded",
+        let created = app.record_deploy(&t, json!({"environment": "production", "version": "xss", "status": "succeeded",
             "entries": [{"title": "<script>alert('title')</script>", "kind": "feature", "body": body}]})).await;
         let stored = created["entries"][0]["body_html"].as_str().unwrap().to_lowercase();
         for bad in ["<script", "onerror", "onclick", "javascript:"] {
@@ -107,7 +98,7 @@ on_both_databases! {
 
     async fn engineers_edit_entries_by_hand(app) {
         let t = app.token("engineer").await;
-        let created = post(&app, &t, json!({"environment": "production", "version": "v1", "status": "succeeded",
+        let created = app.record_deploy(&t, json!({"environment": "production", "version": "v1", "status": "succeeded",
             "entries": [{"title": "Typo in titel", "kind": "fix"}]})).await;
         let deploy_id = created["id"].as_i64().unwrap().to_string();
         let entry_id = created["entries"][0]["id"].as_i64().unwrap().to_string();
@@ -170,7 +161,7 @@ on_both_databases! {
 
     async fn the_timeline_pages_render_on_the_server(app) {
         let t = app.token("engineer").await;
-        post(&app, &t, json!({"environment": "production", "version": "2026.11.26", "status": "succeeded",
+        app.record_deploy(&t, json!({"environment": "production", "version": "2026.11.26", "status": "succeeded",
             "started_at": "2026-11-26T21:00:00Z", "finished_at": "2026-11-26T21:03:12Z",
             "entries": [entry("Visible in the log", "feature", "internal")]})).await;
         app.setup_admin().await;
@@ -190,7 +181,7 @@ on_both_databases! {
         use axum::http::{header, Request};
         use std::io::Read;
         let t = app.token("engineer").await;
-        post(&app, &t, json!({"environment": "production", "version": "v1", "status": "succeeded",
+        app.record_deploy(&t, json!({"environment": "production", "version": "v1", "status": "succeeded",
             "entries": [entry("First change", "feature", "everyone")]})).await;
         let gz_request = || Request::get("/changes").header(header::ACCEPT_ENCODING, "gzip, br").body(Body::empty()).unwrap();
         let first = app.send(gz_request()).await;
@@ -200,7 +191,7 @@ on_both_databases! {
         assert!(html.contains("First change"));
         assert_eq!(html, app.get("/changes").await.text(), "the same page, plain or gzipped");
         // A write through the API shows at once.
-        post(&app, &t, json!({"environment": "production", "version": "v2", "status": "succeeded",
+        app.record_deploy(&t, json!({"environment": "production", "version": "v2", "status": "succeeded",
             "entries": [entry("Second change", "feature", "everyone")]})).await;
         assert!(app.get("/changes").await.text().contains("Second change"));
     }

@@ -18,18 +18,11 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                     {move || Suspend::new(async move {
                         let user: Option<User> = user.await.ok().flatten();
                         let role = user.map(|u| u.role);
+                        let manages = role.is_some_and(|r| r.can_manage_releases());
                         view! {
-                            {role.filter(|r| r.can_manage_releases()).map(|_| view! { <A href="/app/releases">"Releases"</A> })}
-                        }
-                    })}
-                </Transition>
-                <A href="/app/unannounced">"Not announced"</A>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let user: Option<User> = user.await.ok().flatten();
-                        let role = user.map(|u| u.role);
-                        view! {
-                            {role.filter(|r| r.can_manage_releases()).map(|_| view! { <A href="/app/customers">"Customers"</A> })}
+                            {manages.then(|| view! { <A href="/app/releases">"Releases"</A> })}
+                            {role.map(|_| view! { <A href="/app/unannounced">"Not announced"</A> })}
+                            {manages.then(|| view! { <A href="/app/customers">"Customers"</A> })}
                             {role.filter(|r| r.is_admin()).map(|_| view! {
                                 <A href="/app/people">"People"</A>
                                 <A href="/app/tokens">"API tokens"</A>
