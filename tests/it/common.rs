@@ -73,6 +73,45 @@ fn settings(dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -
     Config::from_lookup(|k| map.get(k).cloned()).expect("test config")
 }
 
+/// Everything the app has logged in this test process: the one global
+/// subscriber writes each line to the test's output and here. (A scoped
+/// subscriber per test once left a page render hanging while another test
+/// registered its own; one global subscriber avoids registering any.)
+static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// The log so far, as text.
+pub fn log_text() -> String {
+    String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned()
+}
+
+struct TeeWriter;
+
+impl std::io::Write for TeeWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // print! is captured per test and shown when it fails.
+        print!("{}", String::from_utf8_lossy(buf));
+        LOG.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Server-side errors show in a failing test's output; request lines are
+/// logged too, so tests can read what an operator's log would hold.
+fn init_logging() {
+    let filter = format!(
+        "{},shiplog::server::app=info",
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())
+    );
+    let _ = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(|| TeeWriter)
+        .with_env_filter(filter)
+        .try_init();
+}
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -87,11 +126,7 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
-        // Server-side errors show in a failing test's output.
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            .try_init();
+        init_logging();
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}/shiplog.db", dir.path().display()),
