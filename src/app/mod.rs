@@ -8,7 +8,7 @@ pub mod routes;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -65,6 +65,9 @@ fn content_security_policy() {
     }
 }
 
+/// Every team page renders once its data is ready (`SsrMode::Async`), in one
+/// piece: its title is in the head from the start, and no page depends on
+/// out-of-order streaming, whose chunks once never finished on a busy server.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -72,17 +75,17 @@ pub fn App() -> impl IntoView {
         <Title formatter=page_title/>
         <Router>
             <Routes fallback=routes::NotFound>
-                <Route path=path!("/setup") view=routes::setup::SetupPage/>
-                <Route path=path!("/login") view=routes::login::LoginPage/>
-                <Route path=path!("/invite/:token") view=routes::invite::InvitePage/>
-                <Route path=path!("/app") view=routes::deploys::TimelinePage/>
-                <Route path=path!("/app/deploys/:id") view=routes::deploy::DeployPage/>
-                <Route path=path!("/app/people") view=routes::people::PeoplePage/>
-                <Route path=path!("/app/tokens") view=routes::tokens::TokensPage/>
-                <Route path=path!("/app/releases") view=routes::releases::ReleasesPage/>
-                <Route path=path!("/app/releases/:slug") view=routes::release::ReleasePage/>
-                <Route path=path!("/app/unannounced") view=routes::unannounced::UnannouncedPage/>
-                <Route path=path!("/app/customers") view=routes::audiences::AudiencesPage/>
+                <Route path=path!("/setup") view=routes::setup::SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=routes::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=routes::invite::InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/app") view=routes::deploys::TimelinePage ssr=SsrMode::Async/>
+                <Route path=path!("/app/deploys/:id") view=routes::deploy::DeployPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/people") view=routes::people::PeoplePage ssr=SsrMode::Async/>
+                <Route path=path!("/app/tokens") view=routes::tokens::TokensPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/releases") view=routes::releases::ReleasesPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/releases/:slug") view=routes::release::ReleasePage ssr=SsrMode::Async/>
+                <Route path=path!("/app/unannounced") view=routes::unannounced::UnannouncedPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/customers") view=routes::audiences::AudiencesPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
