@@ -124,7 +124,7 @@ pub fn router(state: AppState) -> Router {
             public::cache::serve,
         ))
         .layer(middleware::from_fn_with_state(
-            state.config.clone(),
+            crate::server::headers::SecurityHeaders::new(&state.config),
             crate::server::headers::security_headers,
         ))
         .layer(

@@ -150,6 +150,8 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         bail!("this database already has deploys; `shiplog demo` only fills an empty database");
     }
     let mut rng = StdRng::seed_from_u64(2026);
+    // Demo text links nowhere else, so images may come from this instance only.
+    let md = Markdown::default();
     let mut created_people = vec![];
     for (email, name, role) in PEOPLE {
         if db.user_credentials(email).await?.is_none() {
@@ -288,7 +290,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         );
         deploys::create(
             db,
-            &Markdown::default(),
+            &md,
             &ci,
             DeployInput {
                 environment: environment.into(),
@@ -305,7 +307,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("could not record a demo deploy: {e}"))?;
         deploy_count += 1;
     }
-    let release_count = make_releases(db, size.releases).await?;
+    let release_count = make_releases(db, &md, size.releases).await?;
     let token = tokens::create(db, &Actor::system(), "demo-ci", "engineer")
         .await
         .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
@@ -324,7 +326,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
 /// Groups shipped, customer-visible entries into releases, oldest first, each
 /// published a day after its last entry shipped. The newest entries stay
 /// unannounced and the newest release stays a draft, as in real life.
-async fn make_releases(db: &Db, count: usize) -> anyhow::Result<usize> {
+async fn make_releases(db: &Db, md: &Markdown, count: usize) -> anyhow::Result<usize> {
     if count == 0 {
         return Ok(0);
     }
@@ -342,7 +344,7 @@ async fn make_releases(db: &Db, count: usize) -> anyhow::Result<usize> {
             chunk.len(),
             chunk.iter().take(3).map(|e| e.entry.title.to_lowercase()).collect::<Vec<_>>().join(", ")
         );
-        let rendered = Markdown::default().render("narrative", &narrative)?;
+        let rendered = md.render("narrative", &narrative)?;
         let release = db
             .create_release(NewRelease {
                 slug: format!("{}-{}", super::service::releases::slugify(name), i + 1),

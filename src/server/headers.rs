@@ -47,8 +47,25 @@ fn never_stored(path: &str) -> bool {
         || path.starts_with("/invite/")
 }
 
+/// The headers every answer gets, made once from the settings (this runs
+/// on every request, cached pages included).
+#[derive(Clone)]
+pub struct SecurityHeaders {
+    no_script_policy: Option<HeaderValue>,
+    hsts: bool,
+}
+
+impl SecurityHeaders {
+    pub fn new(config: &Config) -> Arc<Self> {
+        Arc::new(SecurityHeaders {
+            no_script_policy: HeaderValue::from_str(&no_script_policy(config)).ok(),
+            hsts: config.public_url.scheme() == "https",
+        })
+    }
+}
+
 pub async fn security_headers(
-    State(config): State<Arc<Config>>,
+    State(headers): State<Arc<SecurityHeaders>>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -56,8 +73,8 @@ pub async fn security_headers(
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        if let Ok(v) = HeaderValue::from_str(&no_script_policy(&config)) {
-            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        if let Some(v) = &headers.no_script_policy {
+            h.insert(header::CONTENT_SECURITY_POLICY, v.clone());
         }
     }
     h.insert(
@@ -74,7 +91,7 @@ pub async fn security_headers(
     if no_store {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if config.public_url.scheme() == "https" {
+    if headers.hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),

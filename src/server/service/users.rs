@@ -123,10 +123,11 @@ pub async fn authenticate(
     };
     match found {
         Some((user, _)) if ok => {
-            // A right password is no failure: this attempt and the earlier
-            // failures at this account from this address are forgotten.
-            db.forget_login_attempts(&attempts).await?;
+            // A right password is no failure: the earlier failures at this
+            // account from this address go (this attempt's among them), and
+            // so does this attempt's count against the address.
             db.clear_login_failures(&keys[0]).await?;
+            db.forget_login_attempts(&attempts[1..]).await?;
             if !user.active {
                 tracing::info!(user = user.id, "sign-in refused: account deactivated");
                 return Err(AppError::unauthorized(
