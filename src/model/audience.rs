@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 /// A customer organisation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Account {
     pub id: i64,
     pub slug: String,
     pub name: String,
     /// Slugs of the cohorts it belongs to.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
     pub cohorts: Vec<String>,
     /// Whether a live private notes link exists (members / admins).
     pub has_link: bool,
@@ -21,11 +23,13 @@ pub struct Account {
 /// A named group of accounts (`beta`, `early-access`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Cohort {
     pub id: i64,
     pub slug: String,
     pub name: String,
     /// Slugs of its accounts.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
     pub members: Vec<String>,
     pub created_at: DateTime<Utc>,
 }

@@ -41,6 +41,13 @@ macro_rules! string_enum {
             }
         }
 
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -198,12 +205,15 @@ string_enum! {
 /// One deploy of one version to one environment, as listed in the timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Deploy {
     pub id: i64,
     /// The environment's slug, e.g. `production`.
     pub environment: String,
     pub version: String,
+    #[cfg_attr(feature = "ssr", sqlx(rename = "commit_sha"))]
     pub commit: Option<String>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub status: DeployStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -233,6 +243,7 @@ pub struct DeployDetail {
 /// One fine-grained change shipped in a deploy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ChangeEntry {
     pub id: i64,
     pub deploy_id: i64,
@@ -241,12 +252,16 @@ pub struct ChangeEntry {
     pub body: String,
     /// The Markdown rendered and sanitised on write.
     pub body_html: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub kind: EntryKind,
     #[cfg_attr(feature = "ssr", schema(value_type = String, example = "everyone"))]
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub audience: Audience,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub risk: Risk,
     pub component: Option<String>,
     pub breaking: bool,
+    #[cfg_attr(feature = "ssr", sqlx(json))]
     pub links: Vec<String>,
     /// The release that groups it, if any.
     pub release_id: Option<i64>,
@@ -257,6 +272,7 @@ pub struct ChangeEntry {
 /// A commit that went out in a deploy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Commit {
     pub sha: String,
     pub message: String,

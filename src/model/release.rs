@@ -20,6 +20,7 @@ pub const PRODUCTION: &str = "production";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Release {
     pub id: i64,
     pub slug: String,
@@ -32,7 +33,9 @@ pub struct Release {
     /// Who may read it (`everyone` by default); readers also need to see at
     /// least one of its entries.
     #[cfg_attr(feature = "ssr", schema(value_type = String, example = "everyone"))]
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub audience: Audience,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub status: ReleaseStatus,
     pub publish_at: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
@@ -48,10 +51,13 @@ pub struct Release {
 /// An entry linked to a release, with the deploy it shipped in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct LinkedEntry {
+    #[cfg_attr(feature = "ssr", sqlx(flatten))]
     pub entry: ChangeEntry,
     pub version: String,
     pub environment: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub deploy_status: DeployStatus,
     pub deployed_at: DateTime<Utc>,
 }

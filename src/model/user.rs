@@ -35,10 +35,12 @@ impl Role {
 
 /// A person, as any page may show them (no password hash).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct User {
     pub id: i64,
     pub email: String,
     pub name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub role: Role,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -46,9 +48,11 @@ pub struct User {
 
 /// A pending or used invitation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Invitation {
     pub id: i64,
     pub email: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub role: Role,
     pub invited_by: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -68,9 +72,11 @@ pub struct InvitationSent {
 
 /// An API token's public face: the secret itself is shown once, at creation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub role: Role,
     /// The first characters of the token, to recognise it by.
     pub prefix: String,

@@ -2,7 +2,7 @@
 //! audience is among the reader's (the public sees `everyone` only).
 
 use crate::model::*;
-use crate::server::db::{Db, PublicQuery, PublicReleaseQuery};
+use crate::server::db::{Cursor, Db, PublicQuery, PublicReleaseQuery};
 use crate::server::error::AppError;
 
 /// The environment whose succeeded deploys customers hear about.
@@ -40,7 +40,7 @@ pub async fn list(
             component: filter.component.clone(),
             search: filter.search.clone(),
             limit: PAGE_SIZE + 1,
-            offset,
+            cursor: Cursor::Offset(offset),
         })
         .await?;
     if entries.is_empty() && page > 1 {
@@ -100,13 +100,23 @@ pub async fn releases(
     }
     let has_more = list.len() as i64 > RELEASES_PAGE_SIZE;
     list.truncate(RELEASES_PAGE_SIZE as usize);
-    let mut releases = Vec::with_capacity(list.len());
-    for release in list {
-        let entries = db
-            .public_release_entries(PUBLIC_ENVIRONMENT, &audiences, release.id)
-            .await?;
-        releases.push(ReaderRelease { release, entries });
-    }
+    let ids: Vec<i64> = list.iter().map(|r| r.id).collect();
+    let mut entries = db
+        .public_release_entries(PUBLIC_ENVIRONMENT, &audiences, &ids)
+        .await?;
+    let releases = list
+        .into_iter()
+        .map(|release| {
+            let (mine, rest) = entries
+                .drain(..)
+                .partition(|e| e.entry.release_id == Some(release.id));
+            entries = rest;
+            ReaderRelease {
+                release,
+                entries: mine,
+            }
+        })
+        .collect();
     Ok(ReleasesPage { releases, has_more })
 }
 
@@ -120,7 +130,7 @@ pub async fn release(db: &Db, reader: &Reader, slug: &str) -> Result<ReaderRelea
         .await?
         .ok_or_else(missing)?;
     let entries = db
-        .public_release_entries(PUBLIC_ENVIRONMENT, &audiences, release.id)
+        .public_release_entries(PUBLIC_ENVIRONMENT, &audiences, &[release.id])
         .await?;
     Ok(ReaderRelease { release, entries })
 }

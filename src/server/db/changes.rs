@@ -1,0 +1,372 @@
+//! What readers see: entries and releases on customer pages, feeds and the
+//! public API. Who sees what is decided here, in [`visible_entries`] and
+//! [`visible_releases`]; every query of this module goes through them.
+
+use super::deploys::ENTRY_COLUMNS;
+use super::dialect::Dialect;
+use super::releases::RELEASE;
+use super::sql::{sql, Params};
+use super::{DbResult, SqlStore};
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Where a page of `/changes` starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest first, skipping `offset` (numbered pages and searches).
+    #[default]
+    Newest,
+    Offset(i64),
+    /// Entries older than this entry (the next page), newest first.
+    OlderThan(i64),
+    /// Entries newer than this entry (the previous page), answered oldest first.
+    NewerThan(i64),
+}
+
+/// One page of `/changes`.
+#[derive(Clone, Debug, Default)]
+pub struct PublicQuery {
+    pub environment: String,
+    /// The stored audience values the reader may see (`Reader::audiences`).
+    pub audiences: Vec<String>,
+    pub kind: Option<EntryKind>,
+    pub component: Option<String>,
+    /// Words to find; with words, the best matches come first.
+    pub search: String,
+    pub cursor: Cursor,
+    pub limit: i64,
+}
+
+/// One page of published releases for one reader.
+#[derive(Clone, Debug, Default)]
+pub struct PublicReleaseQuery {
+    pub environment: String,
+    /// The stored audience values the reader may see (`Reader::audiences`).
+    pub audiences: Vec<String>,
+    pub search: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[async_trait]
+pub trait ChangeStore: Send + Sync {
+    async fn public_entries(&self, query: &PublicQuery) -> DbResult<Vec<PublicEntry>>;
+    async fn public_entry(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        id: i64,
+    ) -> DbResult<Option<PublicEntry>>;
+    /// The components of the entries this reader can see, in order.
+    async fn public_components(
+        &self,
+        environment: &str,
+        audiences: &[String],
+    ) -> DbResult<Vec<String>>;
+    /// Published, unarchived releases this reader may see, newest first.
+    async fn public_releases(&self, query: &PublicReleaseQuery) -> DbResult<Vec<Release>>;
+    /// One published release (archived ones too) if this reader may see it.
+    async fn public_release(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        slug: &str,
+    ) -> DbResult<Option<Release>>;
+    /// The entries of these releases this reader may see.
+    async fn public_release_entries(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        release_ids: &[i64],
+    ) -> DbResult<Vec<PublicEntry>>;
+
+    /// Entries (id, body_html) and releases without their reader text yet.
+    async fn missing_reader_text(
+        &self,
+        limit: i64,
+    ) -> DbResult<(Vec<(i64, String)>, Vec<(i64, String)>)>;
+    async fn set_reader_text(
+        &self,
+        entries: &[(i64, String)],
+        releases: &[(i64, String)],
+    ) -> DbResult<()>;
+}
+
+/// Entries `n` a reader may see: shipped (a succeeded deploy) to the public
+/// environment, with an audience among the reader's.
+fn visible_entries(
+    dialect: Dialect,
+    params: &mut Params,
+    environment: &str,
+    audiences: &[String],
+) -> String {
+    let environment = params.add(environment);
+    let audiences = params.add(audiences);
+    entries_for(dialect, &environment, &audiences)
+}
+
+fn entries_for(dialect: Dialect, environment: &str, audiences: &str) -> String {
+    format!(
+        "n.shipped_environment = {environment} AND {}",
+        dialect.any("n.audience", audiences)
+    )
+}
+
+/// Releases `r` a reader may see: their own audience is the reader's, and so
+/// is at least one of their entries.
+fn visible_releases(
+    dialect: Dialect,
+    params: &mut Params,
+    environment: &str,
+    audiences: &[String],
+) -> String {
+    let environment = params.add(environment);
+    let audiences = params.add(audiences);
+    format!(
+        "{} AND EXISTS (SELECT 1 FROM entries n WHERE n.release_id = r.id AND {})",
+        dialect.any("r.audience", &audiences),
+        entries_for(dialect, &environment, &audiences)
+    )
+}
+
+/// A public entry with its deploy's version and the published release that
+/// announced it; `search_join` and `filter` narrow it down.
+fn public_entries_sql(search_join: &str, filter: &str, order: &str) -> String {
+    format!(
+        "SELECT {ENTRY_COLUMNS}, d.version, n.shipped_at,
+                r.slug AS release_slug, r.title AS release_title
+         FROM entries n
+         {search_join}
+         JOIN deploys d ON d.id = n.deploy_id
+         LEFT JOIN releases r ON r.id = n.release_id AND r.status = 'published'
+         WHERE {filter}
+         {order}"
+    )
+}
+
+// `PublicEntry` keeps its release as one optional pair, so its row mapping
+// is written out (for any database sqlx supports).
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for PublicEntry
+where
+    ChangeEntry: sqlx::FromRow<'r, R>,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let slug: Option<String> = row.try_get("release_slug")?;
+        let title: Option<String> = row.try_get("release_title")?;
+        Ok(PublicEntry {
+            entry: ChangeEntry::from_row(row)?,
+            version: row.try_get("version")?,
+            shipped_at: row.try_get("shipped_at")?,
+            release: slug.zip(title),
+        })
+    }
+}
+
+#[async_trait]
+impl ChangeStore for SqlStore {
+    async fn public_entries(&self, q: &PublicQuery) -> DbResult<Vec<PublicEntry>> {
+        let dialect = self.dialect();
+        let mut params = Params::default();
+        let mut filter = visible_entries(dialect, &mut params, &q.environment, &q.audiences);
+        if let Some(kind) = q.kind {
+            filter += &format!(" AND n.kind = {}", params.add(kind.as_str()));
+        }
+        if let Some(component) = &q.component {
+            filter += &format!(" AND n.component = {}", params.add(component));
+        }
+        let mut join = String::new();
+        let mut order = "ORDER BY n.shipped_at DESC, n.id DESC".to_string();
+        if !q.search.trim().is_empty() {
+            let Some(terms) = dialect.search_terms(&q.search) else {
+                return Ok(vec![]);
+            };
+            let search = dialect.text_search("entries", "n", &params.add(terms));
+            join = search.join;
+            filter += &format!(" AND {}", search.filter);
+            order = format!(
+                "ORDER BY {}, n.shipped_at DESC, n.id DESC",
+                search.best_first
+            );
+        }
+        let at = |params: &mut Params, id: i64| {
+            let id = params.add(id);
+            format!("(SELECT s.shipped_at FROM entries s WHERE s.id = {id}), {id}")
+        };
+        match q.cursor {
+            Cursor::Newest | Cursor::Offset(_) => {}
+            Cursor::OlderThan(id) => {
+                filter += &format!(" AND (n.shipped_at, n.id) < ({})", at(&mut params, id))
+            }
+            Cursor::NewerThan(id) => {
+                filter += &format!(" AND (n.shipped_at, n.id) > ({})", at(&mut params, id));
+                order = "ORDER BY n.shipped_at, n.id".into();
+            }
+        }
+        order += &format!(" LIMIT {}", params.add(q.limit));
+        if let Cursor::Offset(offset) = q.cursor {
+            order += &format!(" OFFSET {}", params.add(offset));
+        }
+        sql(public_entries_sql(&join, &filter, &order))
+            .params(params)
+            .all(self.read())
+            .await
+    }
+
+    async fn public_entry(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        id: i64,
+    ) -> DbResult<Option<PublicEntry>> {
+        let mut params = Params::default();
+        let visible = visible_entries(self.dialect(), &mut params, environment, audiences);
+        let filter = format!("{visible} AND n.id = {}", params.add(id));
+        sql(public_entries_sql("", &filter, ""))
+            .params(params)
+            .optional(self.read())
+            .await
+    }
+
+    async fn public_components(
+        &self,
+        environment: &str,
+        audiences: &[String],
+    ) -> DbResult<Vec<String>> {
+        // One index seek per component (entries_components), however many
+        // entries there are: each step finds the next component a visible
+        // entry has.
+        let mut params = Params::default();
+        let visible = visible_entries(self.dialect(), &mut params, environment, audiences);
+        sql(format!(
+            "WITH RECURSIVE c (component) AS (
+                SELECT MIN(n.component) FROM entries n
+                WHERE {visible} AND n.component IS NOT NULL
+                UNION ALL
+                SELECT (SELECT MIN(n.component) FROM entries n
+                        WHERE {visible} AND n.component > c.component)
+                FROM c WHERE c.component IS NOT NULL
+             )
+             SELECT component FROM c WHERE component IS NOT NULL"
+        ))
+        .params(params)
+        .column(self.read())
+        .await
+    }
+
+    async fn public_releases(&self, q: &PublicReleaseQuery) -> DbResult<Vec<Release>> {
+        let dialect = self.dialect();
+        let mut params = Params::default();
+        let mut filter = format!(
+            "r.status = 'published' AND r.archived = FALSE AND {}",
+            visible_releases(dialect, &mut params, &q.environment, &q.audiences)
+        );
+        let mut join = String::new();
+        // Newest published first, straight from the (status, published_at, id) index.
+        let mut order = "ORDER BY r.published_at DESC, r.id DESC".to_string();
+        if !q.search.trim().is_empty() {
+            let Some(terms) = dialect.search_terms(&q.search) else {
+                return Ok(vec![]);
+            };
+            let search = dialect.text_search("releases", "r", &params.add(terms));
+            join = search.join;
+            filter += &format!(" AND {}", search.filter);
+            order = format!(
+                "ORDER BY {}, r.published_at DESC, r.id DESC",
+                search.best_first
+            );
+        }
+        let limit = params.add(q.limit);
+        let offset = params.add(q.offset);
+        sql(format!(
+            "{RELEASE} {join} WHERE {filter} {order} LIMIT {limit} OFFSET {offset}"
+        ))
+        .params(params)
+        .all(self.read())
+        .await
+    }
+
+    async fn public_release(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        slug: &str,
+    ) -> DbResult<Option<Release>> {
+        let mut params = Params::default();
+        let visible = visible_releases(self.dialect(), &mut params, environment, audiences);
+        let slug = params.add(slug);
+        sql(format!(
+            "{RELEASE} WHERE r.status = 'published' AND r.slug = {slug} AND {visible}"
+        ))
+        .params(params)
+        .optional(self.read())
+        .await
+    }
+
+    async fn public_release_entries(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        release_ids: &[i64],
+    ) -> DbResult<Vec<PublicEntry>> {
+        let dialect = self.dialect();
+        let mut params = Params::default();
+        let visible = visible_entries(dialect, &mut params, environment, audiences);
+        let ids = params.add(release_ids);
+        let filter = format!("{visible} AND {}", dialect.any("n.release_id", &ids));
+        sql(public_entries_sql(
+            "",
+            &filter,
+            "ORDER BY n.kind, n.shipped_at DESC, n.id",
+        ))
+        .params(params)
+        .all(self.read())
+        .await
+    }
+
+    async fn missing_reader_text(
+        &self,
+        limit: i64,
+    ) -> DbResult<(Vec<(i64, String)>, Vec<(i64, String)>)> {
+        let entries = sql("SELECT id, body_html FROM entries WHERE body_text IS NULL
+                           ORDER BY id LIMIT $1")
+        .bind(limit)
+        .all(self.read())
+        .await?;
+        let releases = sql(
+            "SELECT id, narrative_html FROM releases WHERE narrative_text IS NULL
+                            ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .all(self.read())
+        .await?;
+        Ok((entries, releases))
+    }
+
+    async fn set_reader_text(
+        &self,
+        entries: &[(i64, String)],
+        releases: &[(i64, String)],
+    ) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        for (id, text) in entries {
+            sql("UPDATE entries SET body_text = $2 WHERE id = $1")
+                .bind(*id)
+                .bind(text)
+                .execute(tx.conn())
+                .await?;
+        }
+        for (id, text) in releases {
+            sql("UPDATE releases SET narrative_text = $2 WHERE id = $1")
+                .bind(*id)
+                .bind(text)
+                .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await
+    }
+}

@@ -1,0 +1,326 @@
+//! People: accounts of the team, invitations and sign-in throttling.
+
+use super::sql::{sql, Conn};
+use super::{DbError, DbResult, SqlStore};
+use crate::model::{Invitation, Role, User};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// A person to create; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewInvitation {
+    pub email: String,
+    pub role: Role,
+    pub token_hash: String,
+    pub invited_by: Option<i64>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    async fn count_users(&self) -> DbResult<i64>;
+    /// Creates the first admin only while nobody exists, atomically.
+    async fn create_first_user(&self, user: NewUser) -> DbResult<User>;
+    async fn create_user(&self, user: NewUser) -> DbResult<User>;
+    async fn user_by_id(&self, id: i64) -> DbResult<Option<User>>;
+    /// The person and their password hash, for signing in.
+    async fn user_credentials(&self, email: &str) -> DbResult<Option<(User, String)>>;
+    async fn list_users(&self) -> DbResult<Vec<User>>;
+    /// Changes role and active flag together, refusing ([`DbError::LastAdmin`])
+    /// if no active admin would remain.
+    async fn update_user(&self, id: i64, role: Role, active: bool) -> DbResult<User>;
+
+    async fn create_invitation(&self, inv: NewInvitation) -> DbResult<Invitation>;
+    async fn invitation_by_token(&self, token_hash: &str) -> DbResult<Option<Invitation>>;
+    /// Creates the person and marks the invitation used, in one transaction.
+    async fn accept_invitation(
+        &self,
+        invitation_id: i64,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<User>;
+    async fn list_invitations(&self) -> DbResult<Vec<Invitation>>;
+    async fn delete_invitation(&self, id: i64) -> DbResult<()>;
+
+    /// The oldest failure counted since `since`, to say when the lock lifts.
+    async fn oldest_login_failure(
+        &self,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<Option<DateTime<Utc>>>;
+    async fn clear_login_failures(&self, key: &str) -> DbResult<()>;
+    /// Records one sign-in attempt under each key, committed before the password
+    /// is checked, and answers how many attempts each key has had since
+    /// `since` (this one included), in the order of `keys`.
+    async fn record_login_attempt(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> DbResult<(Vec<i64>, Vec<i64>)>;
+    /// Forgets attempts by their ids (a successful sign-in is no failure).
+    async fn forget_login_attempts(&self, ids: &[i64]) -> DbResult<()>;
+}
+
+const USER: &str = "SELECT id, email, name, role, active, created_at FROM users";
+
+const INVITATION: &str = "
+    SELECT i.id, i.email, i.role, u.email AS invited_by, i.created_at, i.expires_at, i.accepted_at
+    FROM invitations i
+    LEFT JOIN users u ON u.id = i.invited_by";
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    #[sqlx(flatten)]
+    user: User,
+    password_hash: String,
+}
+
+async fn insert_user(conn: Conn<'_>, u: &NewUser) -> DbResult<User> {
+    sql(
+        "INSERT INTO users (email, name, role, password_hash, active, created_at)
+         VALUES ($1, $2, $3, $4, TRUE, $5)
+         RETURNING id, email, name, role, active, created_at",
+    )
+    .bind(&u.email)
+    .bind(&u.name)
+    .bind(u.role.as_str())
+    .bind(&u.password_hash)
+    .bind(Utc::now())
+    .or_conflict(format!("an account for {} already exists", u.email))
+    .one(conn)
+    .await
+}
+
+#[async_trait]
+impl PeopleStore for SqlStore {
+    async fn count_users(&self) -> DbResult<i64> {
+        sql("SELECT COUNT(*) FROM users").value(self.read()).await
+    }
+
+    async fn create_first_user(&self, user: NewUser) -> DbResult<User> {
+        let mut tx = self.begin().await?;
+        if let Some(lock) = self.dialect().lock_users() {
+            sql(lock).execute(tx.conn()).await?;
+        }
+        let n: i64 = sql("SELECT COUNT(*) FROM users").value(tx.conn()).await?;
+        if n > 0 {
+            return Err(DbError::Conflict(
+                "Shiplog already has an admin account; sign in instead".into(),
+            ));
+        }
+        let user = insert_user(tx.conn(), &user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn create_user(&self, user: NewUser) -> DbResult<User> {
+        insert_user(self.write(), &user).await
+    }
+
+    async fn user_by_id(&self, id: i64) -> DbResult<Option<User>> {
+        sql(format!("{USER} WHERE id = $1"))
+            .bind(id)
+            .optional(self.read())
+            .await
+    }
+
+    async fn user_credentials(&self, email: &str) -> DbResult<Option<(User, String)>> {
+        let found: Option<Credentials> = sql(
+            "SELECT id, email, name, role, active, created_at, password_hash
+             FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .optional(self.read())
+        .await?;
+        Ok(found.map(|c| (c.user, c.password_hash)))
+    }
+
+    async fn list_users(&self) -> DbResult<Vec<User>> {
+        sql(format!("{USER} ORDER BY active DESC, name, id"))
+            .all(self.read())
+            .await
+    }
+
+    async fn update_user(&self, id: i64, role: Role, active: bool) -> DbResult<User> {
+        let mut tx = self.begin().await?;
+        let admins: Vec<i64> = sql(format!(
+            "SELECT id FROM users WHERE role = 'admin' AND active = TRUE{}",
+            self.dialect().for_update()
+        ))
+        .column(tx.conn())
+        .await?;
+        let stays_admin = role == Role::Admin && active;
+        if !stays_admin && admins == [id] {
+            return Err(DbError::LastAdmin);
+        }
+        let user = sql("UPDATE users SET role = $2, active = $3 WHERE id = $1
+                        RETURNING id, email, name, role, active, created_at")
+        .bind(id)
+        .bind(role.as_str())
+        .bind(active)
+        .one(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn create_invitation(&self, inv: NewInvitation) -> DbResult<Invitation> {
+        let mut tx = self.begin().await?;
+        let id: i64 = sql(
+            "INSERT INTO invitations (email, role, token_hash, invited_by, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&inv.email)
+        .bind(inv.role.as_str())
+        .bind(&inv.token_hash)
+        .bind(inv.invited_by)
+        .bind(Utc::now())
+        .bind(inv.expires_at)
+        .value(tx.conn())
+        .await?;
+        let invitation = sql(format!("{INVITATION} WHERE i.id = $1"))
+            .bind(id)
+            .one(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(invitation)
+    }
+
+    async fn invitation_by_token(&self, token_hash: &str) -> DbResult<Option<Invitation>> {
+        sql(format!("{INVITATION} WHERE i.token_hash = $1"))
+            .bind(token_hash)
+            .optional(self.read())
+            .await
+    }
+
+    async fn accept_invitation(
+        &self,
+        invitation_id: i64,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<User> {
+        let mut tx = self.begin().await?;
+        let claimed: Option<(String, String)> = sql("UPDATE invitations SET accepted_at = $2
+             WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2
+             RETURNING email, role")
+        .bind(invitation_id)
+        .bind(now)
+        .optional(tx.conn())
+        .await?;
+        let Some((email, role)) = claimed else {
+            return Err(DbError::Conflict(
+                "This invitation has already been used or has expired".into(),
+            ));
+        };
+        let user = NewUser {
+            email,
+            name: name.to_string(),
+            role: role
+                .parse()
+                .map_err(|e| DbError::Corrupt(format!("invitations.role: {e}")))?,
+            password_hash: password_hash.to_string(),
+        };
+        let user = insert_user(tx.conn(), &user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn list_invitations(&self) -> DbResult<Vec<Invitation>> {
+        sql(format!(
+            "{INVITATION} ORDER BY i.created_at DESC, i.id DESC"
+        ))
+        .all(self.read())
+        .await
+    }
+
+    async fn delete_invitation(&self, id: i64) -> DbResult<()> {
+        sql("DELETE FROM invitations WHERE id = $1 AND accepted_at IS NULL")
+            .bind(id)
+            .change_one(self.write())
+            .await
+    }
+
+    async fn oldest_login_failure(
+        &self,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<Option<DateTime<Utc>>> {
+        sql("SELECT failed_at FROM login_failures
+             WHERE throttle_key = $1 AND failed_at >= $2
+             ORDER BY failed_at LIMIT 1")
+        .bind(key)
+        .bind(since)
+        .scalar(self.read())
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> DbResult<()> {
+        sql("DELETE FROM login_failures WHERE throttle_key = $1")
+            .bind(key)
+            .execute(self.write())
+            .await?;
+        Ok(())
+    }
+
+    async fn record_login_attempt(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> DbResult<(Vec<i64>, Vec<i64>)> {
+        // One transaction holding each key's lock (always in the same
+        // order): of many parallel attempts, the k-th counts exactly k.
+        let mut tx = self.begin().await?;
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(lock) = self.dialect().lock_key() {
+                sql(lock).bind(key).execute(tx.conn()).await?;
+            }
+            let id: i64 = sql(
+                "INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(key)
+            .bind(at)
+            .value(tx.conn())
+            .await?;
+            let n: i64 = sql(
+                "SELECT COUNT(*) FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2",
+            )
+            .bind(key)
+            .bind(since)
+            .value(tx.conn())
+            .await?;
+            ids.push(id);
+            counts.push(n);
+        }
+        // Old attempts no longer count for anything.
+        sql("DELETE FROM login_failures WHERE failed_at < $1")
+            .bind(at - TimeDelta::days(1))
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok((ids, counts))
+    }
+
+    async fn forget_login_attempts(&self, ids: &[i64]) -> DbResult<()> {
+        for id in ids {
+            sql("DELETE FROM login_failures WHERE id = $1")
+                .bind(*id)
+                .execute(self.write())
+                .await?;
+        }
+        Ok(())
+    }
+}

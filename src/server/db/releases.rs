@@ -1,0 +1,390 @@
+//! Marketing releases: drafts, schedules, publishing, and the entries they group.
+//!
+//! Every change to a release moves its `revision` on; edits that name an older
+//! revision are refused ([`DbError::Stale`]).
+
+use super::deploys::ENTRY_COLUMNS;
+use super::sql::{sql, Conn};
+use super::{DbError, DbResult, SqlStore, CUSTOMER_VISIBLE};
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug)]
+pub struct NewRelease {
+    pub slug: String,
+    pub title: String,
+    pub version_name: Option<String>,
+    pub narrative: String,
+    pub narrative_html: String,
+    pub narrative_text: String,
+    pub audience: Audience,
+    pub created_by: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReleaseEdit {
+    pub slug: String,
+    pub title: String,
+    pub version_name: Option<String>,
+    pub narrative: String,
+    pub narrative_html: String,
+    pub narrative_text: String,
+    pub audience: Audience,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReleaseState {
+    pub status: ReleaseStatus,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub archived: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseQuery {
+    pub include_archived: bool,
+    pub search: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CandidateQuery {
+    pub environment: Option<String>,
+    pub kind: Option<EntryKind>,
+    pub component: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub text: String,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait ReleaseStore: Send + Sync {
+    async fn create_release(&self, release: NewRelease) -> DbResult<Release>;
+    /// Edits text fields if the release is still at `revision`.
+    async fn edit_release(&self, id: i64, revision: i64, edit: ReleaseEdit) -> DbResult<Release>;
+    /// Changes status, schedule and archive flag if still at `revision`.
+    async fn set_release_state(
+        &self,
+        id: i64,
+        revision: i64,
+        state: ReleaseState,
+    ) -> DbResult<Release>;
+    async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>>;
+    async fn release_id(&self, slug: &str) -> DbResult<Option<i64>>;
+    /// Every release (drafts and scheduled first), for the team.
+    async fn list_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
+    /// Links entries in one transaction; an entry of another release refuses them all,
+    /// and so does a release no longer at `revision` when one is given.
+    async fn link_entries(
+        &self,
+        release_id: i64,
+        entry_ids: &[i64],
+        revision: Option<i64>,
+    ) -> DbResult<()>;
+    /// One entry with the deploy it shipped in.
+    async fn linked_entry(&self, id: i64) -> DbResult<Option<LinkedEntry>>;
+    async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()>;
+    /// Publishes every scheduled release whose time has come, once; their ids.
+    async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>>;
+    /// Customer-visible entries in no release yet, newest first.
+    async fn candidate_entries(&self, query: &CandidateQuery) -> DbResult<Vec<LinkedEntry>>;
+    /// Customer-visible entries shipped to `environment` and in no published or
+    /// scheduled release, oldest first.
+    async fn unannounced(&self, environment: &str) -> DbResult<Vec<LinkedEntry>>;
+    /// (announced, all) customer-visible entries shipped to `environment` since `since`.
+    async fn announced_share(
+        &self,
+        environment: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<(i64, i64)>;
+}
+
+/// A release with its entry count, from `releases r`.
+pub(super) const RELEASE: &str = "
+    SELECT r.id, r.slug, r.title, r.version_name, r.narrative, r.narrative_html, r.audience,
+           r.status, r.publish_at, r.published_at, r.archived, r.revision, r.created_by,
+           r.created_at, r.updated_at,
+           (SELECT COUNT(*) FROM entries x WHERE x.release_id = r.id) AS entry_count
+    FROM releases r";
+
+/// An entry with the deploy it went out in (`entries n`, `deploys d`, `environments e`).
+fn linked(filter_and_order: &str) -> String {
+    format!(
+        "SELECT {ENTRY_COLUMNS}, d.version, e.slug AS environment, d.status AS deploy_status,
+                d.started_at AS deployed_at
+         FROM entries n
+         JOIN deploys d ON d.id = n.deploy_id
+         JOIN environments e ON e.id = d.environment_id
+         {filter_and_order}"
+    )
+}
+
+/// `%text%` in lower case for LIKE, or `''` for no filter.
+fn like_pattern(text: &str) -> String {
+    let t = text.trim().to_lowercase();
+    if t.is_empty() {
+        return String::new();
+    }
+    let escaped: String = t.chars().filter(|c| *c != '%' && *c != '_').collect();
+    format!("%{escaped}%")
+}
+
+/// After a compare-and-set on `revision` (`changed` rows): the release as it
+/// is now, or why nothing changed.
+async fn revised(conn: Conn<'_>, id: i64, changed: u64) -> DbResult<Release> {
+    let release: Option<Release> = sql(format!("{RELEASE} WHERE r.id = $1"))
+        .bind(id)
+        .optional(conn)
+        .await?;
+    match (changed, release) {
+        (_, None) => Err(DbError::NotFound),
+        (0, Some(_)) => Err(DbError::Stale),
+        (_, Some(release)) => Ok(release),
+    }
+}
+
+fn slug_taken(slug: &str) -> String {
+    format!("a release with the slug `{slug}` already exists")
+}
+
+#[async_trait]
+impl ReleaseStore for SqlStore {
+    async fn create_release(&self, r: NewRelease) -> DbResult<Release> {
+        let id: i64 = sql(
+            "INSERT INTO releases (slug, title, version_name, narrative, narrative_html, status,
+                created_by, created_at, updated_at, narrative_text, audience)
+             VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $7, $8, $9) RETURNING id",
+        )
+        .bind(&r.slug)
+        .bind(&r.title)
+        .bind(&r.version_name)
+        .bind(&r.narrative)
+        .bind(&r.narrative_html)
+        .bind(&r.created_by)
+        .bind(Utc::now())
+        .bind(&r.narrative_text)
+        .bind(r.audience.as_string())
+        .or_conflict(slug_taken(&r.slug))
+        .value(self.write())
+        .await?;
+        revised(self.write(), id, 1).await
+    }
+
+    async fn edit_release(&self, id: i64, revision: i64, r: ReleaseEdit) -> DbResult<Release> {
+        let changed = sql(
+            "UPDATE releases SET slug = $3, title = $4, version_name = $5, narrative = $6,
+                narrative_html = $7, revision = revision + 1, updated_at = $8,
+                narrative_text = $9, audience = $10
+             WHERE id = $1 AND revision = $2",
+        )
+        .bind(id)
+        .bind(revision)
+        .bind(&r.slug)
+        .bind(&r.title)
+        .bind(&r.version_name)
+        .bind(&r.narrative)
+        .bind(&r.narrative_html)
+        .bind(Utc::now())
+        .bind(&r.narrative_text)
+        .bind(r.audience.as_string())
+        .or_conflict(slug_taken(&r.slug))
+        .execute(self.write())
+        .await?;
+        revised(self.write(), id, changed).await
+    }
+
+    async fn set_release_state(
+        &self,
+        id: i64,
+        revision: i64,
+        s: ReleaseState,
+    ) -> DbResult<Release> {
+        let changed = sql(
+            "UPDATE releases SET status = $3, publish_at = $4, published_at = $5, archived = $6,
+                revision = revision + 1, updated_at = $7
+             WHERE id = $1 AND revision = $2",
+        )
+        .bind(id)
+        .bind(revision)
+        .bind(s.status.as_str())
+        .bind(s.publish_at)
+        .bind(s.published_at)
+        .bind(s.archived)
+        .bind(Utc::now())
+        .execute(self.write())
+        .await?;
+        revised(self.write(), id, changed).await
+    }
+
+    async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>> {
+        let release = sql(format!("{RELEASE} WHERE r.id = $1"))
+            .bind(id)
+            .optional(self.read())
+            .await?;
+        let Some(release) = release else {
+            return Ok(None);
+        };
+        let entries = sql(linked(
+            "WHERE n.release_id = $1 ORDER BY d.started_at, n.position, n.id",
+        ))
+        .bind(id)
+        .all(self.read())
+        .await?;
+        Ok(Some(ReleaseDetail { release, entries }))
+    }
+
+    async fn release_id(&self, slug: &str) -> DbResult<Option<i64>> {
+        sql("SELECT id FROM releases WHERE slug = $1")
+            .bind(slug)
+            .scalar(self.read())
+            .await
+    }
+
+    async fn list_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
+        sql(format!(
+            "{RELEASE}
+             WHERE ($1 = TRUE OR r.archived = FALSE)
+               AND ($2 = '' OR LOWER(r.title) LIKE $2 OR LOWER(r.narrative) LIKE $2
+                    OR LOWER(COALESCE(r.version_name, '')) LIKE $2)
+             ORDER BY (r.status = 'published'),
+                      COALESCE(r.published_at, r.publish_at, r.updated_at) DESC, r.id DESC
+             LIMIT $3 OFFSET $4"
+        ))
+        .bind(q.include_archived)
+        .bind(like_pattern(&q.search))
+        .bind(q.limit)
+        .bind(q.offset)
+        .all(self.read())
+        .await
+    }
+
+    async fn link_entries(
+        &self,
+        release_id: i64,
+        entry_ids: &[i64],
+        revision: Option<i64>,
+    ) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        let moved = sql(
+            "UPDATE releases SET revision = revision + 1, updated_at = $2
+                         WHERE id = $1 AND ($3 IS NULL OR revision = $3)",
+        )
+        .bind(release_id)
+        .bind(Utc::now())
+        .bind(revision)
+        .execute(tx.conn())
+        .await?;
+        if moved == 0 {
+            return Err(DbError::Stale);
+        }
+        for id in entry_ids {
+            let linked = sql("UPDATE entries SET release_id = $1
+                              WHERE id = $2 AND (release_id IS NULL OR release_id = $1)")
+            .bind(release_id)
+            .bind(*id)
+            .execute(tx.conn())
+            .await?;
+            if linked == 0 {
+                let exists: Option<i64> = sql("SELECT id FROM entries WHERE id = $1")
+                    .bind(*id)
+                    .scalar(tx.conn())
+                    .await?;
+                return Err(DbError::Conflict(match exists {
+                    Some(_) => format!("entry {id} already belongs to another release"),
+                    None => format!("there is no entry {id}"),
+                }));
+            }
+        }
+        tx.commit().await
+    }
+
+    async fn linked_entry(&self, id: i64) -> DbResult<Option<LinkedEntry>> {
+        sql(linked("WHERE n.id = $1"))
+            .bind(id)
+            .optional(self.read())
+            .await
+    }
+
+    async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        sql("UPDATE entries SET release_id = NULL WHERE id = $2 AND release_id = $1")
+            .bind(release_id)
+            .bind(entry_id)
+            .change_one(tx.conn())
+            .await?;
+        sql("UPDATE releases SET revision = revision + 1, updated_at = $2 WHERE id = $1")
+            .bind(release_id)
+            .bind(Utc::now())
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await
+    }
+
+    async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>> {
+        sql(format!(
+            "UPDATE releases SET status = 'published', published_at = publish_at,
+                revision = revision + 1, updated_at = $1
+             WHERE status = 'scheduled' AND {}
+             RETURNING id",
+            self.dialect().time_at_or_before("publish_at", "$1")
+        ))
+        .bind(now)
+        .column(self.write())
+        .await
+    }
+
+    async fn candidate_entries(&self, q: &CandidateQuery) -> DbResult<Vec<LinkedEntry>> {
+        sql(linked(&format!(
+            "WHERE n.release_id IS NULL AND {CUSTOMER_VISIBLE}
+               AND ($1 IS NULL OR e.slug = $1) AND ($2 IS NULL OR n.kind = $2)
+               AND ($3 IS NULL OR n.component = $3) AND ($4 IS NULL OR d.started_at >= $4)
+               AND ($5 IS NULL OR d.started_at < $5)
+               AND ($6 = '' OR LOWER(n.title) LIKE $6 OR LOWER(n.body) LIKE $6)
+             ORDER BY d.started_at DESC, n.position, n.id LIMIT $7"
+        )))
+        .bind(&q.environment)
+        .bind(q.kind.map(|k| k.as_str()))
+        .bind(&q.component)
+        .bind(q.from)
+        .bind(q.to)
+        .bind(like_pattern(&q.text))
+        .bind(q.limit)
+        .all(self.read())
+        .await
+    }
+
+    async fn unannounced(&self, environment: &str) -> DbResult<Vec<LinkedEntry>> {
+        sql(linked(&format!(
+            "LEFT JOIN releases r ON r.id = n.release_id
+             WHERE n.shipped_environment = $1 AND {CUSTOMER_VISIBLE}
+               AND (r.id IS NULL OR r.status = 'draft')
+             ORDER BY d.started_at, n.position, n.id"
+        )))
+        .bind(environment)
+        .all(self.read())
+        .await
+    }
+
+    async fn announced_share(
+        &self,
+        environment: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<(i64, i64)> {
+        sql(format!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN r.status IN ('published', 'scheduled')
+                                           THEN 1 ELSE 0 END), 0) AS BIGINT),
+                    COUNT(*)
+             FROM entries n
+             JOIN deploys d ON d.id = n.deploy_id
+             LEFT JOIN releases r ON r.id = n.release_id
+             WHERE n.shipped_environment = $1 AND {CUSTOMER_VISIBLE} AND d.started_at >= $2"
+        ))
+        .bind(environment)
+        .bind(since)
+        .one(self.read())
+        .await
+    }
+}
