@@ -195,4 +195,88 @@ on_both_databases! {
             "entries": [entry("Second change", "feature", "everyone")]})).await;
         assert!(app.get("/changes").await.text().contains("Second change"));
     }
+
+    async fn older_and_newer_pages_walk_every_change_once(app) {
+        let t = app.token("engineer").await;
+        // Two deploys finish at the same moment: ties are broken by id.
+        for (version, at) in [("a", "2026-11-01T21:00:00Z"), ("b", "2026-11-02T21:00:00Z"), ("c", "2026-11-02T21:00:00Z")] {
+            let entries: Vec<Value> = (0..45).map(|i| json!({"title": format!("Change {version}{i:02}"), "kind": "fix", "component": "api"})).collect();
+            app.record_deploy(&t, json!({"environment": "production", "version": version, "status": "succeeded",
+                "started_at": at, "finished_at": at, "entries": entries})).await;
+        }
+        let hidden = app.record_deploy(&t, json!({"environment": "production", "version": "d", "status": "succeeded",
+            "entries": [{"title": "Cohort only", "kind": "feature", "audience": "cohort:beta", "component": "secret-part"}]})).await;
+        let hidden_id = hidden["entries"][0]["id"].as_i64().unwrap();
+
+        let titles = |html: &str| -> Vec<String> {
+            let mut found: Vec<String> = vec![];
+            for (i, _) in html.match_indices("Change ") {
+                let t = html[i..i + 10].to_string();
+                if found.last() != Some(&t) { found.push(t); }
+            }
+            found
+        };
+        let link = |html: &str, rel: &str| -> Option<String> {
+            let at = html.find(&format!("rel=\"{rel}\" href=\""))? + rel.len() + 13;
+            Some(html[at..at + html[at..].find('"').unwrap()].replace("&amp;", "&"))
+        };
+        let expected: Vec<String> = ["c", "b", "a"].iter()
+            .flat_map(|v| (0..45).rev().map(move |i| format!("Change {v}{i:02}"))).collect();
+
+        let mut url = "/changes".to_string();
+        let mut pages = vec![];
+        loop {
+            let html = app.get(&url).await.text();
+            assert!(!html.contains("Cohort only") && !html.contains("secret-part"), "{url}");
+            pages.push((url.clone(), titles(&html)));
+            match link(&html, "next") {
+                Some(next) => {
+                    assert!(next.contains("older="), "lists page by entry, not by number: {next}");
+                    url = next;
+                }
+                None => break,
+            }
+        }
+        let seen: Vec<String> = pages.iter().flat_map(|(_, t)| t.clone()).collect();
+        assert_eq!(seen, expected, "every change once, newest first");
+        assert_eq!(pages.iter().map(|(_, t)| t.len()).collect::<Vec<_>>(), [50, 50, 35]);
+
+        // Back up again with the newer links: the same pages.
+        let mut html = app.get(&pages[2].0).await.text();
+        for want in [&pages[1].1, &pages[0].1] {
+            let prev = link(&html, "prev").expect("a page below the first links to newer changes");
+            assert!(prev.contains("newer="), "{prev}");
+            html = app.get(&prev).await.text();
+            assert_eq!(&titles(&html), want);
+        }
+        assert!(link(&html, "prev").is_none(), "the newest page has nothing newer");
+
+        // A change the reader cannot see is no place to start from.
+        let leak = app.get(&format!("/changes?older={hidden_id}")).await;
+        assert_eq!(leak.status, StatusCode::OK);
+        assert!(titles(&leak.text()).is_empty(), "a hidden entry's time must not page the list");
+        assert_eq!(app.get("/changes?older=abc").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    async fn search_finds_words_by_prefix_and_ranks_titles_first(app) {
+        let t = app.token("engineer").await;
+        app.record_deploy(&t, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "started_at": "2026-11-01T21:00:00Z",
+            "entries": [{"title": "Exports to spreadsheets", "kind": "feature", "body": "Download a file."}]})).await;
+        app.record_deploy(&t, json!({"environment": "production", "version": "v2", "status": "succeeded",
+            "started_at": "2026-11-02T21:00:00Z",
+            "entries": [{"title": "Faster dashboards", "kind": "improvement", "body": "Charts load before the export finishes."},
+                        {"title": "Billing fix", "kind": "fix", "body": "Invoices show the right total."}]})).await;
+        let html = app.get("/changes?q=export").await.text();
+        let (title_hit, body_hit) = (html.find("Exports to spreadsheets"), html.find("Faster dashboards"));
+        assert!(title_hit.is_some() && body_hit.is_some(), "a prefix finds both: {html}");
+        assert!(title_hit < body_hit, "the title match ranks first although it is older");
+        assert!(!html.contains("Billing fix"));
+        let both = app.get("/changes?q=charts%20EXPORT").await.text();
+        assert!(both.contains("Faster dashboards") && !both.contains("Exports to spreadsheets"), "every word must match");
+        for odd in ["%25", "%22", "*", "a%27%20OR%201%3D1", "NEAR(", "-", "%5C"] {
+            let res = app.get(&format!("/changes?q={odd}")).await;
+            assert_eq!(res.status, StatusCode::OK, "{odd}");
+        }
+    }
 }

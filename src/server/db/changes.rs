@@ -103,13 +103,13 @@ fn visible_entries(
 ) -> String {
     let environment = params.add(environment);
     let audiences = params.add(audiences);
-    entries_for(dialect, &environment, &audiences)
+    entries_for(dialect, "n", &environment, &audiences)
 }
 
-fn entries_for(dialect: Dialect, environment: &str, audiences: &str) -> String {
+fn entries_for(dialect: Dialect, alias: &str, environment: &str, audiences: &str) -> String {
     format!(
-        "n.shipped_environment = {environment} AND {}",
-        dialect.any("n.audience", audiences)
+        "{alias}.shipped_environment = {environment} AND {}",
+        dialect.any(&format!("{alias}.audience"), audiences)
     )
 }
 
@@ -126,7 +126,7 @@ fn visible_releases(
     format!(
         "{} AND EXISTS (SELECT 1 FROM entries n WHERE n.release_id = r.id AND {})",
         dialect.any("r.audience", &audiences),
-        entries_for(dialect, &environment, &audiences)
+        entries_for(dialect, "n", &environment, &audiences)
     )
 }
 
@@ -172,7 +172,9 @@ impl ChangeStore for SqlStore {
     async fn public_entries(&self, q: &PublicQuery) -> DbResult<Vec<PublicEntry>> {
         let dialect = self.dialect();
         let mut params = Params::default();
-        let mut filter = visible_entries(dialect, &mut params, &q.environment, &q.audiences);
+        let environment = params.add(&q.environment);
+        let audiences = params.add(&q.audiences);
+        let mut filter = entries_for(dialect, "n", &environment, &audiences);
         if let Some(kind) = q.kind {
             filter += &format!(" AND n.kind = {}", params.add(kind.as_str()));
         }
@@ -193,9 +195,11 @@ impl ChangeStore for SqlStore {
                 search.best_first
             );
         }
+        // A cursor is an entry this reader can see; any other matches nothing.
         let at = |params: &mut Params, id: i64| {
             let id = params.add(id);
-            format!("(SELECT s.shipped_at FROM entries s WHERE s.id = {id}), {id}")
+            let visible = entries_for(dialect, "s", &environment, &audiences);
+            format!("(SELECT s.shipped_at FROM entries s WHERE s.id = {id} AND {visible}), {id}")
         };
         match q.cursor {
             Cursor::Newest | Cursor::Offset(_) => {}

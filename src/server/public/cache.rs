@@ -176,7 +176,7 @@ fn respond(page: &Page, gzip: bool) -> Response {
 fn cached_params(path: &str) -> Option<&'static [&'static str]> {
     match path {
         "/" => Some(&["q", "page"]),
-        "/changes" => Some(&["q", "kind", "component", "page"]),
+        "/changes" => Some(&["q", "kind", "component", "page", "older", "newer"]),
         p if ["/changes/", "/releases/", "/feeds/"]
             .iter()
             .any(|prefix| p.starts_with(prefix)) =>

@@ -139,15 +139,7 @@ async fn releases_feed(state: &AppState, viewer: &Viewer) -> Result<Feed, AppErr
 }
 
 async fn changes_feed(state: &AppState, viewer: &Viewer) -> Result<Feed, AppError> {
-    let page = changes::list(
-        &state.db,
-        &viewer.reader,
-        &ChangesFilter {
-            page: 1,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let page = changes::list(&state.db, &viewer.reader, &ChangesFilter::default()).await?;
     let link = |p: &str| state.config.link(&format!("{}{p}", viewer.base));
     let items = page
         .entries

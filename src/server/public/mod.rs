@@ -12,7 +12,7 @@ mod pages;
 use crate::model::{EntryKind, Reader};
 use crate::server::error::AppError;
 use crate::server::service::audiences;
-use crate::server::service::changes::{self, ChangesFilter};
+use crate::server::service::changes::{self, ChangesFilter, PageAt};
 use crate::server::state::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
@@ -124,6 +124,20 @@ fn page_number(raw: Option<&str>) -> Result<i64, AppError> {
     }
 }
 
+/// An entry id given as a page position (`older`, `newer`).
+fn entry_id(name: &'static str, raw: Option<String>) -> Result<Option<i64>, AppError> {
+    match raw.as_deref().filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => match v.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(Some(id)),
+            _ => Err(AppError::invalid(
+                name,
+                "this must be the number of a change",
+            )),
+        },
+    }
+}
+
 fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
     params.get(name).map(String::as_str).unwrap_or_default()
 }
@@ -171,6 +185,8 @@ pub struct ChangesParams {
     kind: Option<String>,
     component: Option<String>,
     page: Option<String>,
+    older: Option<String>,
+    newer: Option<String>,
 }
 
 async fn changes_page(
@@ -192,7 +208,11 @@ async fn changes_page(
             search: p.q.unwrap_or_default(),
             kind,
             component: p.component.filter(|c| !c.is_empty()),
-            page: page_number(p.page.as_deref())?,
+            at: match (entry_id("older", p.older)?, entry_id("newer", p.newer)?) {
+                (Some(id), _) => PageAt::Older(id),
+                (None, Some(id)) => PageAt::Newer(id),
+                (None, None) => PageAt::Number(page_number(p.page.as_deref())?),
+            },
         };
         let list = changes::list(&state.db, &viewer.reader, &filter).await?;
         Ok::<_, AppError>(pages::changes(&viewer, &filter, &list))

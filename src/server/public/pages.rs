@@ -3,7 +3,9 @@
 
 use super::Viewer;
 use crate::model::*;
-use crate::server::service::changes::{ChangesFilter, ChangesPage, ReaderRelease, ReleasesPage};
+use crate::server::service::changes::{
+    ChangesFilter, ChangesPage, PageAt, ReaderRelease, ReleasesPage,
+};
 use axum::http::StatusCode;
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;
@@ -312,7 +314,7 @@ pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> S
         })
         .collect_view();
     let action = format!("{base}/changes");
-    let params = |p: i64| {
+    let params = |p: PageAt| {
         vec![
             ("q", filter.search.clone()),
             (
@@ -320,13 +322,16 @@ pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> S
                 kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
             ),
             ("component", component.clone().unwrap_or_default()),
-            ("page", if p > 1 { p.to_string() } else { String::new() }),
+            match p {
+                PageAt::Number(n) if n > 1 => ("page", n.to_string()),
+                PageAt::Number(_) => ("page", String::new()),
+                PageAt::Older(id) => ("older", id.to_string()),
+                PageAt::Newer(id) => ("newer", id.to_string()),
+            },
         ]
     };
-    let prev = (filter.page > 1).then(|| with_query(action.clone(), &params(filter.page - 1)));
-    let next = page
-        .has_more
-        .then(|| with_query(action.clone(), &params(filter.page + 1)));
+    let prev = page.prev.map(|p| with_query(action.clone(), &params(p)));
+    let next = page.next.map(|p| with_query(action.clone(), &params(p)));
     let filtered = kind.is_some() || component.is_some() || !filter.search.is_empty();
     let clear = action.clone();
     document(

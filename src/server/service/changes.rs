@@ -15,12 +15,33 @@ pub struct ChangesFilter {
     pub search: String,
     pub kind: Option<EntryKind>,
     pub component: Option<String>,
-    pub page: i64,
+    /// Which page: numbered (searches, and old links) or next to an entry.
+    pub at: PageAt,
+}
+
+/// Where a page of changes is. Lists without search page by the last entry
+/// shown (keyset), so a deep page costs what the first one does; search
+/// results are ranked, so they are numbered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageAt {
+    Number(i64),
+    /// Entries older than this one.
+    Older(i64),
+    /// Entries newer than this one.
+    Newer(i64),
+}
+
+impl Default for PageAt {
+    fn default() -> Self {
+        PageAt::Number(1)
+    }
 }
 
 pub struct ChangesPage {
     pub entries: Vec<PublicEntry>,
-    pub has_more: bool,
+    /// Towards newer entries, and towards older ones.
+    pub prev: Option<PageAt>,
+    pub next: Option<PageAt>,
     pub components: Vec<String>,
 }
 
@@ -29,8 +50,13 @@ pub async fn list(
     reader: &Reader,
     filter: &ChangesFilter,
 ) -> Result<ChangesPage, AppError> {
-    let page = filter.page;
-    let offset = page_offset(page, PAGE_SIZE)?;
+    let searching = !filter.search.trim().is_empty();
+    let cursor = match filter.at {
+        PageAt::Number(page) => Cursor::Offset(page_offset(page, PAGE_SIZE)?),
+        PageAt::Older(_) | PageAt::Newer(_) if searching => Cursor::Offset(0),
+        PageAt::Older(id) => Cursor::OlderThan(id),
+        PageAt::Newer(id) => Cursor::NewerThan(id),
+    };
     let audiences = reader.audiences();
     let mut entries = db
         .public_entries(&PublicQuery {
@@ -40,17 +66,45 @@ pub async fn list(
             component: filter.component.clone(),
             search: filter.search.clone(),
             limit: PAGE_SIZE + 1,
-            cursor: Cursor::Offset(offset),
+            cursor,
         })
         .await?;
-    if entries.is_empty() && page > 1 {
-        return Err(past_the_end(page));
-    }
-    let has_more = entries.len() as i64 > PAGE_SIZE;
+    let more = entries.len() as i64 > PAGE_SIZE;
     entries.truncate(PAGE_SIZE as usize);
+    if let Cursor::NewerThan(_) = cursor {
+        // Answered oldest first, so that the page sits right above the cursor.
+        entries.reverse();
+    }
+    let first = entries.first().map(|e| e.entry.id);
+    let last = entries.last().map(|e| e.entry.id);
+    let older = |more: bool| {
+        if searching {
+            None
+        } else {
+            last.filter(|_| more).map(PageAt::Older)
+        }
+    };
+    let (prev, next) = match (filter.at, cursor) {
+        (PageAt::Number(page), _) if entries.is_empty() && page > 1 => {
+            return Err(past_the_end(page))
+        }
+        (PageAt::Number(page), _) if searching => (
+            (page > 1).then_some(PageAt::Number(page - 1)),
+            more.then_some(PageAt::Number(page + 1)),
+        ),
+        (PageAt::Number(page), _) => ((page > 1).then_some(PageAt::Number(page - 1)), older(more)),
+        (_, Cursor::NewerThan(id)) => (
+            first.filter(|_| more).map(PageAt::Newer),
+            Some(PageAt::Older(last.unwrap_or(id))),
+        ),
+        (_, Cursor::OlderThan(id)) => (Some(PageAt::Newer(first.unwrap_or(id))), older(more)),
+        // A cursor on a search starts it over from its first page.
+        _ => (None, more.then_some(PageAt::Number(2))),
+    };
     Ok(ChangesPage {
         entries,
-        has_more,
+        prev,
+        next,
         components: db.public_components(PUBLIC_ENVIRONMENT, &audiences).await?,
     })
 }
