@@ -1,6 +1,7 @@
 -- What readers see is read from entries alone: where and when each entry
 -- shipped (copied from its deploy while that deploy has succeeded), indexed
--- in the order pages list them, and full-text indexes (FTS5) for search.
+-- in the order pages list them, and full-text indexes (FTS5) for search:
+-- words reduced to their English stem (Porter), no stop words.
 
 ALTER TABLE entries ADD COLUMN shipped_environment TEXT;
 ALTER TABLE entries ADD COLUMN shipped_at TEXT;
@@ -14,17 +15,21 @@ UPDATE entries SET
         WHERE d.id = entries.deploy_id AND d.status = 'succeeded');
 
 DROP INDEX entries_public;
--- Pages, feeds and keyset paging: newest first, audience and kind checked in the index.
-CREATE INDEX entries_shipped ON entries (shipped_environment, shipped_at DESC, id DESC, audience, kind);
--- The component filter's choices: one seek per component.
-CREATE INDEX entries_components ON entries (shipped_environment, component, audience);
-CREATE INDEX entries_audience ON entries (audience);
-CREATE INDEX releases_audience ON releases (audience);
+DROP INDEX entries_release;
+-- Every reader query starts from one of these; the audience is checked in the index.
+-- Pages, feeds and keyset paging: newest first.
+CREATE INDEX entries_shipped ON entries (shipped_environment, shipped_at DESC, id DESC, audience);
+-- The component filter, and its choices (one seek per component).
+CREATE INDEX entries_components ON entries (shipped_environment, component, shipped_at DESC, id DESC, audience);
+-- The kind filter.
+CREATE INDEX entries_kinds ON entries (shipped_environment, kind, shipped_at DESC, id DESC, audience);
+-- A release's entries.
+CREATE INDEX entries_release ON entries (release_id, shipped_environment, audience);
 
 CREATE VIRTUAL TABLE entries_fts USING fts5 (
     title, body_text,
     content = 'entries', content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 0'
+    tokenize = 'porter unicode61 remove_diacritics 0'
 );
 CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
     INSERT INTO entries_fts (rowid, title, body_text) VALUES (new.id, new.title, new.body_text);
@@ -43,7 +48,7 @@ INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
 CREATE VIRTUAL TABLE releases_fts USING fts5 (
     title, version_name, narrative_text,
     content = 'releases', content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 0'
+    tokenize = 'porter unicode61 remove_diacritics 0'
 );
 CREATE TRIGGER releases_fts_insert AFTER INSERT ON releases BEGIN
     INSERT INTO releases_fts (rowid, title, version_name, narrative_text)

@@ -258,7 +258,7 @@ on_both_databases! {
         assert_eq!(app.get("/changes?older=abc").await.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 
-    async fn search_finds_words_by_prefix_and_ranks_titles_first(app) {
+    async fn search_finds_word_forms_and_ranks_titles_first(app) {
         let t = app.token("engineer").await;
         app.record_deploy(&t, json!({"environment": "production", "version": "v1", "status": "succeeded",
             "started_at": "2026-11-01T21:00:00Z",
@@ -269,14 +269,46 @@ on_both_databases! {
                         {"title": "Billing fix", "kind": "fix", "body": "Invoices show the right total."}]})).await;
         let html = app.get("/changes?q=export").await.text();
         let (title_hit, body_hit) = (html.find("Exports to spreadsheets"), html.find("Faster dashboards"));
-        assert!(title_hit.is_some() && body_hit.is_some(), "a prefix finds both: {html}");
+        assert!(title_hit.is_some() && body_hit.is_some(), "one stem finds both: {html}");
         assert!(title_hit < body_hit, "the title match ranks first although it is older");
         assert!(!html.contains("Billing fix"));
         let both = app.get("/changes?q=charts%20EXPORT").await.text();
         assert!(both.contains("Faster dashboards") && !both.contains("Exports to spreadsheets"), "every word must match");
+        assert!(app.get("/changes?q=exported").await.text().contains("Exports to spreadsheets"), "word forms match");
+        assert!(app.get("/changes?q=dashboard").await.text().contains("Faster dashboards"));
         for odd in ["%25", "%22", "*", "a%27%20OR%201%3D1", "NEAR(", "-", "%5C"] {
             let res = app.get(&format!("/changes?q={odd}")).await;
             assert_eq!(res.status, StatusCode::OK, "{odd}");
         }
+    }
+
+    async fn search_pages_run_through_title_matches_then_the_rest(app) {
+        let t = app.token("engineer").await;
+        let titled: Vec<Value> = (0..50).map(|i| json!({"title": format!("Invoice layout {i:02}"), "kind": "fix"})).collect();
+        let bodied: Vec<Value> = (0..60).map(|i| json!({"title": format!("Mail tweak {i:02}"), "kind": "fix", "body": "Sent with each invoice."})).collect();
+        app.record_deploy(&t, json!({"environment": "production", "version": "v1", "status": "succeeded", "entries": bodied})).await;
+        app.record_deploy(&t, json!({"environment": "production", "version": "v2", "status": "succeeded", "entries": titled})).await;
+        let mut url = "/changes?q=invoices".to_string();
+        let mut seen: Vec<String> = vec![];
+        let mut pages = 0;
+        loop {
+            let html = app.get(&url).await.text();
+            pages += 1;
+            for (i, _) in html.match_indices("Invoice layout ").chain(html.match_indices("Mail tweak ")) {
+                let end = i + html[i..].find('<').unwrap();
+                let title = html[i..end].to_string();
+                if !seen.contains(&title) { seen.push(title); }
+            }
+            let Some(at) = html.find("rel=\"next\" href=\"") else { break };
+            let rest = &html[at + 17..];
+            url = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+            assert!(url.contains("page="), "search results are numbered: {url}");
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen.len(), 110, "every match once: {seen:?}");
+        let first_page = app.get("/changes?q=invoices").await.text();
+        assert!(!first_page.contains("Mail tweak"), "the 50 title matches fill the first page");
+        let second = app.get("/changes?q=invoices&page=2").await.text();
+        assert!(second.contains("Mail tweak") && !second.contains("Invoice layout"));
     }
 }

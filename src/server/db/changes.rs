@@ -3,7 +3,7 @@
 //! [`visible_releases`]; every query of this module goes through them.
 
 use super::deploys::ENTRY_COLUMNS;
-use super::dialect::Dialect;
+use super::dialect::{Dialect, SearchTerms};
 use super::releases::RELEASE;
 use super::sql::{sql, Params};
 use super::{DbResult, SqlStore};
@@ -131,13 +131,12 @@ fn visible_releases(
 }
 
 /// A public entry with its deploy's version and the published release that
-/// announced it; `search_join` and `filter` narrow it down.
-fn public_entries_sql(search_join: &str, filter: &str, order: &str) -> String {
+/// announced it.
+fn public_entries_sql(filter: &str, order: &str) -> String {
     format!(
         "SELECT {ENTRY_COLUMNS}, d.version, n.shipped_at,
                 r.slug AS release_slug, r.title AS release_title
          FROM entries n
-         {search_join}
          JOIN deploys d ON d.id = n.deploy_id
          LEFT JOIN releases r ON r.id = n.release_id AND r.status = 'published'
          WHERE {filter}
@@ -167,6 +166,98 @@ where
     }
 }
 
+/// Rows of `table` a search may find: `filter` (on `alias`) with its `params`.
+struct Hits<'a> {
+    table: &'static str,
+    alias: &'static str,
+    filter: &'a str,
+    params: &'a Params,
+}
+
+impl SqlStore {
+    /// One page of search hits, ranked: rows with every word in their title
+    /// first, then the other matches; the most recently written first within
+    /// each. Both steps read the text index in order and stop at the page's
+    /// end, so a common word costs what a rare one does.
+    async fn ranked(
+        &self,
+        hits: &Hits<'_>,
+        terms: &SearchTerms,
+        limit: i64,
+        offset: i64,
+    ) -> DbResult<Vec<i64>> {
+        let mut ids = self.hits(hits, &terms.in_title, limit, offset).await?;
+        if ids.len() as i64 >= limit {
+            return Ok(ids);
+        }
+        // Where the other matches start: right after the title matches.
+        let in_title = if ids.is_empty() && offset > 0 {
+            self.count_hits(hits, &terms.in_title).await?
+        } else {
+            offset + ids.len() as i64
+        };
+        let rest = limit - ids.len() as i64;
+        ids.extend(
+            self.hits(hits, &terms.elsewhere, rest, (offset - in_title).max(0))
+                .await?,
+        );
+        Ok(ids)
+    }
+
+    async fn hits(
+        &self,
+        hits: &Hits<'_>,
+        query: &str,
+        limit: i64,
+        offset: i64,
+    ) -> DbResult<Vec<i64>> {
+        let mut params = hits.params.clone();
+        let found = self
+            .dialect()
+            .text_match(hits.table, hits.alias, &params.add(query));
+        let (limit, offset) = (params.add(limit), params.add(offset));
+        sql(format!(
+            "SELECT {alias}.id FROM {from} WHERE {matches} AND {filter}
+             ORDER BY {newest} LIMIT {limit} OFFSET {offset}",
+            alias = hits.alias,
+            from = found.from,
+            matches = found.filter,
+            filter = hits.filter,
+            newest = found.newest_first,
+        ))
+        .params(params)
+        .column(self.read())
+        .await
+    }
+
+    async fn count_hits(&self, hits: &Hits<'_>, query: &str) -> DbResult<i64> {
+        let mut params = hits.params.clone();
+        let found = self
+            .dialect()
+            .text_match(hits.table, hits.alias, &params.add(query));
+        sql(format!(
+            "SELECT COUNT(*) FROM {} WHERE {} AND {}",
+            found.from, found.filter, hits.filter
+        ))
+        .params(params)
+        .value(self.read())
+        .await
+    }
+}
+
+/// `rows` in the order of `ids`.
+fn in_order<T>(ids: &[i64], rows: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut rows: Vec<Option<T>> = rows.into_iter().map(Some).collect();
+    ids.iter()
+        .filter_map(|want| {
+            let at = rows
+                .iter()
+                .position(|r| r.as_ref().is_some_and(|r| id(r) == *want))?;
+            rows[at].take()
+        })
+        .collect()
+}
+
 #[async_trait]
 impl ChangeStore for SqlStore {
     async fn public_entries(&self, q: &PublicQuery) -> DbResult<Vec<PublicEntry>> {
@@ -181,20 +272,32 @@ impl ChangeStore for SqlStore {
         if let Some(component) = &q.component {
             filter += &format!(" AND n.component = {}", params.add(component));
         }
-        let mut join = String::new();
-        let mut order = "ORDER BY n.shipped_at DESC, n.id DESC".to_string();
         if !q.search.trim().is_empty() {
-            let Some(terms) = dialect.search_terms(&q.search) else {
+            let Some(terms) = dialect.search_terms(&q.search, &["title"]) else {
                 return Ok(vec![]);
             };
-            let search = dialect.text_search("entries", "n", &params.add(terms));
-            join = search.join;
-            filter += &format!(" AND {}", search.filter);
-            order = format!(
-                "ORDER BY {}, n.shipped_at DESC, n.id DESC",
-                search.best_first
+            let offset = match q.cursor {
+                Cursor::Offset(offset) => offset,
+                _ => 0,
+            };
+            let hits = Hits {
+                table: "entries",
+                alias: "n",
+                filter: &filter,
+                params: &params,
+            };
+            let ids = self.ranked(&hits, &terms, q.limit, offset).await?;
+            let filter = format!(
+                "{filter} AND {}",
+                dialect.any("n.id", &params.add(ids.as_slice()))
             );
+            let found: Vec<PublicEntry> = sql(public_entries_sql(&filter, ""))
+                .params(params)
+                .all(self.read())
+                .await?;
+            return Ok(in_order(&ids, found, |e| e.entry.id));
         }
+        let mut order = "ORDER BY n.shipped_at DESC, n.id DESC".to_string();
         // A cursor is an entry this reader can see; any other matches nothing.
         let at = |params: &mut Params, id: i64| {
             let id = params.add(id);
@@ -215,7 +318,7 @@ impl ChangeStore for SqlStore {
         if let Cursor::Offset(offset) = q.cursor {
             order += &format!(" OFFSET {}", params.add(offset));
         }
-        sql(public_entries_sql(&join, &filter, &order))
+        sql(public_entries_sql(&filter, &order))
             .params(params)
             .all(self.read())
             .await
@@ -230,7 +333,7 @@ impl ChangeStore for SqlStore {
         let mut params = Params::default();
         let visible = visible_entries(self.dialect(), &mut params, environment, audiences);
         let filter = format!("{visible} AND n.id = {}", params.add(id));
-        sql(public_entries_sql("", &filter, ""))
+        sql(public_entries_sql(&filter, ""))
             .params(params)
             .optional(self.read())
             .await
@@ -265,29 +368,34 @@ impl ChangeStore for SqlStore {
     async fn public_releases(&self, q: &PublicReleaseQuery) -> DbResult<Vec<Release>> {
         let dialect = self.dialect();
         let mut params = Params::default();
-        let mut filter = format!(
+        let filter = format!(
             "r.status = 'published' AND r.archived = FALSE AND {}",
             visible_releases(dialect, &mut params, &q.environment, &q.audiences)
         );
-        let mut join = String::new();
-        // Newest published first, straight from the (status, published_at, id) index.
-        let mut order = "ORDER BY r.published_at DESC, r.id DESC".to_string();
         if !q.search.trim().is_empty() {
-            let Some(terms) = dialect.search_terms(&q.search) else {
+            let Some(terms) = dialect.search_terms(&q.search, &["title", "version_name"]) else {
                 return Ok(vec![]);
             };
-            let search = dialect.text_search("releases", "r", &params.add(terms));
-            join = search.join;
-            filter += &format!(" AND {}", search.filter);
-            order = format!(
-                "ORDER BY {}, r.published_at DESC, r.id DESC",
-                search.best_first
-            );
+            let hits = Hits {
+                table: "releases",
+                alias: "r",
+                filter: &filter,
+                params: &params,
+            };
+            let ids = self.ranked(&hits, &terms, q.limit, q.offset).await?;
+            let ids_in = dialect.any("r.id", &params.add(ids.as_slice()));
+            let found: Vec<Release> = sql(format!("{RELEASE} WHERE {ids_in}"))
+                .params(params)
+                .all(self.read())
+                .await?;
+            return Ok(in_order(&ids, found, |r| r.id));
         }
+        // Newest published first, straight from the (status, published_at, id) index.
         let limit = params.add(q.limit);
         let offset = params.add(q.offset);
         sql(format!(
-            "{RELEASE} {join} WHERE {filter} {order} LIMIT {limit} OFFSET {offset}"
+            "{RELEASE} WHERE {filter}
+             ORDER BY r.published_at DESC, r.id DESC LIMIT {limit} OFFSET {offset}"
         ))
         .params(params)
         .all(self.read())
@@ -322,10 +430,10 @@ impl ChangeStore for SqlStore {
         let visible = visible_entries(dialect, &mut params, environment, audiences);
         let ids = params.add(release_ids);
         let filter = format!("{visible} AND {}", dialect.any("n.release_id", &ids));
+        // Ordered by release first, so that the release index serves the lookup.
         sql(public_entries_sql(
-            "",
             &filter,
-            "ORDER BY n.kind, n.shipped_at DESC, n.id",
+            "ORDER BY n.release_id, n.kind, n.shipped_at DESC, n.id",
         ))
         .params(params)
         .all(self.read())

@@ -60,30 +60,32 @@ impl Dialect {
         }
     }
 
-    /// Full-text search of `table` (aliased `alias`) for the query bound as
-    /// `param` (made by [`Dialect::search_terms`]): FTS5 on SQLite, a
-    /// `tsvector` column with a GIN index on PostgreSQL. Both split text into
-    /// runs of letters and digits, fold case and keep every word.
-    pub fn text_search(self, table: &str, alias: &str, param: &str) -> TextSearch {
+    /// Full-text search of `table` (aliased `alias`) for a query bound as
+    /// `param` (one of [`SearchTerms`]): FTS5 on SQLite, a weighted
+    /// `tsvector` with a GIN index on PostgreSQL. Both split text into runs of
+    /// letters and digits, fold case and reduce English words to their stem
+    /// (Porter; Snowball without stop words), so `exports` finds `export`.
+    pub fn text_match(self, table: &str, alias: &str, param: &str) -> TextMatch {
         match self {
-            Dialect::Sqlite => TextSearch {
-                join: format!("JOIN {table}_fts ON {table}_fts.rowid = {alias}.id"),
+            Dialect::Sqlite => TextMatch {
+                from: format!("{table}_fts JOIN {table} {alias} ON {alias}.id = {table}_fts.rowid"),
                 filter: format!("{table}_fts MATCH {param}"),
-                // bm25 is smaller for better matches; titles weigh more.
-                best_first: format!("bm25({table}_fts, 4.0)"),
+                // FTS5 walks its index in rowid order: no sort, and it stops early.
+                newest_first: format!("{table}_fts.rowid DESC"),
             },
-            Dialect::Postgres => TextSearch {
-                join: String::new(),
-                filter: format!("{alias}.search @@ to_tsquery('simple', {param})"),
-                best_first: format!("ts_rank({alias}.search, to_tsquery('simple', {param})) DESC"),
+            Dialect::Postgres => TextMatch {
+                from: format!("{table} {alias}"),
+                filter: format!("{alias}.search @@ to_tsquery('shiplog', {param})"),
+                newest_first: format!("{alias}.id DESC"),
             },
         }
     }
 
-    /// The search query for words typed by a reader: every word must match,
-    /// each as a prefix (`exp` finds `export`). `None` when nothing searchable
-    /// was typed.
-    pub fn search_terms(self, text: &str) -> Option<String> {
+    /// The queries for words typed by a reader: every word must match;
+    /// `in_title` finds rows with every word in their title (or the other
+    /// `title_columns`), `elsewhere` the other matches. `None` when nothing
+    /// searchable was typed.
+    pub fn search_terms(self, text: &str, title_columns: &[&str]) -> Option<SearchTerms> {
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -95,26 +97,52 @@ impl Dialect {
         }
         // Words are letters and digits only, so neither syntax can break.
         Some(match self {
-            Dialect::Sqlite => words
-                .iter()
-                .map(|w| format!("\"{w}\"*"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            Dialect::Postgres => words
-                .iter()
-                .map(|w| format!("{w}:*"))
-                .collect::<Vec<_>>()
-                .join(" & "),
+            Dialect::Sqlite => {
+                let all = words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let in_title = format!("{{{}}} : ({all})", title_columns.join(" "));
+                SearchTerms {
+                    elsewhere: format!("({all}) NOT ({in_title})"),
+                    all,
+                    in_title,
+                }
+            }
+            Dialect::Postgres => {
+                // Title columns carry weight A in the `search` column.
+                let all = words.join(" & ");
+                let in_title = words
+                    .iter()
+                    .map(|w| format!("{w}:A"))
+                    .collect::<Vec<_>>()
+                    .join(" & ");
+                SearchTerms {
+                    elsewhere: format!("({all}) & !({in_title})"),
+                    all,
+                    in_title,
+                }
+            }
         })
     }
 }
 
-/// The pieces of a full-text search: a join (may be empty), a condition and an
-/// `ORDER BY` term putting the best matches first.
-pub struct TextSearch {
-    pub join: String,
+/// One reader search, in the dialect's query syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchTerms {
+    pub all: String,
+    pub in_title: String,
+    pub elsewhere: String,
+}
+
+/// The pieces of a full-text search: the tables to read (the text index
+/// first where it drives the query), a condition, and an `ORDER BY` term for
+/// the most recently written rows first that the index serves without a sort.
+pub struct TextMatch {
+    pub from: String,
     pub filter: String,
-    pub best_first: String,
+    pub newest_first: String,
 }
 
 #[cfg(test)]
@@ -123,22 +151,26 @@ mod tests {
 
     #[test]
     fn search_terms_keep_words_only() {
+        let sqlite = Dialect::Sqlite.search_terms("as CSV!", &["title"]).unwrap();
+        assert_eq!(sqlite.all, "\"as\" \"csv\"");
+        assert_eq!(sqlite.in_title, "{title} : (\"as\" \"csv\")");
         assert_eq!(
-            Dialect::Sqlite.search_terms("as CSV!"),
-            Some("\"as\"* \"csv\"*".into())
+            sqlite.elsewhere,
+            "(\"as\" \"csv\") NOT ({title} : (\"as\" \"csv\"))"
         );
+        let pg = Dialect::Postgres
+            .search_terms("x' | y:* & !z", &["title"])
+            .unwrap();
+        assert_eq!(pg.all, "x & y & z");
+        assert_eq!(pg.in_title, "x:A & y:A & z:A");
+        assert_eq!(pg.elsewhere, "(x & y & z) & !(x:A & y:A & z:A)");
+        let quoted = Dialect::Sqlite
+            .search_terms("\" OR NEAR(a", &["title", "version_name"])
+            .unwrap();
         assert_eq!(
-            Dialect::Postgres.search_terms("as CSV!"),
-            Some("as:* & csv:*".into())
+            quoted.in_title,
+            "{title version_name} : (\"or\" \"near\" \"a\")"
         );
-        assert_eq!(
-            Dialect::Postgres.search_terms("x' | y:* & !z"),
-            Some("x:* & y:* & z:*".into())
-        );
-        assert_eq!(
-            Dialect::Sqlite.search_terms("\" OR NEAR(a"),
-            Some("\"or\"* \"near\"* \"a\"*".into())
-        );
-        assert_eq!(Dialect::Sqlite.search_terms(" -- %_ "), None);
+        assert_eq!(Dialect::Sqlite.search_terms(" -- %_ ", &["title"]), None);
     }
 }

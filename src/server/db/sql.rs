@@ -113,6 +113,7 @@ pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
 }
 
 /// One argument, in the types both databases store.
+#[derive(Clone)]
 pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
@@ -207,7 +208,7 @@ impl From<&[i64]> for Arg {
 
 /// Arguments collected while a query's text is assembled piece by piece:
 /// [`Params::add`] answers the placeholder to write (`$3`).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Params(Vec<Arg>);
 
 impl Params {
