@@ -4,8 +4,8 @@
 
 use super::deploys::ENTRY_COLUMNS;
 use super::dialect::{Dialect, SearchTerms};
-use super::releases::RELEASE;
-use super::sql::{sql, Params};
+use super::releases::{releases_where, RELEASE_COLUMNS};
+use super::sql::{sql, Params, Record};
 use super::{DbResult, SqlStore};
 use crate::model::*;
 use async_trait::async_trait;
@@ -134,13 +134,18 @@ fn visible_releases(
 /// announced it.
 fn public_entries_sql(filter: &str, order: &str) -> String {
     format!(
-        "SELECT {ENTRY_COLUMNS}, d.version, n.shipped_at,
-                r.slug AS release_slug, r.title AS release_title
-         FROM entries n
-         JOIN deploys d ON d.id = n.deploy_id
-         LEFT JOIN releases r ON r.id = n.release_id AND r.status = 'published'
-         WHERE {filter}
-         {order}"
+        "SELECT {} FROM entries n {PUBLIC_JOINS} WHERE {filter} {order}",
+        public_columns()
+    )
+}
+
+const PUBLIC_JOINS: &str = "JOIN deploys d ON d.id = n.deploy_id
+    LEFT JOIN releases r ON r.id = n.release_id AND r.status = 'published'";
+
+fn public_columns() -> String {
+    format!(
+        "{ENTRY_COLUMNS}, d.version, n.shipped_at,
+         r.slug AS release_slug, r.title AS release_title"
     )
 }
 
@@ -166,10 +171,13 @@ where
     }
 }
 
-/// Rows of `table` a search may find: `filter` (on `alias`) with its `params`.
+/// Rows of `table` a search may find: `filter` (on `alias`) with its
+/// `params`, read as `columns` (with `joins` after the searched table).
 struct Hits<'a> {
     table: &'static str,
     alias: &'static str,
+    columns: &'a str,
+    joins: &'a str,
     filter: &'a str,
     params: &'a Params,
 }
@@ -179,54 +187,55 @@ impl SqlStore {
     /// first, then the other matches; the most recently written first within
     /// each. Both steps read the text index in order and stop at the page's
     /// end, so a common word costs what a rare one does.
-    async fn ranked(
+    async fn ranked<T: Record>(
         &self,
         hits: &Hits<'_>,
         terms: &SearchTerms,
         limit: i64,
         offset: i64,
-    ) -> DbResult<Vec<i64>> {
-        let mut ids = self.hits(hits, &terms.in_title, limit, offset).await?;
-        if ids.len() as i64 >= limit {
-            return Ok(ids);
+    ) -> DbResult<Vec<T>> {
+        let mut rows: Vec<T> = self.hits(hits, &terms.in_title, limit, offset).await?;
+        if rows.len() as i64 >= limit {
+            return Ok(rows);
         }
         // Where the other matches start: right after the title matches.
-        let in_title = if ids.is_empty() && offset > 0 {
+        let in_title = if rows.is_empty() && offset > 0 {
             self.count_hits(hits, &terms.in_title).await?
         } else {
-            offset + ids.len() as i64
+            offset + rows.len() as i64
         };
-        let rest = limit - ids.len() as i64;
-        ids.extend(
-            self.hits(hits, &terms.elsewhere, rest, (offset - in_title).max(0))
-                .await?,
-        );
-        Ok(ids)
+        let rest = limit - rows.len() as i64;
+        let others = self
+            .hits(hits, &terms.elsewhere, rest, (offset - in_title).max(0))
+            .await?;
+        rows.extend(others);
+        Ok(rows)
     }
 
-    async fn hits(
+    async fn hits<T: Record>(
         &self,
         hits: &Hits<'_>,
         query: &str,
         limit: i64,
         offset: i64,
-    ) -> DbResult<Vec<i64>> {
+    ) -> DbResult<Vec<T>> {
         let mut params = hits.params.clone();
         let found = self
             .dialect()
             .text_match(hits.table, hits.alias, &params.add(query));
         let (limit, offset) = (params.add(limit), params.add(offset));
         sql(format!(
-            "SELECT {alias}.id FROM {from} WHERE {matches} AND {filter}
+            "SELECT {columns} FROM {from} {joins} WHERE {matches} AND {filter}
              ORDER BY {newest} LIMIT {limit} OFFSET {offset}",
-            alias = hits.alias,
+            columns = hits.columns,
             from = found.from,
+            joins = hits.joins,
             matches = found.filter,
             filter = hits.filter,
             newest = found.newest_first,
         ))
         .params(params)
-        .column(self.read())
+        .all(self.read())
         .await
     }
 
@@ -243,19 +252,6 @@ impl SqlStore {
         .value(self.read())
         .await
     }
-}
-
-/// `rows` in the order of `ids`.
-fn in_order<T>(ids: &[i64], rows: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<T> {
-    let mut rows: Vec<Option<T>> = rows.into_iter().map(Some).collect();
-    ids.iter()
-        .filter_map(|want| {
-            let at = rows
-                .iter()
-                .position(|r| r.as_ref().is_some_and(|r| id(r) == *want))?;
-            rows[at].take()
-        })
-        .collect()
 }
 
 #[async_trait]
@@ -283,19 +279,12 @@ impl ChangeStore for SqlStore {
             let hits = Hits {
                 table: "entries",
                 alias: "n",
+                columns: &public_columns(),
+                joins: PUBLIC_JOINS,
                 filter: &filter,
                 params: &params,
             };
-            let ids = self.ranked(&hits, &terms, q.limit, offset).await?;
-            let filter = format!(
-                "{filter} AND {}",
-                dialect.any("n.id", &params.add(ids.as_slice()))
-            );
-            let found: Vec<PublicEntry> = sql(public_entries_sql(&filter, ""))
-                .params(params)
-                .all(self.read())
-                .await?;
-            return Ok(in_order(&ids, found, |e| e.entry.id));
+            return self.ranked(&hits, &terms, q.limit, offset).await;
         }
         let mut order = "ORDER BY n.shipped_at DESC, n.id DESC".to_string();
         // A cursor is an entry this reader can see; any other matches nothing.
@@ -379,24 +368,19 @@ impl ChangeStore for SqlStore {
             let hits = Hits {
                 table: "releases",
                 alias: "r",
+                columns: RELEASE_COLUMNS,
+                joins: "",
                 filter: &filter,
                 params: &params,
             };
-            let ids = self.ranked(&hits, &terms, q.limit, q.offset).await?;
-            let ids_in = dialect.any("r.id", &params.add(ids.as_slice()));
-            let found: Vec<Release> = sql(format!("{RELEASE} WHERE {ids_in}"))
-                .params(params)
-                .all(self.read())
-                .await?;
-            return Ok(in_order(&ids, found, |r| r.id));
+            return self.ranked(&hits, &terms, q.limit, q.offset).await;
         }
         // Newest published first, straight from the (status, published_at, id) index.
         let limit = params.add(q.limit);
         let offset = params.add(q.offset);
-        sql(format!(
-            "{RELEASE} WHERE {filter}
-             ORDER BY r.published_at DESC, r.id DESC LIMIT {limit} OFFSET {offset}"
-        ))
+        sql(releases_where(&format!(
+            "WHERE {filter} ORDER BY r.published_at DESC, r.id DESC LIMIT {limit} OFFSET {offset}"
+        )))
         .params(params)
         .all(self.read())
         .await
@@ -411,9 +395,9 @@ impl ChangeStore for SqlStore {
         let mut params = Params::default();
         let visible = visible_releases(self.dialect(), &mut params, environment, audiences);
         let slug = params.add(slug);
-        sql(format!(
-            "{RELEASE} WHERE r.status = 'published' AND r.slug = {slug} AND {visible}"
-        ))
+        sql(releases_where(&format!(
+            "WHERE r.status = 'published' AND r.slug = {slug} AND {visible}"
+        )))
         .params(params)
         .optional(self.read())
         .await

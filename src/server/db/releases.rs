@@ -102,13 +102,16 @@ pub trait ReleaseStore: Send + Sync {
     ) -> DbResult<(i64, i64)>;
 }
 
-/// A release with its entry count, from `releases r`.
-pub(super) const RELEASE: &str = "
-    SELECT r.id, r.slug, r.title, r.version_name, r.narrative, r.narrative_html, r.audience,
-           r.status, r.publish_at, r.published_at, r.archived, r.revision, r.created_by,
-           r.created_at, r.updated_at,
-           (SELECT COUNT(*) FROM entries x WHERE x.release_id = r.id) AS entry_count
-    FROM releases r";
+/// The columns of [`Release`], from `releases r`.
+pub(super) const RELEASE_COLUMNS: &str = "
+    r.id, r.slug, r.title, r.version_name, r.narrative, r.narrative_html, r.audience, r.status,
+    r.publish_at, r.published_at, r.archived, r.revision, r.created_by, r.created_at, r.updated_at,
+    (SELECT COUNT(*) FROM entries x WHERE x.release_id = r.id) AS entry_count";
+
+/// Releases with their entry counts, narrowed down by `rest` (`WHERE …`).
+pub(super) fn releases_where(rest: &str) -> String {
+    format!("SELECT {RELEASE_COLUMNS} FROM releases r {rest}")
+}
 
 /// An entry with the deploy it went out in (`entries n`, `deploys d`, `environments e`).
 fn linked(filter_and_order: &str) -> String {
@@ -135,7 +138,7 @@ fn like_pattern(text: &str) -> String {
 /// After a compare-and-set on `revision` (`changed` rows): the release as it
 /// is now, or why nothing changed.
 async fn revised(conn: Conn<'_>, id: i64, changed: u64) -> DbResult<Release> {
-    let release: Option<Release> = sql(format!("{RELEASE} WHERE r.id = $1"))
+    let release: Option<Release> = sql(releases_where("WHERE r.id = $1"))
         .bind(id)
         .optional(conn)
         .await?;
@@ -220,7 +223,7 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>> {
-        let release = sql(format!("{RELEASE} WHERE r.id = $1"))
+        let release = sql(releases_where("WHERE r.id = $1"))
             .bind(id)
             .optional(self.read())
             .await?;
@@ -244,14 +247,13 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn list_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
-        sql(format!(
-            "{RELEASE}
-             WHERE ($1 = TRUE OR r.archived = FALSE)
+        sql(releases_where(
+            "WHERE ($1 = TRUE OR r.archived = FALSE)
                AND ($2 = '' OR LOWER(r.title) LIKE $2 OR LOWER(r.narrative) LIKE $2
                     OR LOWER(COALESCE(r.version_name, '')) LIKE $2)
              ORDER BY (r.status = 'published'),
                       COALESCE(r.published_at, r.publish_at, r.updated_at) DESC, r.id DESC
-             LIMIT $3 OFFSET $4"
+             LIMIT $3 OFFSET $4",
         ))
         .bind(q.include_archived)
         .bind(like_pattern(&q.search))
