@@ -4,12 +4,17 @@
 #   - requests/s and p99 latency of `/` and of one release page, wrk with 64
 #     connections, Shiplog and nginx, and the ratio
 #   - the total transfer size (gzip) of each page with all its assets
+#   - with the page cache off (SHIPLOG_PAGE_CACHE_MS=0): `/`, `/changes`,
+#     `/changes?q=<word>` with a different word each request, a page 1,000
+#     pages deep and the changes feed, each with its requests/s and p99
 # The database is made by `shiplog demo --entries 100000 --releases 10000`.
 # It builds nothing: it runs the release binary that is already there.
 #
 # Settings (environment): SHIPLOG_BIN, SHIPLOG_BENCH_SECONDS (default 10),
 # SHIPLOG_BENCH_ENTRIES (100000), SHIPLOG_BENCH_RELEASES (10000),
-# SHIPLOG_BENCH_PORT (3710; nginx uses the next port).
+# SHIPLOG_BENCH_PORT (3710; nginx uses the next port), SHIPLOG_BENCH_PG_URL
+# (a PostgreSQL server whose user may create databases: the uncached pages
+# are then measured on PostgreSQL too, in the database shiplog_public_bench).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -83,9 +88,10 @@ nginx -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null || die "nginx did not start (
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$NGINX_PORT/" >/dev/null && break; sleep 0.05; done
 
 # wrk: requests/s and the 99th percentile, with gzip as browsers ask for it.
-load() {
-  local out
-  out=$(wrk -t2 -c64 -d"${SECS}s" --latency -H 'Accept-Encoding: gzip' "$1" 2>&1)
+load() { # URL [wrk script]
+  local out script=()
+  [[ -n "${2:-}" ]] && script=(-s "$2")
+  out=$(wrk -t2 -c64 -d"${SECS}s" --latency -H 'Accept-Encoding: gzip' "${script[@]}" "$1" 2>&1)
   local rps p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -116,3 +122,66 @@ for path in "/" "/releases/$slug"; do
   read -r total html css icon < <(page_weight "http://127.0.0.1:$PORT" "$path")
   echo "  transfer (gzip) of ${path:0:40}: $total bytes = HTML $html + CSS $css + icon $icon; no JavaScript  (goal: under 60 KB)"
 done
+
+# ---- without the page cache ---------------------------------------------------
+# Every request renders its page: searches, filters, later pages and the
+# first request after a write all take this path.
+uncached() { # LABEL DATABASE_URL
+  local label=$1 url=$2 deep
+  kill "${PIDS[@]}" 2>/dev/null || true
+  wait "${PIDS[@]}" 2>/dev/null || true
+  PIDS=()
+  DATABASE_URL="$url" SHIPLOG_PAGE_CACHE_MS=0 "$BIN" >"$WORK/server-$label.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.05; done
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$WORK/server-$label.log"; die "the server did not start"; }
+  # A page 1,000 pages deep, as the "Older" links reach it (keyset).
+  deep=$(DATABASE_URL="$url" deep_entry) || die "could not find an entry deep in the list"
+  echo
+  echo "  without the page cache, $label (wrk -t2 -c64 ${SECS}s, gzip):"
+  printf "  %-40s %12s %10s %8s\n" "page" "rps" "p99 ms" "non-2xx"
+  for path in "/" "/changes" "/changes?q=<word>" "/changes?older=$deep" "/feeds/changes.atom"; do
+    if [[ "$path" == "/changes?q=<word>" ]]; then
+      read -r rps p99 err < <(load "http://127.0.0.1:$PORT" "$BENCH_DIR/words.lua")
+    else
+      read -r rps p99 err < <(load "http://127.0.0.1:$PORT$path")
+    fi
+    printf "  %-40s %12s %10s %8s\n" "${path:0:40}" "$rps" "$(to_ms "$p99")" "$err"
+  done
+  echo "  goal: each at least 2,000 requests/s with p99 under 50 ms"
+}
+
+# The id of the entry 50,000 changes down the public list (1,000 pages of 50).
+deep_entry() {
+  case "$DATABASE_URL" in
+    sqlite:*) python3 - "${DATABASE_URL#sqlite://}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+row = db.execute("""SELECT id FROM entries WHERE shipped_environment = 'production' AND audience = 'everyone'
+                    ORDER BY shipped_at DESC, id DESC LIMIT 1 OFFSET 50000""").fetchone()
+print(row[0])
+PY
+    ;;
+    *) psql "$DATABASE_URL" -X -q -t -A -c "SELECT id FROM entries WHERE shipped_environment = 'production'
+         AND audience = 'everyone' ORDER BY shipped_at DESC, id DESC LIMIT 1 OFFSET 50000" ;;
+  esac
+}
+
+uncached SQLite "$DATABASE_URL"
+if [[ -n "${SHIPLOG_BENCH_PG_URL:-}" ]]; then
+  command -v psql >/dev/null || die "psql is needed for the PostgreSQL run"
+  pg_db=shiplog_public_bench
+  psql "$SHIPLOG_BENCH_PG_URL" -X -q -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" -c "CREATE DATABASE $pg_db" >/dev/null \
+    || die "could not create the database $pg_db"
+  pg_url=$(python3 "$BENCH_DIR/helper.py" db-url --url "$SHIPLOG_BENCH_PG_URL" --db "$pg_db")
+  start=$(date +%s.%N)
+  DATABASE_URL="$pg_url" "$BIN" demo --entries "$ENTRIES" --releases "$RELEASES" >"$WORK/demo-pg.log" 2>&1 \
+    || { tail -5 "$WORK/demo-pg.log"; die "shiplog demo failed on PostgreSQL"; }
+  echo
+  echo "  PostgreSQL demo data made in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+  uncached PostgreSQL "$pg_url"
+  kill "${PIDS[@]}" 2>/dev/null || true
+  wait "${PIDS[@]}" 2>/dev/null || true
+  PIDS=()
+  psql "$SHIPLOG_BENCH_PG_URL" -X -q -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null || true
+fi

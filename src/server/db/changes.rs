@@ -4,7 +4,7 @@
 
 use super::deploys::ENTRY_COLUMNS;
 use super::dialect::{Dialect, SearchTerms};
-use super::releases::{releases_where, RELEASE_COLUMNS};
+use super::releases::RELEASE_COLUMNS;
 use super::sql::{sql, Params, Record};
 use super::{DbResult, SqlStore};
 use crate::model::*;
@@ -142,11 +142,23 @@ fn public_entries_sql(filter: &str, order: &str) -> String {
 const PUBLIC_JOINS: &str = "JOIN deploys d ON d.id = n.deploy_id
     LEFT JOIN releases r ON r.id = n.release_id AND r.status = 'published'";
 
+/// What readers receive of an entry: the rendered HTML, never the Markdown
+/// source (`body` is left empty).
 fn public_columns() -> String {
     format!(
-        "{ENTRY_COLUMNS}, d.version, n.shipped_at,
-         r.slug AS release_slug, r.title AS release_title"
+        "{}, d.version, n.shipped_at, r.slug AS release_slug, r.title AS release_title",
+        ENTRY_COLUMNS.replace("n.body,", "'' AS body,")
     )
+}
+
+/// What readers receive of a release: the rendered narrative, never its
+/// Markdown source (`narrative` is left empty).
+fn public_release_columns() -> String {
+    RELEASE_COLUMNS.replace("r.narrative,", "'' AS narrative,")
+}
+
+fn public_releases_where(rest: &str) -> String {
+    format!("SELECT {} FROM releases r {rest}", public_release_columns())
 }
 
 // `PublicEntry` keeps its release as one optional pair, so its row mapping
@@ -368,7 +380,7 @@ impl ChangeStore for SqlStore {
             let hits = Hits {
                 table: "releases",
                 alias: "r",
-                columns: RELEASE_COLUMNS,
+                columns: &public_release_columns(),
                 joins: "",
                 filter: &filter,
                 params: &params,
@@ -378,7 +390,7 @@ impl ChangeStore for SqlStore {
         // Newest published first, straight from the (status, published_at, id) index.
         let limit = params.add(q.limit);
         let offset = params.add(q.offset);
-        sql(releases_where(&format!(
+        sql(public_releases_where(&format!(
             "WHERE {filter} ORDER BY r.published_at DESC, r.id DESC LIMIT {limit} OFFSET {offset}"
         )))
         .params(params)
@@ -395,7 +407,7 @@ impl ChangeStore for SqlStore {
         let mut params = Params::default();
         let visible = visible_releases(self.dialect(), &mut params, environment, audiences);
         let slug = params.add(slug);
-        sql(releases_where(&format!(
+        sql(public_releases_where(&format!(
             "WHERE r.status = 'published' AND r.slug = {slug} AND {visible}"
         )))
         .params(params)
@@ -464,5 +476,26 @@ impl ChangeStore for SqlStore {
                 .await?;
         }
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_never_receive_markdown_sources() {
+        let entry = public_columns();
+        assert!(
+            entry.contains("'' AS body,") && !entry.contains("n.body,"),
+            "{entry}"
+        );
+        assert!(entry.contains("n.body_html"));
+        let release = public_release_columns();
+        assert!(
+            release.contains("'' AS narrative,") && !release.contains("r.narrative,"),
+            "{release}"
+        );
+        assert!(release.contains("r.narrative_html"));
     }
 }

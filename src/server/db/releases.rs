@@ -109,7 +109,7 @@ pub(super) const RELEASE_COLUMNS: &str = "
     (SELECT COUNT(*) FROM entries x WHERE x.release_id = r.id) AS entry_count";
 
 /// Releases with their entry counts, narrowed down by `rest` (`WHERE …`).
-pub(super) fn releases_where(rest: &str) -> String {
+fn releases_where(rest: &str) -> String {
     format!("SELECT {RELEASE_COLUMNS} FROM releases r {rest}")
 }
 
