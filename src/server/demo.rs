@@ -311,6 +311,10 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
     let token = tokens::create(db, &Actor::system(), "demo-ci", "engineer")
         .await
         .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
+    // Fresh bulk data: let the planner see it before the first page is read.
+    db.refresh_statistics()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not refresh the planner's statistics: {e}"))?;
     Ok(format!(
         "Demo data: {deploy_count} deploys with {} entries, {release_count} releases, {} accounts, {} cohorts; people created: {}.\n\
          Sign in as admin@example.com (or pm@, eng@, viewer@example.com) with the password `{DEMO_PASSWORD}`.\n\

@@ -440,18 +440,18 @@ impl ChangeStore for SqlStore {
         &self,
         limit: i64,
     ) -> DbResult<(Vec<(i64, String)>, Vec<(i64, String)>)> {
-        let entries = sql("SELECT id, body_html FROM entries WHERE body_text IS NULL
-                           ORDER BY id LIMIT $1")
-        .bind(limit)
-        .all(self.read())
-        .await?;
-        let releases = sql(
-            "SELECT id, narrative_html FROM releases WHERE narrative_text IS NULL
-                            ORDER BY id LIMIT $1",
-        )
-        .bind(limit)
-        .all(self.read())
-        .await?;
+        let missing = |table: &str, html: &str, text: &str| {
+            sql(format!(
+                "SELECT id, {html} FROM {table} WHERE {text} IS NULL ORDER BY id LIMIT $1"
+            ))
+            .bind(limit)
+        };
+        let entries = missing("entries", "body_html", "body_text")
+            .all(self.read())
+            .await?;
+        let releases = missing("releases", "narrative_html", "narrative_text")
+            .all(self.read())
+            .await?;
         Ok((entries, releases))
     }
 
@@ -461,19 +461,18 @@ impl ChangeStore for SqlStore {
         releases: &[(i64, String)],
     ) -> DbResult<()> {
         let mut tx = self.begin().await?;
-        for (id, text) in entries {
-            sql("UPDATE entries SET body_text = $2 WHERE id = $1")
-                .bind(*id)
-                .bind(text)
-                .execute(tx.conn())
-                .await?;
-        }
-        for (id, text) in releases {
-            sql("UPDATE releases SET narrative_text = $2 WHERE id = $1")
-                .bind(*id)
-                .bind(text)
-                .execute(tx.conn())
-                .await?;
+        let updates = [
+            ("entries", "body_text", entries),
+            ("releases", "narrative_text", releases),
+        ];
+        for (table, column, rows) in updates {
+            for (id, text) in rows {
+                sql(format!("UPDATE {table} SET {column} = $2 WHERE id = $1"))
+                    .bind(*id)
+                    .bind(text)
+                    .execute(tx.conn())
+                    .await?;
+            }
         }
         tx.commit().await
     }

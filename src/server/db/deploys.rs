@@ -5,7 +5,7 @@
 //! and cleared otherwise, so that what readers see is read from one indexed
 //! table. [`mark_shipped`] keeps the copy true on every change of status.
 
-use super::sql::{db_time, sql, Conn};
+use super::sql::{db_time, sql, Conn, Sql};
 use super::{DbResult, SqlStore};
 use crate::model::*;
 use async_trait::async_trait;
@@ -117,27 +117,33 @@ async fn insert_entry(
     e: &NewEntry,
     now: DateTime<Utc>,
 ) -> DbResult<ChangeEntry> {
-    sql(format!(
-        "INSERT INTO entries (deploy_id, position, title, body, body_html, kind, audience, risk,
-            component, breaking, links, created_at, updated_at, body_text)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+    let insert = sql(format!(
+        "INSERT INTO entries (title, body, body_html, kind, audience, risk, component, breaking,
+            links, body_text, deploy_id, position, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
          {ENTRY_RETURNING}"
-    ))
-    .bind(deploy_id)
-    .bind(position)
-    .bind(&e.title)
-    .bind(&e.body)
-    .bind(&e.body_html)
-    .bind(e.kind.as_str())
-    .bind(e.audience.as_string())
-    .bind(e.risk.as_str())
-    .bind(&e.component)
-    .bind(e.breaking)
-    .bind_json(&e.links)
-    .bind(now)
-    .bind(&e.body_text)
-    .one(conn)
-    .await
+    ));
+    bind_fields(insert, e)
+        .bind(deploy_id)
+        .bind(position)
+        .bind(now)
+        .one(conn)
+        .await
+}
+
+/// Binds an entry's fields as `$1` to `$10`, in the order of `NewEntry`.
+fn bind_fields(query: Sql, e: &NewEntry) -> Sql {
+    query
+        .bind(&e.title)
+        .bind(&e.body)
+        .bind(&e.body_html)
+        .bind(e.kind.as_str())
+        .bind(e.audience.as_string())
+        .bind(e.risk.as_str())
+        .bind(&e.component)
+        .bind(e.breaking)
+        .bind_json(&e.links)
+        .bind(&e.body_text)
 }
 
 async fn load_deploy(conn: Conn<'_>, id: i64) -> DbResult<Option<Deploy>> {
@@ -321,26 +327,17 @@ impl DeployStore for SqlStore {
     }
 
     async fn update_entry(&self, id: i64, e: NewEntry) -> DbResult<ChangeEntry> {
-        sql(format!(
-            "UPDATE entries SET title = $2, body = $3, body_html = $4, kind = $5, audience = $6,
-                risk = $7, component = $8, breaking = $9, links = $10, updated_at = $11,
-                body_text = $12
-             WHERE id = $1 {ENTRY_RETURNING}"
-        ))
-        .bind(id)
-        .bind(&e.title)
-        .bind(&e.body)
-        .bind(&e.body_html)
-        .bind(e.kind.as_str())
-        .bind(e.audience.as_string())
-        .bind(e.risk.as_str())
-        .bind(&e.component)
-        .bind(e.breaking)
-        .bind_json(&e.links)
-        .bind(Utc::now())
-        .bind(&e.body_text)
-        .one(self.write())
-        .await
+        let update = sql(format!(
+            "UPDATE entries SET title = $1, body = $2, body_html = $3, kind = $4, audience = $5,
+                risk = $6, component = $7, breaking = $8, links = $9, body_text = $10,
+                updated_at = $11
+             WHERE id = $12 {ENTRY_RETURNING}"
+        ));
+        bind_fields(update, &e)
+            .bind(Utc::now())
+            .bind(id)
+            .one(self.write())
+            .await
     }
 
     async fn delete_entry(&self, id: i64) -> DbResult<()> {

@@ -59,6 +59,8 @@ pub trait Store:
     /// The session store for tower-sessions, on the same database.
     fn session_store(&self) -> SessionBackend;
     async fn ping(&self) -> DbResult<()>;
+    /// After a bulk load: the planner's statistics, where the database keeps them.
+    async fn refresh_statistics(&self) -> DbResult<()>;
 }
 
 /// The store chosen at start-up, shared by every request.
@@ -113,6 +115,13 @@ impl Store for SqlStore {
 
     async fn ping(&self) -> DbResult<()> {
         sql::sql("SELECT 1").execute(self.read()).await?;
+        Ok(())
+    }
+
+    async fn refresh_statistics(&self) -> DbResult<()> {
+        if let Some(analyze) = self.dialect().analyze() {
+            sql::sql(analyze).execute(self.write()).await?;
+        }
         Ok(())
     }
 }

@@ -272,55 +272,31 @@ fn pg_args(args: Vec<Arg>) -> PgArguments {
     out
 }
 
+/// Runs `sqlx::$query(text, args).$method(connection)` on whichever
+/// connection `conn` is, then `$post` on the result: the four arms differ
+/// only in their types.
+macro_rules! on_conn {
+    ($conn:expr, $sql:expr, $query:ident, $method:ident $($post:tt)*) => {{
+        let Sql { text, args } = $sql;
+        let result = match $conn {
+            Conn::SqlitePool(c) => sqlx::$query(&text, sqlite_args(args)).$method(c).await $($post)*,
+            Conn::SqliteTx(c) => sqlx::$query(&text, sqlite_args(args)).$method(c).await $($post)*,
+            Conn::PgPool(c) => sqlx::$query(&text, pg_args(args)).$method(c).await $($post)*,
+            Conn::PgTx(c) => sqlx::$query(&text, pg_args(args)).$method(c).await $($post)*,
+        };
+        result.map_err(decode_error)
+    }};
+}
+
 impl Sql {
     /// Every row.
     pub async fn all<T: Record>(self, conn: Conn<'_>) -> DbResult<Vec<T>> {
-        let Sql { text, args } = self;
-        let text = &*text;
-        let rows = match conn {
-            Conn::SqlitePool(c) => {
-                let args = sqlite_args(args);
-                sqlx::query_as_with(text, args).fetch_all(c).await
-            }
-            Conn::SqliteTx(c) => {
-                let args = sqlite_args(args);
-                sqlx::query_as_with(text, args).fetch_all(c).await
-            }
-            Conn::PgPool(c) => {
-                let args = pg_args(args);
-                sqlx::query_as_with(text, args).fetch_all(c).await
-            }
-            Conn::PgTx(c) => {
-                let args = pg_args(args);
-                sqlx::query_as_with(text, args).fetch_all(c).await
-            }
-        };
-        rows.map_err(decode_error)
+        on_conn!(conn, self, query_as_with, fetch_all)
     }
 
     /// The first row, if any.
     pub async fn optional<T: Record>(self, conn: Conn<'_>) -> DbResult<Option<T>> {
-        let Sql { text, args } = self;
-        let text = &*text;
-        let row = match conn {
-            Conn::SqlitePool(c) => {
-                let args = sqlite_args(args);
-                sqlx::query_as_with(text, args).fetch_optional(c).await
-            }
-            Conn::SqliteTx(c) => {
-                let args = sqlite_args(args);
-                sqlx::query_as_with(text, args).fetch_optional(c).await
-            }
-            Conn::PgPool(c) => {
-                let args = pg_args(args);
-                sqlx::query_as_with(text, args).fetch_optional(c).await
-            }
-            Conn::PgTx(c) => {
-                let args = pg_args(args);
-                sqlx::query_as_with(text, args).fetch_optional(c).await
-            }
-        };
-        row.map_err(decode_error)
+        on_conn!(conn, self, query_as_with, fetch_optional)
     }
 
     /// Exactly one row: none is [`DbError::NotFound`].
@@ -359,39 +335,12 @@ impl Sql {
 
     /// Runs a statement; the number of rows it changed.
     pub async fn execute(self, conn: Conn<'_>) -> DbResult<u64> {
-        let Sql { text, args } = self;
-        let text = &*text;
-        let done = match conn {
-            Conn::SqlitePool(c) => {
-                let args = sqlite_args(args);
-                sqlx::query_with(text, args)
-                    .execute(c)
-                    .await
-                    .map(|d| d.rows_affected())
-            }
-            Conn::SqliteTx(c) => {
-                let args = sqlite_args(args);
-                sqlx::query_with(text, args)
-                    .execute(c)
-                    .await
-                    .map(|d| d.rows_affected())
-            }
-            Conn::PgPool(c) => {
-                let args = pg_args(args);
-                sqlx::query_with(text, args)
-                    .execute(c)
-                    .await
-                    .map(|d| d.rows_affected())
-            }
-            Conn::PgTx(c) => {
-                let args = pg_args(args);
-                sqlx::query_with(text, args)
-                    .execute(c)
-                    .await
-                    .map(|d| d.rows_affected())
-            }
-        };
-        done.map_err(decode_error)
+        on_conn!(
+            conn,
+            self,
+            query_with,
+            execute.map(|done| done.rows_affected())
+        )
     }
 
     /// Runs a statement that must change a row: none changed is [`DbError::NotFound`].
