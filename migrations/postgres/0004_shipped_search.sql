@@ -17,12 +17,10 @@ WHERE d.id = n.deploy_id AND d.status = 'succeeded';
 DROP INDEX entries_public;
 DROP INDEX entries_release;
 -- Every reader query starts from one of these; the audience is checked in the index.
--- Pages, feeds and keyset paging: newest first.
-CREATE INDEX entries_shipped ON entries (shipped_environment, shipped_at DESC, id DESC, audience);
+-- Pages, feeds, keyset paging and the kind filter: newest first.
+CREATE INDEX entries_shipped ON entries (shipped_environment, shipped_at DESC, id DESC, audience, kind);
 -- The component filter, and its choices (one seek per component).
 CREATE INDEX entries_components ON entries (shipped_environment, component, shipped_at DESC, id DESC, audience);
--- The kind filter.
-CREATE INDEX entries_kinds ON entries (shipped_environment, kind, shipped_at DESC, id DESC, audience);
 -- A release's entries.
 CREATE INDEX entries_release ON entries (release_id, shipped_environment, audience);
 

@@ -258,4 +258,26 @@ on_both_databases! {
         assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
         assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
     }
+
+    async fn a_large_deploy_keeps_every_entry_and_commit_in_order(app) {
+        let t = app.token("engineer").await;
+        let entries: Vec<serde_json::Value> = (0..250).map(|i| json!({"title": format!("Entry {i:03}"), "kind": "fix"})).collect();
+        let commits: Vec<serde_json::Value> = (0..230).map(|i| json!({"sha": format!("{i:040x}"), "message": format!("chore: step {i}")})).collect();
+        let created = app.record_deploy(&t, json!({"environment": "production", "version": "big", "status": "succeeded",
+            "entries": entries, "commits": commits})).await;
+        let id = created["id"].as_i64().unwrap();
+        let answered: Vec<i64> = created["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        let detail = app.api(Method::GET, &format!("/api/v1/deploys/{id}"), Some(&t), None).await.json();
+        let stored = detail["entries"].as_array().unwrap();
+        assert_eq!(stored.len(), 250);
+        for (i, e) in stored.iter().enumerate() {
+            assert_eq!(e["title"], format!("Entry {i:03}"), "entries keep their order");
+            assert_eq!(e["id"].as_i64().unwrap(), answered[i], "the answer names each stored entry");
+        }
+        assert_eq!(created["entries"][149]["title"], "Entry 149");
+        let commits = detail["commits"].as_array().unwrap();
+        assert_eq!(commits.len(), 230);
+        assert_eq!(commits[229]["message"], "chore: step 229");
+        assert_eq!(detail["entry_count"], 250);
+    }
 }

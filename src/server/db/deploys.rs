@@ -5,7 +5,7 @@
 //! and cleared otherwise, so that what readers see is read from one indexed
 //! table. [`mark_shipped`] keeps the copy true on every change of status.
 
-use super::sql::{db_time, sql, Conn, Sql};
+use super::sql::{db_time, sql, Conn, Params, Tx};
 use super::{DbResult, SqlStore};
 use crate::model::*;
 use async_trait::async_trait;
@@ -110,40 +110,94 @@ async fn mark_shipped(conn: Conn<'_>, deploy_id: i64) -> DbResult<()> {
     Ok(())
 }
 
-async fn insert_entry(
-    conn: Conn<'_>,
-    deploy_id: i64,
-    position: i64,
-    e: &NewEntry,
-    now: DateTime<Utc>,
-) -> DbResult<ChangeEntry> {
-    let insert = sql(format!(
-        "INSERT INTO entries (title, body, body_html, kind, audience, risk, component, breaking,
-            links, body_text, deploy_id, position, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
-         {ENTRY_RETURNING}"
-    ));
-    bind_fields(insert, e)
-        .bind(deploy_id)
-        .bind(position)
-        .bind(now)
-        .one(conn)
-        .await
+/// Where and when an entry shipped, when its deploy has succeeded.
+type Shipped<'a> = Option<(&'a str, DateTime<Utc>)>;
+
+/// The columns an entry's fields are written to, in the order of [`entry_fields`].
+const ENTRY_FIELDS: [&str; 10] = [
+    "title",
+    "body",
+    "body_html",
+    "kind",
+    "audience",
+    "risk",
+    "component",
+    "breaking",
+    "links",
+    "body_text",
+];
+
+/// An entry's fields as parameters, in the order of [`ENTRY_FIELDS`].
+fn entry_fields(params: &mut Params, e: &NewEntry) -> [String; 10] {
+    [
+        params.add(&e.title),
+        params.add(&e.body),
+        params.add(&e.body_html),
+        params.add(e.kind.as_str()),
+        params.add(e.audience.as_string()),
+        params.add(e.risk.as_str()),
+        params.add(&e.component),
+        params.add(e.breaking),
+        params.add_json(&e.links),
+        params.add(&e.body_text),
+    ]
 }
 
-/// Binds an entry's fields as `$1` to `$10`, in the order of `NewEntry`.
-fn bind_fields(query: Sql, e: &NewEntry) -> Sql {
-    query
-        .bind(&e.title)
-        .bind(&e.body)
-        .bind(&e.body_html)
-        .bind(e.kind.as_str())
-        .bind(e.audience.as_string())
-        .bind(e.risk.as_str())
-        .bind(&e.component)
-        .bind(e.breaking)
-        .bind_json(&e.links)
-        .bind(&e.body_text)
+/// Writes entries from `first_position` on, a hundred to a statement (one
+/// round trip to the database each, not one per entry).
+async fn insert_entries(
+    tx: &mut Tx,
+    deploy_id: i64,
+    first_position: i64,
+    entries: &[NewEntry],
+    now: DateTime<Utc>,
+    shipped: Shipped<'_>,
+) -> DbResult<Vec<ChangeEntry>> {
+    let mut written = Vec::with_capacity(entries.len());
+    for (chunk_no, chunk) in entries.chunks(100).enumerate() {
+        let mut params = Params::default();
+        let deploy = params.add(deploy_id);
+        let at = params.add(now);
+        let environment = params.add(shipped.map(|(environment, _)| environment));
+        let shipped_at = params.add(shipped.map(|(_, at)| at));
+        let rows: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let fields = entry_fields(&mut params, e).join(", ");
+                let position = params.add(first_position + (chunk_no * 100 + i) as i64);
+                format!("({fields}, {deploy}, {position}, {at}, {at}, {environment}, {shipped_at})")
+            })
+            .collect();
+        let mut ids: Vec<(i64, i64)> = sql(format!(
+            "INSERT INTO entries ({}, deploy_id, position, created_at, updated_at,
+                shipped_environment, shipped_at)
+             VALUES {} RETURNING CAST(position AS BIGINT), id",
+            ENTRY_FIELDS.join(", "),
+            rows.join(", ")
+        ))
+        .params(params)
+        .all(tx.conn())
+        .await?;
+        ids.sort_unstable();
+        written.extend(chunk.iter().zip(ids).map(|(e, (_, id))| ChangeEntry {
+            id,
+            deploy_id,
+            title: e.title.clone(),
+            body: e.body.clone(),
+            body_html: e.body_html.clone(),
+            kind: e.kind,
+            audience: e.audience.clone(),
+            risk: e.risk,
+            component: e.component.clone(),
+            breaking: e.breaking,
+            links: e.links.clone(),
+            release_id: None,
+            created_at: db_time(now),
+            updated_at: db_time(now),
+        }));
+    }
+    Ok(written)
 }
 
 async fn load_deploy(conn: Conn<'_>, id: i64) -> DbResult<Option<Deploy>> {
@@ -184,24 +238,33 @@ impl DeployStore for SqlStore {
         ))
         .value(tx.conn())
         .await?;
-        let mut entries = Vec::with_capacity(d.entries.len());
-        for (position, entry) in d.entries.iter().enumerate() {
-            entries.push(insert_entry(tx.conn(), id, position as i64, entry, now).await?);
-        }
-        if d.status == DeployStatus::Succeeded && !entries.is_empty() {
-            mark_shipped(tx.conn(), id).await?;
-        }
-        for (position, c) in d.commits.iter().enumerate() {
-            sql(
-                "INSERT INTO commits (deploy_id, position, sha, message, author, authored_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+        // The same values `mark_shipped` copies, known here without a read.
+        let shipped = (d.status == DeployStatus::Succeeded).then(|| {
+            (
+                d.environment.as_str(),
+                d.finished_at.unwrap_or(d.started_at),
             )
-            .bind(id)
-            .bind(position as i64)
-            .bind(&c.sha)
-            .bind(&c.message)
-            .bind(&c.author)
-            .bind(c.authored_at)
+        });
+        let entries = insert_entries(&mut tx, id, 0, &d.entries, now, shipped).await?;
+        for (chunk_no, chunk) in d.commits.chunks(100).enumerate() {
+            let mut params = Params::default();
+            let deploy = params.add(id);
+            let rows: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let position = params.add((chunk_no * 100 + i) as i64);
+                    let (sha, message) = (params.add(&c.sha), params.add(&c.message));
+                    let (author, at) = (params.add(&c.author), params.add(c.authored_at));
+                    format!("({deploy}, {position}, {sha}, {message}, {author}, {at})")
+                })
+                .collect();
+            sql(format!(
+                "INSERT INTO commits (deploy_id, position, sha, message, author, authored_at)
+                 VALUES {}",
+                rows.join(", ")
+            ))
+            .params(params)
             .execute(tx.conn())
             .await?;
         }
@@ -320,24 +383,29 @@ impl DeployStore for SqlStore {
         .bind(deploy_id)
         .value(tx.conn())
         .await?;
-        let added = insert_entry(tx.conn(), deploy_id, position, &entry, Utc::now()).await?;
+        let mut added =
+            insert_entries(&mut tx, deploy_id, position, &[entry], Utc::now(), None).await?;
         mark_shipped(tx.conn(), deploy_id).await?;
         tx.commit().await?;
-        Ok(added)
+        added.pop().ok_or(super::DbError::NotFound)
     }
 
     async fn update_entry(&self, id: i64, e: NewEntry) -> DbResult<ChangeEntry> {
-        let update = sql(format!(
-            "UPDATE entries SET title = $1, body = $2, body_html = $3, kind = $4, audience = $5,
-                risk = $6, component = $7, breaking = $8, links = $9, body_text = $10,
-                updated_at = $11
-             WHERE id = $12 {ENTRY_RETURNING}"
-        ));
-        bind_fields(update, &e)
-            .bind(Utc::now())
-            .bind(id)
-            .one(self.write())
-            .await
+        let mut params = Params::default();
+        let fields = entry_fields(&mut params, &e);
+        let set: Vec<String> = ENTRY_FIELDS
+            .iter()
+            .zip(&fields)
+            .map(|(column, p)| format!("{column} = {p}"))
+            .collect();
+        let (updated_at, id) = (params.add(Utc::now()), params.add(id));
+        sql(format!(
+            "UPDATE entries SET {}, updated_at = {updated_at} WHERE id = {id} {ENTRY_RETURNING}",
+            set.join(", ")
+        ))
+        .params(params)
+        .one(self.write())
+        .await
     }
 
     async fn delete_entry(&self, id: i64) -> DbResult<()> {

@@ -216,6 +216,17 @@ impl Params {
         self.0.push(value.into());
         format!("${}", self.0.len())
     }
+
+    /// Adds a JSON document.
+    pub fn add_json(&mut self, value: &impl serde::Serialize) -> String {
+        let value = serde_json::to_value(value).expect("stored values always serialise");
+        self.add_arg(Arg::Json(value))
+    }
+
+    fn add_arg(&mut self, arg: Arg) -> String {
+        self.0.push(arg);
+        format!("${}", self.0.len())
+    }
 }
 
 impl Sql {
@@ -227,13 +238,6 @@ impl Sql {
 
     pub fn bind(mut self, value: impl Into<Arg>) -> Sql {
         self.args.push(value.into());
-        self
-    }
-
-    /// Binds a JSON document.
-    pub fn bind_json(mut self, value: &impl serde::Serialize) -> Sql {
-        let value = serde_json::to_value(value).expect("stored values always serialise");
-        self.args.push(Arg::Json(value));
         self
     }
 }

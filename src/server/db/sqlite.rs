@@ -17,11 +17,7 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        // Read pages straight from the file's memory map, and keep more of
-        // them per connection: reader pages then cost no system call.
-        .pragma("mmap_size", "268435456")
-        .pragma("cache_size", "-16384");
+        .busy_timeout(Duration::from_secs(10));
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
@@ -37,7 +33,13 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
     let read = SqlitePoolOptions::new()
         .max_connections(8)
         .test_before_acquire(false)
-        .connect_with(options)
+        // Readers map the file and keep more pages each: a page they read
+        // then costs no system call.
+        .connect_with(
+            options
+                .pragma("mmap_size", "268435456")
+                .pragma("cache_size", "-16384"),
+        )
         .await
         .context("could not open the SQLite database for reading")?;
     let sessions = tower_sessions_sqlx_store::SqliteStore::new(write.clone());
