@@ -33,13 +33,9 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
     let read = SqlitePoolOptions::new()
         .max_connections(8)
         .test_before_acquire(false)
-        // Readers map the file and keep more pages each: a page they read
-        // then costs no system call.
-        .connect_with(
-            options
-                .pragma("mmap_size", "268435456")
-                .pragma("cache_size", "-16384"),
-        )
+        // Readers keep more pages each (16 MiB). Not memory-mapped: with a
+        // map, writes stalled for seconds while readers remapped the file.
+        .connect_with(options.pragma("cache_size", "-16384"))
         .await
         .context("could not open the SQLite database for reading")?;
     let sessions = tower_sessions_sqlx_store::SqliteStore::new(write.clone());
