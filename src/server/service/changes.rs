@@ -77,13 +77,8 @@ pub async fn list(
     }
     let first = entries.first().map(|e| e.entry.id);
     let last = entries.last().map(|e| e.entry.id);
-    let older = |more: bool| {
-        if searching {
-            None
-        } else {
-            last.filter(|_| more).map(PageAt::Older)
-        }
-    };
+    // Lists without search continue after their last entry.
+    let older = last.filter(|_| more).map(PageAt::Older);
     let (prev, next) = match (filter.at, cursor) {
         (PageAt::Number(page), _) if entries.is_empty() && page > 1 => {
             return Err(past_the_end(page))
@@ -92,12 +87,12 @@ pub async fn list(
             (page > 1).then_some(PageAt::Number(page - 1)),
             more.then_some(PageAt::Number(page + 1)),
         ),
-        (PageAt::Number(page), _) => ((page > 1).then_some(PageAt::Number(page - 1)), older(more)),
+        (PageAt::Number(page), _) => ((page > 1).then_some(PageAt::Number(page - 1)), older),
         (_, Cursor::NewerThan(id)) => (
             first.filter(|_| more).map(PageAt::Newer),
             Some(PageAt::Older(last.unwrap_or(id))),
         ),
-        (_, Cursor::OlderThan(id)) => (Some(PageAt::Newer(first.unwrap_or(id))), older(more)),
+        (_, Cursor::OlderThan(id)) => (Some(PageAt::Newer(first.unwrap_or(id))), older),
         // A cursor on a search starts it over from its first page.
         _ => (None, more.then_some(PageAt::Number(2))),
     };
