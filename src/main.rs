@@ -172,6 +172,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let public_url = config.public_url.clone();
     let app = Application::build(config).await?;
     app.spawn_session_cleanup();
+    app.state.engine.clone().spawn();
     let pages = app.state.pages.clone();
     service::releases::spawn_scheduler(
         app.state.db.clone(),

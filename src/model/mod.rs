@@ -3,11 +3,13 @@
 
 pub mod audience;
 pub mod deploy;
+pub mod email;
 pub mod release;
 pub mod user;
 
 pub use audience::*;
 pub use deploy::*;
+pub use email::*;
 pub use release::*;
 pub use user::*;
 

@@ -9,6 +9,7 @@ use crate::server::config::Config;
 use crate::server::db::{self, Db};
 use crate::server::mail::Mailer;
 use crate::server::markdown::Markdown;
+use crate::server::service::delivery::Engine;
 use crate::server::service::users;
 use crate::server::state::AppState;
 use crate::server::{public, rest};
@@ -62,15 +63,17 @@ impl Application {
             .site_addr(config.listen)
             .build();
         let state = AppState {
-            db,
             pages: crate::server::public::cache::PageCache::new(
                 config.page_cache_ttl,
                 config.page_cache_bytes,
             ),
             markdown: Markdown::new(Some(&config.public_url), &config.image_hosts),
+            signer: Arc::new(tokio::sync::OnceCell::new()),
+            engine: Engine::new(db.clone(), mailer.clone(), Arc::new(config.clone())),
             config: Arc::new(config),
             mailer,
             leptos_options,
+            db,
         };
         let router = router(state.clone());
         Ok(Application { state, router })

@@ -56,6 +56,19 @@ pub struct Config {
     pub image_hosts: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<Cidr>,
+    /// Messages per second to subscribers; `None`: as fast as the server takes them.
+    pub mail_rate: Option<f64>,
+    /// SMTP connections kept open for sending to subscribers.
+    pub mail_connections: u32,
+    /// The instance's time zone: digests go out by its clock.
+    pub time_zone: chrono_tz::Tz,
+    /// The hour (0-23) daily and weekly digests go out.
+    pub digest_hour: u32,
+    /// The day weekly digests go out.
+    pub digest_weekday: chrono::Weekday,
+    /// How long a claimed message stays claimed before another worker may
+    /// take it over (after a crash mid-send).
+    pub mail_lease: std::time::Duration,
 }
 
 /// A setting that stopped start-up.
@@ -227,7 +240,65 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let mail_rate = match nonempty("SHIPLOG_MAIL_RATE").map(|v| v.trim().to_lowercase()) {
+            None => Some(20.0),
+            Some(v) if v == "off" || v == "0" => None,
+            Some(v) => Some(
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r > 0.0)
+                    .ok_or_else(|| {
+                        bad(
+                            "SHIPLOG_MAIL_RATE",
+                            format!("`{v}` is not a number of messages per second (or `off`)"),
+                        )
+                    })?,
+            ),
+        };
+        let number = |name: &'static str, default: u32, max: u32| -> Result<u32, ConfigError> {
+            match nonempty(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= max)
+                    .ok_or_else(|| bad(name, format!("`{v}` is not a number from 0 to {max}"))),
+            }
+        };
+        let mail_connections = number("SHIPLOG_MAIL_CONNECTIONS", 4, 64)?.max(1);
+        let digest_hour = number("SHIPLOG_DIGEST_HOUR", 9, 23)?;
+        let mail_lease = std::time::Duration::from_secs(
+            number("SHIPLOG_MAIL_LEASE_SECONDS", 120, 86_400)?
+                .max(1)
+                .into(),
+        );
+        let time_zone = match nonempty("SHIPLOG_TIME_ZONE") {
+            None => chrono_tz::UTC,
+            Some(v) => v.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                bad(
+                    "SHIPLOG_TIME_ZONE",
+                    format!("`{v}` is not a time zone name like Europe/Paris"),
+                )
+            })?,
+        };
+        let digest_weekday = match nonempty("SHIPLOG_DIGEST_WEEKDAY") {
+            None => chrono::Weekday::Mon,
+            Some(v) => v.trim().parse::<chrono::Weekday>().map_err(|_| {
+                bad(
+                    "SHIPLOG_DIGEST_WEEKDAY",
+                    format!("`{v}` is not a day of the week like monday"),
+                )
+            })?,
+        };
+
         Ok(Config {
+            mail_rate,
+            mail_connections,
+            time_zone,
+            digest_hour,
+            digest_weekday,
+            mail_lease,
             page_cache_ttl,
             page_cache_bytes,
             image_hosts,

@@ -30,6 +30,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// A link that worked once and has expired.
+    #[error("{0}")]
+    Gone(String),
     #[error("Something went wrong on our side; it has been logged. Please try again.")]
     Internal(#[source] anyhow::Error),
 }
@@ -72,6 +75,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +92,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::Gone(_) => "gone",
             AppError::Internal(_) => "internal",
         }
     }

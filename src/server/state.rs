@@ -1,10 +1,14 @@
 //! `AppState`: the one place the application's shared dependencies live.
 
+use crate::server::auth::signing::Signer;
 use crate::server::config::Config;
 use crate::server::db::Db;
+use crate::server::error::AppError;
 use crate::server::mail::Mailer;
 use crate::server::markdown::Markdown;
 use crate::server::public::cache::PageCache;
+use crate::server::service::delivery::Engine;
+use crate::server::service::subscribers::Outbox;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -23,6 +27,29 @@ pub struct AppState {
     pub pages: PageCache,
     /// Markdown to sanitised HTML, with the image hosts admins allow.
     pub markdown: Markdown,
+    /// The key that signs subscribe forms and confirmation links, loaded
+    /// from the database on first use.
+    pub signer: Arc<tokio::sync::OnceCell<Signer>>,
+    /// Sends subscribers' email from the delivery ledger.
+    pub engine: Engine,
+}
+
+impl AppState {
+    pub async fn signer(&self) -> Result<&Signer, AppError> {
+        self.signer
+            .get_or_try_init(|| Signer::load(&self.db))
+            .await
+            .map_err(AppError::internal)
+    }
+
+    /// What sending to subscribers needs.
+    pub async fn outbox(&self) -> Result<Outbox<'_>, AppError> {
+        Ok(Outbox {
+            mailer: &self.mailer,
+            config: &self.config,
+            signer: self.signer().await?,
+        })
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

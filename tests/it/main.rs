@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod audiences;
 mod auth;
+mod email;
 mod hardening;
 mod mail;
 mod people;

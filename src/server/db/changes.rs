@@ -73,6 +73,16 @@ pub trait ChangeStore: Send + Sync {
         audiences: &[String],
         slug: &str,
     ) -> DbResult<Option<Release>>;
+    /// Entries this reader may see that shipped after `from` and up to `to`,
+    /// oldest first (for digests).
+    async fn shipped_between(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> DbResult<Vec<PublicEntry>>;
     /// The entries of these releases this reader may see.
     async fn public_release_entries(
         &self,
@@ -412,6 +422,34 @@ impl ChangeStore for SqlStore {
         )))
         .params(params)
         .optional(self.read())
+        .await
+    }
+
+    async fn shipped_between(
+        &self,
+        environment: &str,
+        audiences: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> DbResult<Vec<PublicEntry>> {
+        let dialect = self.dialect();
+        let mut params = Params::default();
+        let visible = visible_entries(dialect, &mut params, environment, audiences);
+        let from = params.add(from);
+        let to = params.add(to);
+        let limit = params.add(limit);
+        let filter = format!(
+            "{visible} AND NOT ({}) AND {}",
+            dialect.time_at_or_before("n.shipped_at", &from),
+            dialect.time_at_or_before("n.shipped_at", &to)
+        );
+        sql(public_entries_sql(
+            &filter,
+            &format!("ORDER BY n.shipped_at, n.id LIMIT {limit}"),
+        ))
+        .params(params)
+        .all(self.read())
         .await
     }
 

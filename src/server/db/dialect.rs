@@ -24,6 +24,16 @@ impl Dialect {
         }
     }
 
+    /// Appended to a `SELECT` of queued work that several instances share:
+    /// each takes rows nobody else holds. SQLite has one writer, so every
+    /// claim already runs alone.
+    pub fn skip_locked(self, alias: &str) -> String {
+        match self {
+            Dialect::Sqlite => String::new(),
+            Dialect::Postgres => format!(" FOR UPDATE OF {alias} SKIP LOCKED"),
+        }
+    }
+
     /// A statement that makes concurrent first-admin checks wait for each
     /// other, if the database needs one.
     pub fn lock_users(self) -> Option<&'static str> {

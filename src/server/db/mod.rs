@@ -5,6 +5,7 @@
 //! differ. The `DATABASE_URL` scheme picks the database at start-up.
 
 mod audiences;
+mod campaigns;
 mod changes;
 mod deploys;
 mod dialect;
@@ -13,6 +14,7 @@ mod postgres;
 mod releases;
 mod sql;
 mod sqlite;
+mod subscribers;
 mod tokens;
 
 use crate::server::auth::session::SessionBackend;
@@ -20,12 +22,14 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use audiences::AudienceStore;
+pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
 pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };
+pub use subscribers::{NewSubscriber, SubscriberLink, SubscriberQuery, SubscriberStore};
 pub use tokens::{NewToken, TokenStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +56,15 @@ pub type DbResult<T> = Result<T, DbError>;
 /// Everything the application stores.
 #[async_trait]
 pub trait Store:
-    PeopleStore + TokenStore + DeployStore + ChangeStore + ReleaseStore + AudienceStore + 'static
+    PeopleStore
+    + TokenStore
+    + DeployStore
+    + ChangeStore
+    + ReleaseStore
+    + AudienceStore
+    + SubscriberStore
+    + CampaignStore
+    + 'static
 {
     /// Which database this is, for logs and benchmarks.
     fn backend(&self) -> &'static str;

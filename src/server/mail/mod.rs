@@ -4,9 +4,14 @@
 
 use crate::server::config::{Config, MailConfig};
 use anyhow::Context;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
+
+mod customer;
+pub use customer::{announcement, digest, Letter, LetterEntry};
 
 #[derive(Clone)]
 enum Transport {
@@ -26,6 +31,29 @@ pub struct Outgoing {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// A stable `Message-ID` (with its angle brackets), so that receivers
+    /// can drop a repeat; lettre makes one up when there is none.
+    pub message_id: Option<String>,
+    /// Mailing-list headers, on every message to a subscriber.
+    pub list: Option<ListHeaders>,
+}
+
+/// `List-Unsubscribe` (RFC 2369, one-click per RFC 8058) and `List-Id`.
+pub struct ListHeaders {
+    /// An https URL that unsubscribes on `POST`.
+    pub unsubscribe: String,
+    /// `Release notes <notes.example.com>`.
+    pub list_id: String,
+}
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{reply}")]
+pub struct SendError {
+    /// The server refused it for good (5xx): retrying cannot help.
+    pub permanent: bool,
+    /// The server's reply or what went wrong, for the campaign page.
+    pub reply: String,
 }
 
 /// What happened to a message.
@@ -45,6 +73,8 @@ impl Mailer {
             MailConfig::Smtp(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .context("SMTP_URL could not be used (the value is not shown)")?
+                    .pool_config(PoolConfig::new().max_size(config.mail_connections))
+                    .timeout(Some(std::time::Duration::from_secs(30)))
                     .build(),
             ),
             MailConfig::Folder(dir) => Transport::Folder(dir.clone()),
@@ -60,15 +90,59 @@ impl Mailer {
         }
     }
 
+    /// Sends one message (an invitation, a confirmation): any failure is an error.
     pub async fn send(&self, msg: Outgoing) -> anyhow::Result<Delivery> {
+        self.deliver(msg)
+            .await
+            .map_err(|e| anyhow::anyhow!("the SMTP server refused the message: {e}"))
+    }
+
+    /// Sends one message and says, when it fails, whether for good.
+    pub async fn deliver(&self, msg: Outgoing) -> Result<Delivery, SendError> {
+        let email = self.build(msg).map_err(|e| SendError {
+            permanent: true,
+            reply: format!("{e:#}"),
+        })?;
+        match &self.transport {
+            Transport::Smtp(smtp) => match smtp.send(email).await {
+                Ok(_) => Ok(Delivery::Sent),
+                Err(e) => Err(SendError {
+                    permanent: e.is_permanent(),
+                    reply: smtp_reply(&e),
+                }),
+            },
+            Transport::Folder(dir) => write_to_folder(dir, &email)
+                .await
+                .map(Delivery::Written)
+                .map_err(|e| SendError {
+                    permanent: false,
+                    reply: format!("{e:#}"),
+                }),
+        }
+    }
+
+    fn build(&self, msg: Outgoing) -> anyhow::Result<Message> {
         let to: Mailbox = msg
             .to
             .parse()
             .with_context(|| format!("`{}` is not a valid recipient", msg.to))?;
-        let email = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(msg.subject)
+            .subject(msg.subject);
+        if let Some(id) = msg.message_id {
+            builder = builder.message_id(Some(id));
+        }
+        if let Some(list) = msg.list {
+            builder = builder
+                .raw_header(raw("List-Unsubscribe", format!("<{}>", list.unsubscribe)))
+                .raw_header(raw(
+                    "List-Unsubscribe-Post",
+                    "List-Unsubscribe=One-Click".into(),
+                ))
+                .raw_header(raw("List-Id", list.list_id));
+        }
+        builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
@@ -82,31 +156,40 @@ impl Mailer {
                             .body(msg.html),
                     ),
             )
-            .context("could not build the message")?;
-        match &self.transport {
-            Transport::Smtp(smtp) => {
-                smtp.send(email)
-                    .await
-                    .context("the SMTP server refused the message")?;
-                Ok(Delivery::Sent)
-            }
-            Transport::Folder(dir) => {
-                tokio::fs::create_dir_all(dir).await.with_context(|| {
-                    format!("could not create the mail folder {}", dir.display())
-                })?;
-                let name = format!(
-                    "{}-{}.eml",
-                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
-                    &crate::server::auth::token::generate("")[..8]
-                );
-                let path = dir.join(name);
-                tokio::fs::write(&path, email.formatted())
-                    .await
-                    .with_context(|| format!("could not write {}", path.display()))?;
-                Ok(Delivery::Written(path))
-            }
-        }
+            .context("could not build the message")
     }
+}
+
+fn raw(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(
+        HeaderName::new_from_ascii_str(name),
+        value.replace(['\r', '\n'], " "),
+    )
+}
+
+/// The server's own words when it answered, else what went wrong.
+fn smtp_reply(e: &lettre::transport::smtp::Error) -> String {
+    let text = e.to_string();
+    match e.status() {
+        Some(code) if !text.contains(&code.to_string()) => format!("{code} {text}"),
+        _ => text,
+    }
+}
+
+async fn write_to_folder(dir: &std::path::Path, email: &Message) -> anyhow::Result<PathBuf> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("could not create the mail folder {}", dir.display()))?;
+    let name = format!(
+        "{}-{}.eml",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+        &crate::server::auth::token::generate("")[..8]
+    );
+    let path = dir.join(name);
+    tokio::fs::write(&path, email.formatted())
+        .await
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(path)
 }
 
 /// Fills `{{name}}` placeholders in one pass (a value that itself contains
@@ -123,6 +206,8 @@ fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
         };
         let name = &after[..end];
         match values.iter().find(|(n, _)| *n == name) {
+            // Fragments built (and escaped) by the caller: `{{entries_html}}`.
+            Some((_, value)) if html && name.ends_with("_html") => out.push_str(value),
             Some((_, value)) if html => out.push_str(&crate::server::html::escape(value)),
             Some((_, value)) => out.push_str(value),
             None => out.push_str(&rest[start..start + 2 + end + 2]),
@@ -133,12 +218,22 @@ fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
     out
 }
 
-fn render(subject: &str, text: &str, html: &str, to: &str, values: &[(&str, &str)]) -> Outgoing {
+pub(crate) fn render(
+    subject: &str,
+    text: &str,
+    html: &str,
+    to: &str,
+    values: &[(&str, &str)],
+) -> Outgoing {
     Outgoing {
         to: to.to_string(),
-        subject: fill(subject, values, false).trim().to_string(),
+        subject: fill(subject, values, false)
+            .trim()
+            .replace(['\r', '\n'], " "),
         text: fill(text, values, false),
         html: fill(html, values, true),
+        message_id: None,
+        list: None,
     }
 }
 
@@ -155,6 +250,28 @@ pub fn invitation(to: &str, inviter: &str, role: &str, link: &str, expires: &str
             ("link", link),
             ("expires", expires),
         ],
+    )
+}
+
+/// The request to confirm a subscription.
+pub fn confirm_subscription(to: &str, link: &str) -> Outgoing {
+    render(
+        include_str!("templates/confirm/subject.txt"),
+        include_str!("templates/confirm/body.txt"),
+        include_str!("templates/confirm/body.html"),
+        to,
+        &[("link", link)],
+    )
+}
+
+/// The answer to a sign-up for an address that is already subscribed.
+pub fn already_subscribed(to: &str, preferences: &str) -> Outgoing {
+    render(
+        include_str!("templates/already_subscribed/subject.txt"),
+        include_str!("templates/already_subscribed/body.txt"),
+        include_str!("templates/already_subscribed/body.html"),
+        to,
+        &[("link", preferences)],
     )
 }
 

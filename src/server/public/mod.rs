@@ -8,6 +8,7 @@
 pub mod cache;
 mod feeds;
 mod pages;
+mod subscribe;
 
 use crate::model::{EntryKind, Reader};
 use crate::server::error::AppError;
@@ -35,12 +36,31 @@ pub fn router() -> Router<AppState> {
         .route("/a/{link}/releases/{slug}", get(release_page))
         .route("/a/{link}/changes", get(changes_page))
         .route("/a/{link}/changes/{id}", get(change_page))
+        .route(
+            "/subscribe",
+            get(subscribe::form_page).post(subscribe::submit),
+        )
+        .route(
+            "/a/{link}/subscribe",
+            get(subscribe::form_page).post(subscribe::submit),
+        )
+        .route("/subscribe/confirm", get(subscribe::confirm))
+        .route(
+            "/subscription/{token}",
+            get(subscribe::preferences_page).post(subscribe::save),
+        )
+        .route(
+            "/unsubscribe/{token}",
+            get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
+        )
 }
 
 /// Who is reading, and the path prefix their links keep.
 pub struct Viewer {
     pub reader: Reader,
     pub base: String,
+    /// A fresh signed token for the subscribe form.
+    pub form_token: String,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -52,15 +72,21 @@ impl FromRequestParts<AppState> for Viewer {
                 .await
                 .map(|p| p.0)
                 .unwrap_or_default();
+        let form_token = match state.signer().await {
+            Ok(signer) => crate::server::service::subscribers::form_token(signer),
+            Err(e) => return Err(error_page(e)),
+        };
         match params.get("link") {
             None => Ok(Viewer {
                 reader: Reader::Public,
                 base: String::new(),
+                form_token,
             }),
             Some(link) => match audiences::reader(&state.db, link).await {
                 Ok(reader) => Ok(Viewer {
                     reader,
                     base: format!("/a/{link}"),
+                    form_token,
                 }),
                 Err(e) => Err(private_headers(error_page(e))),
             },

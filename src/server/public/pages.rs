@@ -33,6 +33,24 @@ fn document(
         _ => None,
     };
     let noindex = private.is_some();
+    let subscribe_box = viewer.map(|v| {
+        let action = format!("{}/subscribe", v.base);
+        let more = action.clone();
+        let token = v.form_token.clone();
+        view! {
+            <form class="subscribe" method="post" action=action aria-label="Subscribe by email">
+                <label>"Get release notes by email"
+                    <input type="email" name="email" required autocomplete="email" placeholder="you@example.com"/>
+                </label>
+                <input type="hidden" name="form_token" value=token/>
+                <div class="trap" aria-hidden="true">
+                    <label>"Leave this empty"<input type="text" name="website" tabindex="-1" autocomplete="off"/></label>
+                </div>
+                <button type="submit" class="button">"Subscribe"</button>
+                <a href=more>"More choices"</a>
+            </form>
+        }
+    });
     let current = |s: Section| (s == section).then_some("page");
     let html = Owner::new().with(move || {
         view! {
@@ -59,6 +77,7 @@ fn document(
                     {private.map(|p| view! { <p class="private-banner" role="note">{p}</p> })}
                     <main id="content" class="public-main">{body}</main>
                     <footer class="public-footer">
+                        {subscribe_box}
                         <p>
                             "Follow: "<a href=format!("{base}/feeds/releases.atom")>"releases (Atom)"</a>" · "
                             <a href=format!("{base}/feeds/releases.json")>"JSON Feed"</a>" · "
@@ -389,6 +408,160 @@ pub fn error(status: StatusCode, message: &str) -> String {
             <h1>{title}</h1>
             <p>{message}</p>
             <p><a href="/">"See the release notes"</a></p>
+        },
+    )
+}
+
+/// A short page with one message (and where to go next).
+pub fn notice(
+    viewer: Option<&Viewer>,
+    title: &str,
+    lines: &[String],
+    next: Option<(&str, String)>,
+) -> String {
+    let title = title.to_string();
+    let lines = lines
+        .iter()
+        .map(|l| view! { <p>{l.clone()}</p> })
+        .collect_view();
+    let next = next.map(|(label, href)| {
+        let label = label.to_string();
+        view! { <p><a href=href>{label}</a></p> }
+    });
+    document(
+        viewer,
+        Section::Neither,
+        title.clone(),
+        view! {
+            <h1>{title}</h1>
+            {lines}
+            {next}
+        },
+    )
+}
+
+/// The choices of a subscription: announcements, digest, kinds, components.
+fn choices(prefs: &Preferences) -> impl IntoView + use<> {
+    let digest = prefs.digest;
+    let kinds = prefs.kinds.clone();
+    let components = prefs.components.join(", ");
+    view! {
+        <input type="hidden" name="choosing" value="1"/>
+        <fieldset>
+            <legend>"What to receive"</legend>
+            <label class="check"><input type="checkbox" name="releases" value="1" checked=prefs.releases/>" An announcement when a release is published"</label>
+            <label>"A digest of every change that reached production"
+                <select name="digest">
+                    {DigestFrequency::ALL.iter().map(|d| view! { <option value=d.as_str() selected=*d == digest>{d.label()}</option> }).collect_view()}
+                </select>
+            </label>
+        </fieldset>
+        <fieldset>
+            <legend>"Kinds of change"</legend>
+            {SUBSCRIBABLE_KINDS.iter().map(|k| view! {
+                <label class="check"><input type="checkbox" name="kinds" value=k.as_str() checked=kinds.contains(k)/>" "{k.label()}</label>
+            }).collect_view()}
+        </fieldset>
+        <label>"Only these components (comma-separated; empty for all)"
+            <input type="text" name="components" value=components/>
+        </label>
+    }
+}
+
+/// The full subscribe form.
+pub fn subscribe(viewer: &Viewer, error: Option<String>) -> String {
+    let action = format!("{}/subscribe", viewer.base);
+    let token = viewer.form_token.clone();
+    let prefs = Preferences {
+        kinds: SUBSCRIBABLE_KINDS.to_vec(),
+        ..Preferences::default()
+    };
+    document(
+        Some(viewer),
+        Section::Neither,
+        "Subscribe to release notes".into(),
+        view! {
+            <h1>"Subscribe to release notes"</h1>
+            {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <form class="stack" method="post" action=action>
+                <label>"Email address"<input type="email" name="email" required autocomplete="email"/></label>
+                <input type="hidden" name="form_token" value=token/>
+                <div class="trap" aria-hidden="true">
+                    <label>"Leave this empty"<input type="text" name="website" tabindex="-1" autocomplete="off"/></label>
+                </div>
+                {choices(&prefs)}
+                <p class="muted">"We send a confirmation email first; nothing else is sent until you confirm."</p>
+                <button type="submit" class="button primary">"Subscribe"</button>
+            </form>
+        },
+    )
+}
+
+/// The preferences page behind the secret link in every email.
+pub fn preferences(
+    link: &crate::server::db::SubscriberLink,
+    token: &str,
+    saved: bool,
+    error: Option<String>,
+) -> String {
+    let s = &link.subscriber;
+    let email = s.email.clone().unwrap_or_default();
+    let action = format!("/subscription/{token}");
+    let unsubscribe = format!("/unsubscribe/{token}");
+    let status = match s.status {
+        SubscriberStatus::Confirmed => "You are subscribed.".to_string(),
+        SubscriberStatus::Unsubscribed => {
+            "You are unsubscribed: nothing is sent to you. Save your choices to subscribe again."
+                .to_string()
+        }
+        other => format!("{}.", other.label()),
+    };
+    let subscribed = s.status == SubscriberStatus::Confirmed;
+    let prefs = Preferences {
+        releases: s.releases,
+        digest: s.digest,
+        kinds: s.kinds.clone(),
+        components: s.components.clone(),
+    };
+    document(
+        None,
+        Section::Neither,
+        "Your email subscription".into(),
+        view! {
+            <h1>"Your email subscription"</h1>
+            <p>"Address: "<strong>{email}</strong></p>
+            <p>{status}</p>
+            {saved.then(|| view! { <p class="notice" role="status">"Your choices are saved."</p> })}
+            {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <form class="stack" method="post" action=action>
+                {choices(&prefs)}
+                <button type="submit" class="button primary">"Save my choices"</button>
+            </form>
+            {subscribed.then(|| view! {
+                <form method="post" action=unsubscribe>
+                    <button type="submit" class="button danger">"Unsubscribe from everything"</button>
+                </form>
+            })}
+        },
+    )
+}
+
+/// The page a `GET` of an unsubscribe link shows (mail scanners follow GETs,
+/// so only the button's `POST` unsubscribes).
+pub fn unsubscribe(token: &str, email: &str) -> String {
+    let action = format!("/unsubscribe/{token}");
+    let email = email.to_string();
+    document(
+        None,
+        Section::Neither,
+        "Unsubscribe".into(),
+        view! {
+            <h1>"Unsubscribe"</h1>
+            <p>"Stop all release notes email to "<strong>{email}</strong>"?"</p>
+            <form method="post" action=action>
+                <button type="submit" class="button primary">"Unsubscribe"</button>
+            </form>
+            <p><a href=format!("/subscription/{token}")>"Change what I receive instead"</a></p>
         },
     )
 }

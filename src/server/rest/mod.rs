@@ -3,6 +3,7 @@
 
 pub mod audiences;
 pub mod deploys;
+pub mod email;
 pub mod extract;
 pub mod openapi;
 pub mod releases;
@@ -42,6 +43,20 @@ pub fn router() -> Router<AppState> {
             axum::routing::delete(releases::unlink),
         )
         .route("/releases/{slug}/publish", post(releases::publish))
+        .route("/subscribers", get(email::list).post(email::add))
+        .route(
+            "/suppressions",
+            get(email::suppressions).post(email::suppress),
+        )
+        .route(
+            "/campaigns",
+            get(email::list_campaigns).post(email::create_campaign),
+        )
+        .route("/campaigns/{id}", get(email::get_campaign))
+        .route("/campaigns/{id}/send", post(email::send))
+        .route("/campaigns/{id}/pause", post(email::pause))
+        .route("/campaigns/{id}/resume", post(email::resume))
+        .route("/campaigns/{id}/cancel", post(email::cancel))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
         .method_not_allowed_fallback(|| async {

@@ -2,10 +2,13 @@
 //! the storage seam. Nothing here knows about HTTP.
 
 pub mod audiences;
+pub mod campaigns;
 pub mod changes;
 pub mod conventional;
+pub mod delivery;
 pub mod deploys;
 pub mod releases;
+pub mod subscribers;
 pub mod tokens;
 pub mod users;
 pub mod validate;

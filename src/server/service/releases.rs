@@ -332,6 +332,7 @@ pub async fn publish(
         .await
         .map_err(stale)?;
     tracing::info!(release = release.id, by = %actor.label, override_readiness, "release published");
+    super::campaigns::on_published(db, release.id, &actor.label).await?;
     Ok(release)
 }
 
@@ -425,6 +426,7 @@ pub async fn publish_due(db: &Db) -> Result<Vec<i64>, AppError> {
     let ids = db.publish_due(Utc::now()).await?;
     for id in &ids {
         tracing::info!(release = id, "scheduled release published");
+        super::campaigns::on_published(db, *id, "scheduler").await?;
     }
     Ok(ids)
 }

@@ -1,0 +1,188 @@
+//! Customer email: subscribers, suppressed addresses and announcement campaigns.
+
+use super::deploy::{string_enum, EntryKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+string_enum! {
+    /// Where a subscriber is in their life.
+    SubscriberStatus {
+        Pending => "pending", "Waiting for confirmation";
+        Confirmed => "confirmed", "Confirmed";
+        Unsubscribed => "unsubscribed", "Unsubscribed";
+        Removed => "removed", "Removed";
+    }
+}
+
+string_enum! {
+    /// How often a subscriber hears about every change.
+    DigestFrequency {
+        Off => "off", "No digest";
+        Daily => "daily", "Daily digest";
+        Weekly => "weekly", "Weekly digest";
+    }
+}
+
+string_enum! {
+    /// Why an address is never mailed.
+    SuppressionReason {
+        Bounce => "bounce", "Bounced";
+        Complaint => "complaint", "Marked as spam";
+        Manual => "manual", "Suppressed by hand";
+    }
+}
+
+string_enum! {
+    /// Where an announcement campaign is.
+    CampaignStatus {
+        Draft => "draft", "Draft";
+        Scheduled => "scheduled", "Scheduled";
+        Sending => "sending", "Sending";
+        Paused => "paused", "Paused";
+        Sent => "sent", "Sent";
+        Cancelled => "cancelled", "Cancelled";
+    }
+}
+
+/// The kinds a new subscriber hears about unless they choose: security only.
+pub fn default_kinds() -> Vec<EntryKind> {
+    vec![EntryKind::Security]
+}
+
+/// The kinds a customer may choose (internal changes never reach email).
+pub const SUBSCRIBABLE_KINDS: [EntryKind; 4] = [
+    EntryKind::Feature,
+    EntryKind::Fix,
+    EntryKind::Improvement,
+    EntryKind::Security,
+];
+
+/// Someone who asked for release notes by email.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Subscriber {
+    pub id: i64,
+    /// `None` once removed: the address is erased.
+    pub email: Option<String>,
+    /// The customer account they read as, if any.
+    pub account: Option<String>,
+    /// Joined from the account's administrators' link.
+    pub account_admin: bool,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: SubscriberStatus,
+    /// Whether the address is suppressed (bounced, complained, or by hand).
+    pub suppressed: bool,
+    /// An announcement when a release is published.
+    pub releases: bool,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub digest: DigestFrequency,
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    pub kinds: Vec<EntryKind>,
+    /// Empty: every component.
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    pub components: Vec<String>,
+    /// How they joined: `form`, `link`, `app`, `import` or `api`.
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+}
+
+/// What a subscriber chose to hear about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preferences {
+    pub releases: bool,
+    pub digest: DigestFrequency,
+    pub kinds: Vec<EntryKind>,
+    pub components: Vec<String>,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            releases: true,
+            digest: DigestFrequency::Off,
+            kinds: default_kinds(),
+            components: vec![],
+        }
+    }
+}
+
+/// An address that is never mailed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Suppression {
+    pub email: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub reason: SuppressionReason,
+    /// The SMTP server's reply, or a note.
+    pub detail: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Messages of a campaign by where they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeliveryCounts {
+    /// Waiting to be sent (including those being sent now and retries).
+    pub queued: i64,
+    pub sent: i64,
+    /// Refused for good by the SMTP server.
+    pub failed: i64,
+    /// Not sent: the subscriber left, or the address is suppressed.
+    pub skipped: i64,
+}
+
+/// A release's announcement by email.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Campaign {
+    pub id: i64,
+    /// The release's slug and title.
+    pub release: String,
+    pub release_title: String,
+    pub status: CampaignStatus,
+    pub send_at: Option<DateTime<Utc>>,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: DeliveryCounts,
+    /// Messages sent in the last minute, per second.
+    pub rate: f64,
+    /// Confirmed subscribers who would receive it (before it is sent).
+    pub recipients: i64,
+}
+
+/// A message the SMTP server refused, for the campaign page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct DeliveryFailure {
+    pub email: Option<String>,
+    pub error: Option<String>,
+    pub attempts: i64,
+}
+
+/// A kind list from a form or the API: known subscribable kinds, no repeats.
+pub fn parse_kinds<S: AsRef<str>>(raw: &[S]) -> Result<Vec<EntryKind>, String> {
+    let mut kinds = Vec::new();
+    for k in raw {
+        let kind = EntryKind::from_str(k.as_ref().trim())?;
+        if !SUBSCRIBABLE_KINDS.contains(&kind) {
+            return Err(format!(
+                "`{}` cannot be subscribed to; choose from feature, fix, improvement, security",
+                k.as_ref()
+            ));
+        }
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}

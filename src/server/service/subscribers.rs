@@ -1,0 +1,614 @@
+//! Subscribers: signing up from the public site (double opt-in), their
+//! preferences and unsubscribing through the secret link in every email, and
+//! the team's management of the list (import, accounts, removal,
+//! suppression).
+
+use super::{validate, Actor};
+use crate::model::*;
+use crate::server::auth::signing::Signer;
+use crate::server::auth::token;
+use crate::server::config::Config;
+use crate::server::db::{Db, DbError, NewSubscriber, SubscriberLink, SubscriberQuery};
+use crate::server::error::AppError;
+use crate::server::mail::{self, Mailer};
+use chrono::{TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long a confirmation link works.
+pub const CONFIRM_HOURS: i64 = 48;
+/// How long a subscribe form stays valid after the page was served.
+const FORM_HOURS: i64 = 24;
+/// Subscribe requests from one network address per hour, and messages to one
+/// address per hour (confirmations and "already subscribed" notes).
+const PER_ADDRESS_PER_HOUR: i64 = 10;
+const PER_EMAIL_PER_HOUR: i64 = 3;
+/// The most components a subscriber may name.
+const MAX_COMPONENTS: usize = 50;
+
+/// What sending needs: the mailer, the settings (links) and the signing key.
+pub struct Outbox<'a> {
+    pub mailer: &'a Mailer,
+    pub config: &'a Config,
+    pub signer: &'a Signer,
+}
+
+/// What the subscribe form sends.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SubscribeForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub form_token: String,
+    /// The honeypot: hidden from people, filled in by bots.
+    #[serde(default)]
+    pub website: String,
+    #[serde(flatten)]
+    pub choices: ChoicesForm,
+}
+
+/// Preferences as an HTML form sends them (checkboxes are absent when off).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ChoicesForm {
+    #[serde(default)]
+    pub releases: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Comma-separated.
+    #[serde(default)]
+    pub components: String,
+    /// Set by the full form, so that an empty kind list means "none" there.
+    #[serde(default)]
+    pub choosing: Option<String>,
+}
+
+impl ChoicesForm {
+    pub fn preferences(&self) -> Result<Preferences, AppError> {
+        if self.choosing.is_none() {
+            return Ok(Preferences::default());
+        }
+        let digest = match self.digest.as_deref().filter(|d| !d.is_empty()) {
+            None => DigestFrequency::Off,
+            Some(d) => validate::choice("digest", d)?,
+        };
+        let kinds = parse_kinds(&self.kinds).map_err(|e| AppError::invalid("kinds", e))?;
+        let components: Vec<String> = self
+            .components
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| validate::component("components", Some(c)).map(|c| c.unwrap_or_default()))
+            .collect::<Result<_, _>>()?;
+        preferences(self.releases.is_some(), digest, kinds, components)
+    }
+}
+
+/// Checked preferences: something to receive, and sane lists.
+pub fn preferences(
+    releases: bool,
+    digest: DigestFrequency,
+    kinds: Vec<EntryKind>,
+    mut components: Vec<String>,
+) -> Result<Preferences, AppError> {
+    if !releases && digest == DigestFrequency::Off {
+        return Err(AppError::invalid(
+            "releases",
+            "choose release announcements, a digest, or both",
+        ));
+    }
+    if kinds.is_empty() {
+        return Err(AppError::invalid(
+            "kinds",
+            "choose at least one kind of change",
+        ));
+    }
+    components.sort();
+    components.dedup();
+    if components.len() > MAX_COMPONENTS {
+        return Err(AppError::invalid(
+            "components",
+            format!("name at most {MAX_COMPONENTS} components"),
+        ));
+    }
+    Ok(Preferences {
+        releases,
+        digest,
+        kinds,
+        components,
+    })
+}
+
+/// A fresh token for the subscribe form: when it was issued, signed.
+pub fn form_token(signer: &Signer) -> String {
+    let issued = Utc::now().timestamp().to_string();
+    let sig = signer.sign("subscribe-form", &issued);
+    format!("{issued}.{sig}")
+}
+
+fn form_token_valid(signer: &Signer, raw: &str) -> bool {
+    let Some((issued, sig)) = raw.split_once('.') else {
+        return false;
+    };
+    let Ok(at) = issued.parse::<i64>() else {
+        return false;
+    };
+    let age = Utc::now().timestamp() - at;
+    (-300..FORM_HOURS * 3600).contains(&age) && signer.verify("subscribe-form", issued, sig)
+}
+
+/// The confirmation link's token: subscriber, expiry, and a signature over
+/// both and the subscriber's secret (so a removed subscriber's links die).
+fn confirm_token(signer: &Signer, link: &SubscriberLink) -> String {
+    let expires = (Utc::now() + TimeDelta::hours(CONFIRM_HOURS)).timestamp();
+    let payload = format!("{}.{expires}", link.subscriber.id);
+    let sig = signer.sign("confirm", &format!("{payload}.{}", link.token));
+    format!("{payload}.{sig}")
+}
+
+/// Sign-up from a public page: the same answer whatever the address was.
+/// `reader` is who the page was read as (an account's private link makes the
+/// subscriber that account's). Nothing is sent to an address before it is
+/// confirmed, except the confirmation request itself.
+pub async fn subscribe(
+    db: &Db,
+    out: &Outbox<'_>,
+    reader: &Reader,
+    form: &SubscribeForm,
+    client: &str,
+) -> Result<(), AppError> {
+    if !form_token_valid(out.signer, &form.form_token) {
+        return Err(AppError::invalid(
+            "form_token",
+            "this form has expired; reload the page and subscribe again",
+        ));
+    }
+    let email = validate::email("email", &form.email)?;
+    let prefs = form.choices.preferences()?;
+    if !form.website.trim().is_empty() {
+        // A bot filled in the hidden field: answer as usual, send nothing.
+        tracing::info!(client, "subscribe form honeypot filled; ignored");
+        return Ok(());
+    }
+    let now = Utc::now();
+    let keys = [
+        format!("subscribe-address:{client}"),
+        format!("subscribe-email:{email}"),
+    ];
+    let (_, counts) = db
+        .record_login_attempt(&keys, now, now - TimeDelta::hours(1))
+        .await?;
+    if counts[0] > PER_ADDRESS_PER_HOUR {
+        return Err(AppError::TooManyRequests(
+            "Too many subscriptions from your network in the last hour. Please try again later."
+                .into(),
+        ));
+    }
+    if counts[1] > PER_EMAIL_PER_HOUR {
+        tracing::info!("subscribe: this address was mailed enough this hour; nothing sent");
+        return Ok(());
+    }
+    if db.is_suppressed(&email).await? {
+        tracing::info!("subscribe: the address is suppressed; nothing sent");
+        return Ok(());
+    }
+    let (account, admin) = match reader {
+        Reader::Account { slug, admin, .. } => (Some(slug.clone()), *admin),
+        Reader::Public => (None, false),
+    };
+    let link = match db.subscriber_by_email(&email).await? {
+        Some(known) if known.subscriber.status == SubscriberStatus::Confirmed => {
+            let message = mail::already_subscribed(
+                &email,
+                &out.config.link(&format!("/subscription/{}", known.token)),
+            );
+            send_quietly(out.mailer, message).await;
+            return Ok(());
+        }
+        Some(known) => {
+            // Pending or unsubscribed: their new choices, and a new request.
+            db.set_preferences(known.subscriber.id, &prefs).await?;
+            if account.is_some() {
+                db.set_subscriber_account(known.subscriber.id, account.as_deref(), admin)
+                    .await?;
+            }
+            db.set_subscriber_status(known.subscriber.id, SubscriberStatus::Pending, now)
+                .await?;
+            db.subscriber_link(known.subscriber.id).await?
+        }
+        None => {
+            let new = NewSubscriber {
+                email: email.clone(),
+                account,
+                account_admin: admin,
+                status: SubscriberStatus::Pending,
+                preferences: prefs,
+                source: if matches!(reader, Reader::Public) {
+                    "form".into()
+                } else {
+                    "link".into()
+                },
+                token: token::generate(""),
+            };
+            match db.add_subscriber(&new).await {
+                Ok(s) => db.subscriber_link(s.id).await?,
+                // Two sign-ups at once: the other one sends the request.
+                Err(DbError::Conflict(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let confirm = out.config.link(&format!(
+        "/subscribe/confirm?t={}",
+        confirm_token(out.signer, &link)
+    ));
+    send_quietly(out.mailer, mail::confirm_subscription(&email, &confirm)).await;
+    db.confirmation_sent(link.subscriber.id, now).await?;
+    Ok(())
+}
+
+/// Sends a message whose failure the person cannot act on: it is logged.
+async fn send_quietly(mailer: &Mailer, message: mail::Outgoing) {
+    if let Err(e) = mailer.send(message).await {
+        tracing::error!(
+            error = format!("{e:#}"),
+            "a subscription email was not sent"
+        );
+    }
+}
+
+/// Confirms from the emailed link; confirming again is fine.
+pub async fn confirm(db: &Db, signer: &Signer, raw: &str) -> Result<SubscriberLink, AppError> {
+    let invalid = || {
+        AppError::not_found(
+            "This confirmation link is not valid. Subscribe again to get a new one.",
+        )
+    };
+    let mut parts = raw.splitn(3, '.');
+    let (Some(id), Some(expires), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
+    let (Ok(id), Ok(expires)) = (id.parse::<i64>(), expires.parse::<i64>()) else {
+        return Err(invalid());
+    };
+    let link = match db.subscriber_link(id).await {
+        Ok(link) if link.subscriber.status != SubscriberStatus::Removed => link,
+        Ok(_) | Err(DbError::NotFound) => return Err(invalid()),
+        Err(e) => return Err(e.into()),
+    };
+    if !signer.verify("confirm", &format!("{id}.{expires}.{}", link.token), sig) {
+        return Err(invalid());
+    }
+    if link.subscriber.status == SubscriberStatus::Confirmed {
+        return Ok(link);
+    }
+    if Utc::now().timestamp() > expires {
+        return Err(AppError::Gone(
+            "This confirmation link has expired (links work for 48 hours). Subscribe again to get a new one."
+                .into(),
+        ));
+    }
+    if db
+        .is_suppressed(link.subscriber.email.as_deref().unwrap_or_default())
+        .await?
+    {
+        return Err(AppError::conflict(
+            "This address cannot receive email from us (it bounced or was reported). Contact us to lift that.",
+        ));
+    }
+    db.set_subscriber_status(id, SubscriberStatus::Confirmed, Utc::now())
+        .await?;
+    Ok(db.subscriber_link(id).await?)
+}
+
+/// The subscriber behind a link's secret.
+pub async fn by_token(db: &Db, secret: &str) -> Result<SubscriberLink, AppError> {
+    db.subscriber_by_token(secret).await?.ok_or_else(|| {
+        AppError::not_found(
+            "This subscription link is not valid (the subscription may have been removed).",
+        )
+    })
+}
+
+/// New choices from the preferences page; a subscriber who had left and
+/// saves choices is subscribed again (the link proves the address is theirs).
+pub async fn save_preferences(
+    db: &Db,
+    secret: &str,
+    choices: &ChoicesForm,
+) -> Result<SubscriberLink, AppError> {
+    let link = by_token(db, secret).await?;
+    let prefs = choices.preferences()?;
+    db.set_preferences(link.subscriber.id, &prefs).await?;
+    if link.subscriber.status != SubscriberStatus::Confirmed {
+        db.set_subscriber_status(link.subscriber.id, SubscriberStatus::Confirmed, Utc::now())
+            .await?;
+    }
+    Ok(db.subscriber_link(link.subscriber.id).await?)
+}
+
+/// Unsubscribes at once (one click, from any email or the preferences page).
+pub async fn unsubscribe(db: &Db, secret: &str) -> Result<SubscriberLink, AppError> {
+    let link = by_token(db, secret).await?;
+    if link.subscriber.status != SubscriberStatus::Unsubscribed {
+        db.set_subscriber_status(
+            link.subscriber.id,
+            SubscriberStatus::Unsubscribed,
+            Utc::now(),
+        )
+        .await?;
+        tracing::info!(subscriber = link.subscriber.id, "unsubscribed");
+    }
+    Ok(db.subscriber_link(link.subscriber.id).await?)
+}
+
+fn manage(actor: &Actor) -> Result<(), AppError> {
+    actor.require(actor.role.can_manage_releases(), "manage subscribers")
+}
+
+/// One subscriber as a script or an import gives it.
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberInput {
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    /// An account slug: the subscriber reads as that account.
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default = "yes")]
+    pub releases: bool,
+    #[serde(default = "digest_off")]
+    #[schema(value_type = String, example = "weekly")]
+    pub digest: String,
+    /// Entry kinds; all four when left out.
+    #[serde(default)]
+    pub kinds: Option<Vec<String>>,
+    #[serde(default)]
+    pub components: Option<Vec<String>>,
+    /// These people consented: stored as confirmed, with no confirmation email.
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn digest_off() -> String {
+    "off".into()
+}
+
+/// A row an import refused, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Rejected {
+    /// The row's position, from 1.
+    pub row: usize,
+    pub email: String,
+    pub field: String,
+    pub reason: String,
+}
+
+/// What an import found (and, unless it was a preview, stored).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Rows that would be (or were) added.
+    pub accepted: usize,
+    pub rejected: Vec<Rejected>,
+    /// Whether anything was stored: only when no row was rejected.
+    pub imported: bool,
+    pub subscribers: Vec<Subscriber>,
+}
+
+fn checked(
+    input: &SubscriberInput,
+    accounts: &[String],
+) -> Result<(String, Preferences), (String, String)> {
+    let fail = |e: AppError| match e {
+        AppError::Invalid { field, message } => (field, message),
+        other => ("body".to_string(), other.to_string()),
+    };
+    let email = validate::email("email", &input.email).map_err(fail)?;
+    if let Some(a) = &input.account {
+        if !accounts.contains(a) {
+            return Err(("account".into(), format!("there is no account `{a}`")));
+        }
+    }
+    let digest = validate::choice("digest", &input.digest).map_err(fail)?;
+    let kinds = match &input.kinds {
+        None => SUBSCRIBABLE_KINDS.to_vec(),
+        Some(k) => parse_kinds(k).map_err(|e| ("kinds".to_string(), e))?,
+    };
+    let components = input
+        .components
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| validate::component("components", Some(c)).map(|c| c.unwrap_or_default()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
+    let prefs = preferences(input.releases, digest, kinds, components).map_err(fail)?;
+    Ok((email, prefs))
+}
+
+/// Adds subscribers, all or none: every row is checked first (address,
+/// account, choices, duplicates within the list and with the stored list),
+/// and nothing is stored while any row is rejected or when `preview` is set.
+/// Rows not marked `confirmed` are stored pending and sent a confirmation
+/// request.
+pub async fn import(
+    db: &Db,
+    out: &Outbox<'_>,
+    actor: &Actor,
+    rows: &[SubscriberInput],
+    preview: bool,
+    source: &str,
+) -> Result<ImportReport, AppError> {
+    manage(actor)?;
+    if rows.is_empty() {
+        return Err(AppError::invalid("body", "there is nobody to add"));
+    }
+    if rows.len() > 100_000 {
+        return Err(AppError::invalid(
+            "body",
+            "add at most 100,000 subscribers at once",
+        ));
+    }
+    let accounts: Vec<String> = db
+        .list_accounts()
+        .await?
+        .into_iter()
+        .map(|a| a.slug)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut rejected = vec![];
+    let mut new = vec![];
+    for (i, input) in rows.iter().enumerate() {
+        let reject = |field: String, reason: String| Rejected {
+            row: i + 1,
+            email: input.email.clone(),
+            field,
+            reason,
+        };
+        match checked(input, &accounts) {
+            Err((field, reason)) => rejected.push(reject(field, reason)),
+            Ok((email, _)) if !seen.insert(email.clone()) => rejected.push(reject(
+                "email".into(),
+                "this address appears earlier in the list".into(),
+            )),
+            Ok((email, prefs)) => match db.subscriber_by_email(&email).await? {
+                Some(_) => rejected.push(reject(
+                    "email".into(),
+                    "this address is already subscribed".into(),
+                )),
+                None => new.push(NewSubscriber {
+                    email,
+                    account: input.account.clone(),
+                    account_admin: false,
+                    status: if input.confirmed {
+                        SubscriberStatus::Confirmed
+                    } else {
+                        SubscriberStatus::Pending
+                    },
+                    preferences: prefs,
+                    source: source.into(),
+                    token: token::generate(""),
+                }),
+            },
+        }
+    }
+    let accepted = new.len();
+    if preview || !rejected.is_empty() {
+        return Ok(ImportReport {
+            accepted,
+            rejected,
+            imported: false,
+            subscribers: vec![],
+        });
+    }
+    let ids = db.add_subscribers(&new).await?;
+    tracing::info!(count = ids.len(), by = %actor.label, "subscribers added");
+    let mut subscribers = Vec::with_capacity(ids.len());
+    for id in ids {
+        let link = db.subscriber_link(id).await?;
+        if link.subscriber.status == SubscriberStatus::Pending {
+            let email = link.subscriber.email.clone().unwrap_or_default();
+            if !db.is_suppressed(&email).await? {
+                let confirm = out.config.link(&format!(
+                    "/subscribe/confirm?t={}",
+                    confirm_token(out.signer, &link)
+                ));
+                send_quietly(out.mailer, mail::confirm_subscription(&email, &confirm)).await;
+                db.confirmation_sent(id, Utc::now()).await?;
+            }
+        }
+        subscribers.push(link.subscriber);
+    }
+    Ok(ImportReport {
+        accepted,
+        rejected,
+        imported: true,
+        subscribers,
+    })
+}
+
+/// A page of the subscriber list.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubscriberPage {
+    pub subscribers: Vec<Subscriber>,
+    /// Matching subscribers in all pages.
+    pub total: i64,
+}
+
+pub async fn list(db: &Db, actor: &Actor, q: &SubscriberQuery) -> Result<SubscriberPage, AppError> {
+    manage(actor)?;
+    if let Some(status) = q.status.as_deref() {
+        if status != "suppressed" && status.parse::<SubscriberStatus>().is_err() {
+            return Err(AppError::invalid(
+                "status",
+                "choose pending, confirmed, unsubscribed or suppressed",
+            ));
+        }
+    }
+    let (subscribers, total) = db.list_subscribers(q).await?;
+    Ok(SubscriberPage { subscribers, total })
+}
+
+/// Moves a subscriber to an account (or to the public with `None`).
+pub async fn set_account(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    account: Option<&str>,
+    admin: bool,
+) -> Result<Subscriber, AppError> {
+    manage(actor)?;
+    db.set_subscriber_account(id, account, admin)
+        .await
+        .map_err(|e| match e {
+            DbError::NotFound => AppError::not_found("There is no such subscriber."),
+            other => other.into(),
+        })
+}
+
+/// Erases the address; counts keep the row.
+pub async fn remove(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
+    manage(actor)?;
+    db.remove_subscriber(id, &token::generate(""))
+        .await
+        .map_err(|e| match e {
+            DbError::NotFound => AppError::not_found("There is no such subscriber."),
+            other => other.into(),
+        })?;
+    tracing::info!(subscriber = id, by = %actor.label, "subscriber removed");
+    Ok(())
+}
+
+/// Never mail this address again (until an admin lifts it).
+pub async fn suppress(
+    db: &Db,
+    actor: &Actor,
+    email: &str,
+    reason: SuppressionReason,
+    detail: Option<&str>,
+) -> Result<Suppression, AppError> {
+    actor.require(actor.role.is_admin(), "suppress addresses")?;
+    let email = validate::email("email", email)?;
+    let detail = detail.map(|d| d.chars().take(500).collect::<String>());
+    Ok(db
+        .suppress(&email, reason, detail.as_deref(), &actor.label)
+        .await?)
+}
+
+pub async fn lift_suppression(db: &Db, actor: &Actor, email: &str) -> Result<(), AppError> {
+    actor.require(actor.role.is_admin(), "lift suppressions")?;
+    let email = validate::email("email", email)?;
+    db.lift_suppression(&email).await.map_err(|e| match e {
+        DbError::NotFound => AppError::not_found("This address is not suppressed."),
+        other => other.into(),
+    })
+}
+
+pub async fn suppressions(db: &Db, actor: &Actor) -> Result<Vec<Suppression>, AppError> {
+    manage(actor)?;
+    Ok(db.list_suppressions().await?)
+}

@@ -1,0 +1,394 @@
+//! Customer email: subscribing with double opt-in, preferences and one-click
+//! unsubscribe, the subscribers API, and announcements sent once to exactly
+//! the subscribers who may read them.
+
+use crate::common::{TestApp, ORIGIN};
+use crate::on_both_databases;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+/// Every message written to the test outbox, decoded enough to read.
+fn outbox(app: &TestApp) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(&app.mail_dir) else {
+        return vec![];
+    };
+    let mut files: Vec<_> = dir.map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .replace("=\r\n", "")
+                .replace("=3D", "=")
+        })
+        .collect()
+}
+
+fn to(app: &TestApp, address: &str) -> Vec<String> {
+    outbox(app)
+        .into_iter()
+        .filter(|m| m.contains(&format!("To: {address}")))
+        .collect()
+}
+
+/// The first absolute link in `message` that starts with `prefix`.
+fn link(message: &str, prefix: &str) -> String {
+    let start = message
+        .find(&format!("http://127.0.0.1:3000{prefix}"))
+        .unwrap_or_else(|| panic!("no {prefix} link in {message}"));
+    message[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .next()
+        .unwrap()
+        .trim_start_matches("http://127.0.0.1:3000")
+        .to_string()
+}
+
+fn form_token(html: &str) -> String {
+    let at = html
+        .find("name=\"form_token\" value=\"")
+        .expect("the page has a subscribe form");
+    html[at + 25..].split('"').next().unwrap().to_string()
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    pairs: &[(&str, &str)],
+    origin: Option<&str>,
+) -> crate::common::TestResponse {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let mut req =
+        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(o) = origin {
+        req = req.header(header::ORIGIN, o);
+    }
+    app.send(req.body(Body::from(body)).unwrap()).await
+}
+
+/// Runs the delivery engine until it has nothing left to send.
+async fn deliver(app: &TestApp) {
+    let mut check = None;
+    for _ in 0..100 {
+        if !app.app.state.engine.run_once(&mut check).await.unwrap() {
+            return;
+        }
+    }
+    panic!("the engine never ran out of work");
+}
+
+async fn subscribers(app: &TestApp, token: &str) -> Vec<Value> {
+    let res = app
+        .api(Method::GET, "/api/v1/subscribers", Some(token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    res.json()["subscribers"].as_array().unwrap().clone()
+}
+
+on_both_databases! {
+    async fn subscribing_needs_confirmation_and_answers_alike(app) {
+        app.setup_admin().await;
+        let home = app.get("/").await.text();
+        let token = form_token(&home);
+        let subscribe = |email: &'static str, extra: &'static [(&'static str, &'static str)], token: String| {
+            let app = &app;
+            async move {
+                let mut pairs = vec![("email", email), ("form_token", token.as_str())];
+                pairs.extend_from_slice(extra);
+                post_form(app, "/subscribe", &pairs, Some(ORIGIN)).await
+            }
+        };
+        let first = subscribe("Ana@Example.com", &[], token.clone()).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+        assert!(first.text().contains("Check your inbox"));
+        let mails = to(&app, "ana@example.com");
+        assert_eq!(mails.len(), 1, "one confirmation request");
+        assert!(mails[0].contains("Subject: Confirm your subscription"));
+        let confirm = link(&mails[0], "/subscribe/confirm");
+
+        // Nothing is confirmed before the link is opened.
+        let pm = app.token("pm").await;
+        let listed = subscribers(&app, &pm).await;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["status"], "pending");
+        assert_eq!(listed[0]["email"], "ana@example.com");
+
+        let ok = app.get(&confirm).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+        assert!(ok.text().contains("You are subscribed"));
+        assert_eq!(app.get(&confirm).await.status, StatusCode::OK, "confirming twice is fine");
+        assert_eq!(subscribers(&app, &pm).await[0]["status"], "confirmed");
+
+        // A tampered link confirms nothing.
+        let tampered = format!("{}0", confirm);
+        assert_eq!(app.get(&tampered).await.status, StatusCode::NOT_FOUND);
+
+        // Known address: the same page, and a note to the address itself.
+        let again = subscribe("ana@example.com", &[], token.clone()).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.text().replace(&token, ""), first.text().replace(&token, ""));
+        let mails = to(&app, "ana@example.com");
+        assert_eq!(mails.len(), 2);
+        assert!(mails[1].contains("already subscribed"));
+
+        // A bot filling the hidden field gets the same page and sends nothing.
+        let bot = subscribe("victim@example.com", &[("website", "http://spam")], token.clone()).await;
+        assert_eq!(bot.status, StatusCode::OK);
+        assert!(bot.text().contains("Check your inbox"));
+        assert!(to(&app, "victim@example.com").is_empty());
+
+        // A forged or missing form token is refused, saying why.
+        let forged = subscribe("eve@example.com", &[], "1700000000.abcdef".into()).await;
+        assert_eq!(forged.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(forged.text().contains("This form has expired"), "{}", forged.text());
+        let bad = subscribe("not an address", &[], token.clone()).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.text().contains("is not an email address"));
+        // From another site: refused before anything happens.
+        let cross = post_form(&app, "/subscribe", &[("email", "x@example.com"), ("form_token", &token)], Some("https://evil.example")).await;
+        assert_eq!(cross.status, StatusCode::FORBIDDEN);
+        assert!(to(&app, "x@example.com").is_empty());
+        assert_eq!(subscribers(&app, &pm).await.len(), 1);
+    }
+
+    async fn preferences_and_one_click_unsubscribe(app) {
+        let token = form_token(&app.get("/changes").await.text());
+        post_form(&app, "/subscribe", &[("email", "li@example.com"), ("form_token", &token)], Some(ORIGIN)).await;
+        let confirm = link(&to(&app, "li@example.com")[0], "/subscribe/confirm");
+        let done = app.get(&confirm).await.text();
+        let prefs = link(&done.replace("href=\"/subscription", "href=\"http://127.0.0.1:3000/subscription"), "/subscription/");
+        let secret = prefs.trim_start_matches("/subscription/").to_string();
+
+        let page = app.get(&prefs).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("li@example.com"));
+        assert!(page.text().contains("You are subscribed"));
+
+        // Choices are saved; choosing nothing is refused, clearly.
+        let saved = post_form(&app, &prefs, &[("choosing", "1"), ("digest", "weekly"), ("kinds", "security"), ("kinds", "fix"), ("components", "billing, api")], Some(ORIGIN)).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+        assert!(saved.text().contains("Your choices are saved"));
+        let pm = app.token("pm").await;
+        let s = &subscribers(&app, &pm).await[0];
+        assert_eq!(s["releases"], false);
+        assert_eq!(s["digest"], "weekly");
+        assert_eq!(s["kinds"], json!(["security", "fix"]));
+        assert_eq!(s["components"], json!(["api", "billing"]));
+        let nothing = post_form(&app, &prefs, &[("choosing", "1"), ("kinds", "fix")], Some(ORIGIN)).await;
+        assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(nothing.text().contains("Choose release announcements, a digest, or both"));
+
+        // A GET of the unsubscribe link only asks (mail scanners follow links).
+        let ask = app.get(&format!("/unsubscribe/{secret}")).await;
+        assert_eq!(ask.status, StatusCode::OK);
+        assert_eq!(subscribers(&app, &pm).await[0]["status"], "confirmed");
+        // One click: a POST from a mail client, with no session and no Origin.
+        let click = app.send(Request::post(format!("/unsubscribe/{secret}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("List-Unsubscribe=One-Click")).unwrap()).await;
+        assert_eq!(click.status, StatusCode::OK, "{}", click.text());
+        assert!(click.text().contains("You are unsubscribed"));
+        assert_eq!(subscribers(&app, &pm).await[0]["status"], "unsubscribed");
+        assert_eq!(app.get("/unsubscribe/not-a-secret").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/subscription/not-a-secret").await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn the_subscribers_api_adds_all_or_nothing(app) {
+        let pm = app.token("pm").await;
+        app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": "acme", "name": "Acme"}))).await;
+        let bad = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!([
+            {"email": "one@example.com", "releases": true, "digest": "off", "confirmed": true},
+            {"email": "not-an-address", "releases": true, "digest": "off"},
+            {"email": "ONE@example.com", "releases": true, "digest": "off"},
+            {"email": "two@example.com", "account": "nope", "releases": true, "digest": "daily"},
+        ]))).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+        let body = bad.json();
+        assert_eq!(body["error"]["code"], "invalid");
+        let rejected = body["rejected"].as_array().unwrap();
+        assert_eq!(rejected.len(), 3, "{body}");
+        assert_eq!(rejected[0]["row"], 2);
+        assert!(rejected[1]["reason"].as_str().unwrap().contains("appears earlier"));
+        assert!(rejected[2]["reason"].as_str().unwrap().contains("no account `nope`"));
+        assert!(subscribers(&app, &pm).await.is_empty(), "nothing was added");
+
+        let ok = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!([
+            {"email": "one@example.com", "releases": true, "digest": "off", "confirmed": true},
+            {"email": "two@example.com", "account": "acme", "releases": false, "digest": "daily", "kinds": ["fix"]},
+        ]))).await;
+        assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text());
+        assert_eq!(ok.json()["imported"], true);
+        // Confirmed people get nothing now; the others get the request.
+        assert!(to(&app, "one@example.com").is_empty());
+        assert_eq!(to(&app, "two@example.com").len(), 1);
+        let single = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!(
+            {"email": "three@example.com", "releases": true, "digest": "weekly", "confirmed": true}))).await;
+        assert_eq!(single.status, StatusCode::CREATED);
+        let dup = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!(
+            {"email": "three@example.com", "releases": true, "digest": "weekly"}))).await;
+        assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let acme = app.api(Method::GET, "/api/v1/subscribers?account=acme", Some(&pm), None).await.json();
+        assert_eq!(acme["total"], 1);
+        assert_eq!(acme["subscribers"][0]["email"], "two@example.com");
+        let pending = app.api(Method::GET, "/api/v1/subscribers?status=pending", Some(&pm), None).await.json();
+        assert_eq!(pending["total"], 1);
+        let bad_status = app.api(Method::GET, "/api/v1/subscribers?status=bogus", Some(&pm), None).await;
+        assert_eq!(bad_status.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let viewer = app.token("viewer").await;
+        assert_eq!(app.api(Method::GET, "/api/v1/subscribers", Some(&viewer), None).await.status, StatusCode::FORBIDDEN);
+        let eng = app.token("engineer").await;
+        assert_eq!(app.api(Method::POST, "/api/v1/subscribers", Some(&eng), Some(json!({"email": "x@example.com"}))).await.status, StatusCode::FORBIDDEN);
+
+        // Suppression: admin only, and a suppressed address shows as such.
+        let admin = app.token("admin").await;
+        let refused = app.api(Method::POST, "/api/v1/suppressions", Some(&pm), Some(json!({"email": "one@example.com", "reason": "bounce"}))).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let wrong = app.api(Method::POST, "/api/v1/suppressions", Some(&admin), Some(json!({"email": "one@example.com", "reason": "angry"}))).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let s = app.api(Method::POST, "/api/v1/suppressions", Some(&admin), Some(json!({"email": "One@example.com", "reason": "complaint"}))).await;
+        assert_eq!(s.status, StatusCode::CREATED, "{}", s.text());
+        let suppressed = app.api(Method::GET, "/api/v1/subscribers?status=suppressed", Some(&pm), None).await.json();
+        assert_eq!(suppressed["total"], 1);
+        assert_eq!(suppressed["subscribers"][0]["suppressed"], true);
+    }
+
+    async fn announcements_reach_exactly_who_may_read_them_once(app) {
+        let pm = app.token("pm").await;
+        let admin = app.token("admin").await;
+        let eng = app.token("engineer").await;
+        for (slug, name) in [("acme", "Acme"), ("globex", "Globex")] {
+            app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": slug, "name": name}))).await;
+        }
+        app.api(Method::POST, "/api/v1/cohorts", Some(&pm), Some(json!({"slug": "beta", "name": "Beta"}))).await;
+        app.api(Method::PUT, "/api/v1/cohorts/beta/members", Some(&pm), Some(json!({"accounts": ["acme"]}))).await;
+        let added = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!([
+            {"email": "public@example.com", "releases": true, "digest": "off", "confirmed": true},
+            {"email": "acme@example.com", "account": "acme", "releases": true, "digest": "off", "confirmed": true},
+            {"email": "globex@example.com", "account": "globex", "releases": true, "digest": "off", "confirmed": true},
+            {"email": "security-only@example.com", "releases": true, "digest": "off", "kinds": ["security"], "confirmed": true},
+            {"email": "digest-only@example.com", "releases": false, "digest": "weekly", "confirmed": true},
+            {"email": "pending@example.com", "releases": true, "digest": "off"},
+            {"email": "bounced@example.com", "releases": true, "digest": "off", "confirmed": true},
+        ]))).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+        app.api(Method::POST, "/api/v1/suppressions", Some(&admin), Some(json!({"email": "bounced@example.com", "reason": "bounce"}))).await;
+
+        let deploy = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [
+                {"title": "Exports for <everyone>", "kind": "feature", "audience": "everyone", "body": "Export **all** the things."},
+                {"title": "Beta dashboards", "kind": "feature", "audience": "cohort:beta"},
+            ]})).await;
+        let ids: Vec<i64> = deploy["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        let r = app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "November", "slug": "november", "narrative": "Hello **readers**."}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let linked = app.api(Method::POST, "/api/v1/releases/november/entries", Some(&pm), Some(json!({"entry_ids": ids}))).await;
+        let published = app.api(Method::POST, "/api/v1/releases/november/publish", Some(&pm), Some(json!({"revision": linked.json()["revision"]}))).await;
+        assert_eq!(published.status, StatusCode::OK, "{}", published.text());
+
+        // Publishing drafted the announcement; asking for it again answers that draft.
+        let c = app.api(Method::POST, "/api/v1/campaigns", Some(&pm), Some(json!({"release": "november"}))).await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.text());
+        let campaign = c.json();
+        assert_eq!(campaign["status"], "draft");
+        assert_eq!(campaign["recipients"], 4, "{campaign}");
+        let id = campaign["id"].as_i64().unwrap();
+        assert!(outbox(&app).iter().all(|m| !m.contains("Subject: November")), "nothing is sent before Send");
+
+        let eng_send = app.api(Method::POST, &format!("/api/v1/campaigns/{id}/send"), Some(&eng), None).await;
+        assert_eq!(eng_send.status, StatusCode::FORBIDDEN);
+        let sent = app.api(Method::POST, &format!("/api/v1/campaigns/{id}/send"), Some(&pm), None).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+        assert_eq!(sent.json()["status"], "sending");
+        deliver(&app).await;
+
+        let done = app.api(Method::GET, &format!("/api/v1/campaigns/{id}"), Some(&pm), None).await.json();
+        assert_eq!(done["status"], "sent", "{done}");
+        assert_eq!(done["counts"]["sent"], 3, "{done}");
+        assert_eq!(done["counts"]["skipped"], 1, "security-only has nothing in this release: {done}");
+        assert_eq!(done["counts"]["queued"], 0);
+
+        let public = to(&app, "public@example.com");
+        assert_eq!(public.len(), 1);
+        let m = &public[0];
+        assert!(m.contains("Subject: November"));
+        assert!(m.contains("Exports for &lt;everyone&gt;"));
+        assert!(!m.contains("Beta dashboards"), "a cohort entry reaches only its cohort");
+        assert!(m.contains("List-Unsubscribe: <http://127.0.0.1:3000/unsubscribe/"));
+        assert!(m.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(m.contains("List-Id: Release notes <notes.127.0.0.1>"));
+        assert!(m.contains(&format!("Message-ID: <campaign-{id}-")));
+        assert!(m.contains("Content-Type: text/plain") && m.contains("Content-Type: text/html"));
+        let acme = to(&app, "acme@example.com");
+        assert_eq!(acme.len(), 1);
+        assert!(acme[0].contains("Beta dashboards"));
+        assert!(!to(&app, "globex@example.com")[0].contains("Beta dashboards"));
+        for nobody in ["security-only@example.com", "digest-only@example.com", "bounced@example.com"] {
+            assert!(to(&app, nobody).is_empty(), "{nobody} got mail");
+        }
+        assert_eq!(to(&app, "pending@example.com").len(), 1, "only the confirmation request");
+
+        // Sent once: running the engine again, or sending again, sends nothing.
+        deliver(&app).await;
+        assert_eq!(to(&app, "public@example.com").len(), 1);
+        let again = app.api(Method::POST, &format!("/api/v1/campaigns/{id}/send"), Some(&pm), None).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(app.api(Method::GET, "/api/v1/campaigns/9999", Some(&pm), None).await.status, StatusCode::NOT_FOUND);
+
+        // The unsubscribe link in the email works in one click.
+        let unsubscribe = link(m, "/unsubscribe/");
+        let click = app.send(Request::post(&unsubscribe).body(Body::empty()).unwrap()).await;
+        assert_eq!(click.status, StatusCode::OK);
+        let status = app.api(Method::GET, "/api/v1/subscribers?q=public", Some(&pm), None).await.json();
+        assert_eq!(status["subscribers"][0]["status"], "unsubscribed");
+    }
+
+    async fn campaigns_pause_resume_cancel_and_schedule(app) {
+        let pm = app.token("pm").await;
+        let eng = app.token("engineer").await;
+        let people: Vec<Value> = (0..5).map(|i| json!({"email": format!("p{i}@example.com"), "releases": true, "digest": "off", "confirmed": true})).collect();
+        app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(Value::Array(people))).await;
+        let deploy = app.record_deploy(&eng, json!({"environment": "production", "version": "v2", "status": "succeeded",
+            "entries": [{"title": "A fix", "kind": "fix"}]})).await;
+        let id = deploy["entries"][0]["id"].as_i64().unwrap();
+        app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "Draft one", "slug": "draft-one"}))).await;
+        let linked = app.api(Method::POST, "/api/v1/releases/draft-one/entries", Some(&pm), Some(json!({"entry_ids": [id]}))).await;
+        // A release that is not published cannot be announced.
+        let c = app.api(Method::POST, "/api/v1/campaigns", Some(&pm), Some(json!({"release": "draft-one"}))).await;
+        assert_eq!(c.status, StatusCode::CREATED, "{}", c.text());
+        let cid = c.json()["id"].as_i64().unwrap();
+        let early = app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/send"), Some(&pm), None).await;
+        assert_eq!(early.status, StatusCode::CONFLICT);
+        assert!(early.json()["error"]["message"].as_str().unwrap().contains("Publish the release"));
+        app.api(Method::POST, "/api/v1/releases/draft-one/publish", Some(&pm), Some(json!({"revision": linked.json()["revision"]}))).await;
+        let unknown = app.api(Method::POST, "/api/v1/campaigns", Some(&pm), Some(json!({"release": "nope"}))).await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Scheduled for later: nothing goes out yet.
+        let later = app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/send"), Some(&pm), Some(json!({"at": "2099-01-01T09:00:00Z"}))).await;
+        assert_eq!(later.status, StatusCode::OK, "{}", later.text());
+        assert_eq!(later.json()["status"], "scheduled");
+        deliver(&app).await;
+        assert!(to(&app, "p0@example.com").is_empty());
+
+        // Sent now, paused before the engine runs: nothing goes out until resumed.
+        let now = app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/send"), Some(&pm), None).await;
+        assert_eq!(now.json()["status"], "sending");
+        let paused = app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/pause"), Some(&pm), None).await;
+        assert_eq!(paused.json()["status"], "paused");
+        deliver(&app).await;
+        assert!(to(&app, "p0@example.com").is_empty());
+        assert_eq!(app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/pause"), Some(&pm), None).await.status, StatusCode::CONFLICT);
+        let resumed = app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/resume"), Some(&pm), None).await;
+        assert_eq!(resumed.json()["status"], "sending");
+        deliver(&app).await;
+        let done = app.api(Method::GET, &format!("/api/v1/campaigns/{cid}"), Some(&pm), None).await.json();
+        assert_eq!(done["status"], "sent");
+        assert_eq!(done["counts"]["sent"], 5);
+        assert_eq!(app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/cancel"), Some(&pm), None).await.status, StatusCode::CONFLICT);
+    }
+}
