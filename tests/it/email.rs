@@ -327,6 +327,16 @@ on_both_databases! {
         assert_eq!(acme.len(), 1);
         assert!(acme[0].contains("Beta dashboards"));
         assert!(!to(&app, "globex@example.com")[0].contains("Beta dashboards"));
+        // An account's subscriber follows links to the pages they may read
+        // (under their own secret); the public's lead to the public site.
+        let at = acme[0].find("Beta dashboards").unwrap();
+        let beta = link(&acme[0][at..], "/a/");
+        assert!(beta.contains("/changes/"), "{beta}");
+        let page = app.get(&beta).await;
+        assert_eq!(page.status, StatusCode::OK, "{beta}");
+        assert!(page.text().contains("Beta dashboards"));
+        assert!(page.text().contains("Private release notes for Acme"));
+        assert!(link(m, "/changes/").starts_with("/changes/"));
         for nobody in ["security-only@example.com", "digest-only@example.com", "bounced@example.com"] {
             assert!(to(&app, nobody).is_empty(), "{nobody} got mail");
         }
@@ -345,6 +355,10 @@ on_both_databases! {
         assert_eq!(click.status, StatusCode::OK);
         let status = app.api(Method::GET, "/api/v1/subscribers?q=public", Some(&pm), None).await.json();
         assert_eq!(status["subscribers"][0]["status"], "unsubscribed");
+        // Unsubscribed, an account's subscriber's secret no longer opens its pages.
+        let acme_secret = link(&acme[0], "/unsubscribe/").trim_start_matches("/unsubscribe/").to_string();
+        app.send(Request::post(format!("/unsubscribe/{acme_secret}")).body(Body::empty()).unwrap()).await;
+        assert_eq!(app.get(&beta).await.status, StatusCode::NOT_FOUND);
     }
 
     async fn campaigns_pause_resume_cancel_and_schedule(app) {

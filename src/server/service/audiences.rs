@@ -126,8 +126,22 @@ pub async fn revoke_link(
 }
 
 /// The reader behind a private link; an unknown or revoked link is simply not found.
+/// The reader behind a private link: an account's link, or the secret of a
+/// confirmed subscriber who belongs to an account (their emails link to the
+/// pages they may read; the account's own link is kept only as a hash).
 pub async fn reader(db: &Db, secret: &str) -> Result<Reader, AppError> {
-    db.reader_by_link(&token::hash(secret))
-        .await?
-        .ok_or_else(|| AppError::not_found("This notes link is not valid or has been revoked."))
+    if let Some(reader) = db.reader_by_link(&token::hash(secret)).await? {
+        return Ok(reader);
+    }
+    match db.subscriber_by_token(secret).await? {
+        Some(s)
+            if s.subscriber.status == SubscriberStatus::Confirmed
+                && matches!(s.reader, Reader::Account { .. }) =>
+        {
+            Ok(s.reader)
+        }
+        _ => Err(AppError::not_found(
+            "This notes link is not valid or has been revoked.",
+        )),
+    }
 }

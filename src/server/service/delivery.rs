@@ -286,11 +286,14 @@ impl Engine {
         Ok(Ok((email, message)))
     }
 
-    /// Where a subscriber's links lead: the public site, or their account's
-    /// private pages (which need the account's link, which Shiplog does not
-    /// keep in clear; the public site shows them what everyone sees).
-    fn reader_base(&self, _link: &SubscriberLink) -> String {
-        self.config.link("")
+    /// Where a subscriber's links lead: the public site, or, for an
+    /// account's subscriber, that account's pages under their own secret
+    /// (the account's link is kept only as a hash).
+    fn reader_base(&self, link: &SubscriberLink) -> String {
+        match link.reader {
+            Reader::Account { .. } => self.config.link(&format!("/a/{}", link.token)),
+            Reader::Public => self.config.link(""),
+        }
     }
 
     fn period_label(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
