@@ -42,7 +42,8 @@ log "SMTP server"
 SMTP_PORT=${SHIPLOG_TEST_SMTP_PORT:-$(.venv-tools/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 # aiosmtpd's Mailbox creates the Maildir (new/, cur/, tmp/) only when the folder is new.
 maildir="$(mktemp -d /tmp/shiplog-smtp.XXXXXX)/maildir"
-.venv-tools/bin/python -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$maildir" &
+# scripts/smtp_test_server.py: a Maildir, and some addresses refused (5xx, 4xx) as real servers do.
+PYTHONPATH=scripts .venv-tools/bin/python -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c smtp_test_server.Handler "$maildir" &
 smtp_pid=$!
 trap 'kill $smtp_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do

@@ -4,6 +4,7 @@
 pub mod audiences;
 pub mod auth;
 pub mod deploys;
+pub mod email;
 pub mod people;
 pub mod releases;
 pub mod tokens;

@@ -86,6 +86,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/releases/:slug") view=routes::release::ReleasePage ssr=SsrMode::Async/>
                 <Route path=path!("/app/unannounced") view=routes::unannounced::UnannouncedPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/customers") view=routes::audiences::AudiencesPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/subscribers") view=routes::subscribers::SubscribersPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/campaigns") view=routes::campaigns::CampaignsPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/campaigns/:id") view=routes::campaigns::CampaignPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

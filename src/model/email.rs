@@ -157,6 +157,8 @@ pub struct Campaign {
     pub rate: f64,
     /// Confirmed subscribers who would receive it (before it is sent).
     pub recipients: i64,
+    /// Its recipients who unsubscribed after it started.
+    pub unsubscribed_since: i64,
 }
 
 /// A message the SMTP server refused, for the campaign page.
@@ -185,4 +187,78 @@ pub fn parse_kinds<S: AsRef<str>>(raw: &[S]) -> Result<Vec<EntryKind>, String> {
         }
     }
     Ok(kinds)
+}
+
+/// One subscriber as a script or an import gives it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberInput {
+    #[cfg_attr(feature = "ssr", schema(example = "ana@example.com"))]
+    pub email: String,
+    /// An account slug: the subscriber reads as that account.
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default = "yes")]
+    pub releases: bool,
+    #[serde(default = "digest_off")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "weekly"))]
+    pub digest: String,
+    /// Entry kinds; all four when left out.
+    #[serde(default)]
+    pub kinds: Option<Vec<String>>,
+    #[serde(default)]
+    pub components: Option<Vec<String>>,
+    /// These people consented: stored as confirmed, with no confirmation email.
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn digest_off() -> String {
+    "off".into()
+}
+
+/// A row an import refused, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Rejected {
+    /// The row's position, from 1.
+    pub row: usize,
+    pub email: String,
+    pub field: String,
+    pub reason: String,
+}
+
+/// What an import found (and, unless it was a preview, stored).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ImportReport {
+    /// Rows that would be (or were) added.
+    pub accepted: usize,
+    pub rejected: Vec<Rejected>,
+    /// Whether anything was stored: only when no row was rejected.
+    pub imported: bool,
+    pub subscribers: Vec<Subscriber>,
+}
+
+/// A page of the subscriber list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SubscriberPage {
+    pub subscribers: Vec<Subscriber>,
+    /// Matching subscribers in all pages.
+    pub total: i64,
+}
+
+/// An email as one subscriber would get it, for the campaign page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessagePreview {
+    pub to: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
 }

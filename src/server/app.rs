@@ -108,6 +108,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", rest::router())
+        .route(
+            "/app/subscribers/export.csv",
+            get(crate::server::downloads::subscribers_csv),
+        )
         .merge(public::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod downloads;
 pub mod error;
 pub mod headers;
 pub mod html;

@@ -159,6 +159,11 @@ impl TestApp {
         }
     }
 
+    /// The database this app runs on, for a server process on the same one.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     pub fn db(&self) -> &shiplog::server::db::Db {
         &self.app.state.db
     }

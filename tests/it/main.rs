@@ -7,6 +7,7 @@ mod api;
 mod audiences;
 mod auth;
 mod email;
+mod email_smtp;
 mod hardening;
 mod mail;
 mod people;

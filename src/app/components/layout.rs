@@ -23,6 +23,7 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                             {manages.then(|| view! { <A href="/app/releases">"Releases"</A> })}
                             {role.map(|_| view! { <A href="/app/unannounced">"Not announced"</A> })}
                             {manages.then(|| view! { <A href="/app/customers">"Customers"</A> })}
+                            {manages.then(|| view! { <A href="/app/subscribers">"Subscribers"</A> })}
                             {role.filter(|r| r.is_admin()).map(|_| view! {
                                 <A href="/app/people">"People"</A>
                                 <A href="/app/tokens">"API tokens"</A>

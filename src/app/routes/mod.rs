@@ -1,6 +1,7 @@
 //! One module per page of the app.
 
 pub mod audiences;
+pub mod campaigns;
 pub mod deploy;
 pub mod deploys;
 pub mod invite;
@@ -9,6 +10,7 @@ pub mod people;
 pub mod release;
 pub mod releases;
 pub mod setup;
+pub mod subscribers;
 pub mod tokens;
 pub mod unannounced;
 

@@ -288,7 +288,7 @@ fn publish_controls(
 
 /// A `datetime-local` value (`2026-12-01T09:30`, the person's own time zone)
 /// as an RFC 3339 instant; empty when it is not a date and time.
-fn local_to_rfc3339(local: &str) -> String {
+pub(crate) fn local_to_rfc3339(local: &str) -> String {
     #[cfg(feature = "hydrate")]
     {
         if local.trim().is_empty() {

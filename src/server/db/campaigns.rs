@@ -127,6 +127,8 @@ pub trait CampaignStore: Send + Sync {
         campaign_id: i64,
         limit: i64,
     ) -> DbResult<Vec<DeliveryFailure>>;
+    /// Recipients of the campaign who unsubscribed (or were removed) after it started.
+    async fn unsubscribed_since(&self, campaign_id: i64) -> DbResult<i64>;
     /// Campaigns sending with nothing left to send become `sent`.
     async fn finish_campaigns(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>>;
 }
@@ -452,6 +454,20 @@ impl CampaignStore for SqlStore {
         .bind(campaign_id)
         .bind(limit)
         .all(self.read())
+        .await
+    }
+
+    async fn unsubscribed_since(&self, campaign_id: i64) -> DbResult<i64> {
+        sql(format!(
+            "SELECT COUNT(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+             JOIN campaigns c ON c.id = d.campaign_id
+             WHERE d.campaign_id = $1 AND s.unsubscribed_at IS NOT NULL
+               AND c.started_at IS NOT NULL AND NOT ({})",
+            self.dialect()
+                .time_at_or_before("s.unsubscribed_at", "c.started_at")
+        ))
+        .bind(campaign_id)
+        .value(self.read())
         .await
     }
 

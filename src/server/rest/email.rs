@@ -6,7 +6,7 @@ use crate::model::*;
 use crate::server::db::SubscriberQuery;
 use crate::server::error::{AppError, ErrorBody};
 use crate::server::service::campaigns;
-use crate::server::service::subscribers::{self, ImportReport, SubscriberInput, SubscriberPage};
+use crate::server::service::subscribers;
 use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

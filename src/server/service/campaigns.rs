@@ -89,6 +89,7 @@ pub async fn describe(db: &Db, row: CampaignRow) -> Result<Campaign, AppError> {
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
+        unsubscribed_since: db.unsubscribed_since(row.id).await?,
         counts,
         rate,
         recipients,
@@ -276,4 +277,61 @@ async fn transition(
     db.move_campaign(id, from, to, None).await.map_err(stale)?;
     tracing::info!(campaign = id, status = to.as_str(), by = %actor.label, "campaign changed");
     describe(db, db.campaign(id).await?).await
+}
+
+/// The campaign's email as the subscriber with this address would get it.
+pub async fn preview(
+    db: &Db,
+    engine: &crate::server::service::delivery::Engine,
+    actor: &Actor,
+    id: i64,
+    email: &str,
+) -> Result<MessagePreview, AppError> {
+    manage(actor)?;
+    db.campaign(id).await.map_err(not_found)?;
+    let email = super::validate::email("email", email)?;
+    let subscriber = db
+        .subscriber_by_email(&email)
+        .await?
+        .ok_or_else(|| AppError::invalid("email", format!("`{email}` is not a subscriber")))?;
+    match engine.preview(id, subscriber.subscriber.id).await? {
+        Ok(m) => Ok(MessagePreview {
+            to: m.to,
+            subject: m.subject,
+            html: m.html,
+            text: m.text,
+        }),
+        Err(why) => Err(AppError::invalid(
+            "email",
+            format!("{email} would receive nothing: {why}"),
+        )),
+    }
+}
+
+/// Sends the campaign's email, as the subscriber `as_email` would get it, to
+/// the person asking (marked as a test).
+pub async fn test_send(
+    db: &Db,
+    engine: &crate::server::service::delivery::Engine,
+    mailer: &crate::server::mail::Mailer,
+    actor: &Actor,
+    id: i64,
+    as_email: &str,
+) -> Result<String, AppError> {
+    let preview = preview(db, engine, actor, id, as_email).await?;
+    let to = actor
+        .user_id
+        .map(|_| actor.label.clone())
+        .ok_or_else(|| AppError::forbidden("A test is sent to a signed-in person."))?;
+    let message = crate::server::mail::Outgoing {
+        to: to.clone(),
+        subject: format!("[Test] {}", preview.subject),
+        text: preview.text,
+        html: preview.html,
+        message_id: None,
+        list: None,
+    };
+    mailer.send(message).await.map_err(AppError::internal)?;
+    tracing::info!(campaign = id, to, "test message sent");
+    Ok(to)
 }

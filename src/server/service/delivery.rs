@@ -21,6 +21,9 @@ use tokio::sync::Notify;
 
 /// Most changes one digest lists.
 const DIGEST_MAX: i64 = 200;
+/// Results are written after this many messages, or this long, whichever first.
+const FLUSH_EVERY: usize = 32;
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The engine's handles: wake it when there is new work.
 #[derive(Clone)]
@@ -115,27 +118,31 @@ impl Engine {
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.config.mail_connections as usize,
         ));
-        let mut pace = self.config.mail_rate.map(|rate| {
+        let pace = self.config.mail_rate.map(|rate| {
             let mut i = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / rate));
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
+            Arc::new(tokio::sync::Mutex::new(i))
         });
-        let mut sending = tokio::task::JoinSet::new();
+        let (done_tx, mut done) = tokio::sync::mpsc::unbounded_channel();
         for (id, to, attempts, message) in messages {
-            if let Some(pace) = pace.as_mut() {
-                pace.tick().await;
-            }
-            let permit = limit.clone().acquire_owned().await.expect("never closed");
+            let (limit, pace, done_tx) = (limit.clone(), pace.clone(), done_tx.clone());
             let mailer = self.mailer.clone();
-            sending.spawn(async move {
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await.expect("never closed");
+                if let Some(pace) = pace {
+                    pace.lock().await.tick().await;
+                }
                 let result = mailer.deliver(message).await;
-                drop(permit);
-                (id, to, attempts, result)
+                let _ = done_tx.send((id, to, attempts, result));
             });
         }
+        drop(done_tx);
+        // Results are recorded as they come, a few at a time: a crash repeats
+        // only messages sent in the last moments (at most FLUSH_EVERY or
+        // FLUSH_AFTER's worth), never a whole batch.
         let mut bounced = vec![];
-        while let Some(done) = sending.join_next().await {
-            let (id, to, attempts, result) = done.map_err(AppError::internal)?;
+        let mut last_flush = std::time::Instant::now();
+        while let Some((id, to, attempts, result)) = done.recv().await {
             let outcome = match result {
                 Ok(_) => Outcome::Sent,
                 Err(e) if e.permanent => {
@@ -152,9 +159,25 @@ impl Engine {
                 }
             };
             outcomes.push((id, outcome));
+            if outcomes.len() >= FLUSH_EVERY || last_flush.elapsed() >= FLUSH_AFTER {
+                self.record(&mut outcomes, &mut bounced).await?;
+                last_flush = std::time::Instant::now();
+            }
         }
-        self.db.finish_deliveries(&outcomes, Utc::now()).await?;
-        for (email, reply) in bounced {
+        self.record(&mut outcomes, &mut bounced).await
+    }
+
+    /// Marks what happened, and suppresses addresses that bounced.
+    async fn record(
+        &self,
+        outcomes: &mut Vec<(i64, Outcome)>,
+        bounced: &mut Vec<(String, String)>,
+    ) -> Result<(), AppError> {
+        if !outcomes.is_empty() {
+            self.db.finish_deliveries(outcomes, Utc::now()).await?;
+            outcomes.clear();
+        }
+        for (email, reply) in bounced.drain(..) {
             tracing::warn!(reply, "an address bounced and is now suppressed");
             self.db
                 .suppress(
@@ -166,6 +189,29 @@ impl Engine {
                 .await?;
         }
         Ok(())
+    }
+
+    /// A campaign's message as this subscriber would get it (or why they
+    /// would get none), without sending anything.
+    pub async fn preview(
+        &self,
+        campaign: i64,
+        subscriber: i64,
+    ) -> Result<Result<mail::Outgoing, String>, AppError> {
+        let row = Claimed {
+            id: 0,
+            campaign_id: Some(campaign),
+            digest_period: None,
+            subscriber_id: subscriber,
+            attempts: 0,
+            message_id: format!("<preview-{campaign}-{subscriber}@{}>", self.host()),
+            window_from: None,
+            window_to: None,
+        };
+        Ok(self
+            .compose(&row, &mut HashMap::new())
+            .await?
+            .map(|(_, message)| message))
     }
 
     /// The message for one claimed row, or why it is skipped.

@@ -12,7 +12,7 @@ use crate::server::db::{Db, DbError, NewSubscriber, SubscriberLink, SubscriberQu
 use crate::server::error::AppError;
 use crate::server::mail::{self, Mailer};
 use chrono::{TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// How long a confirmation link works.
 pub const CONFIRM_HOURS: i64 = 48;
@@ -346,59 +346,6 @@ fn manage(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_manage_releases(), "manage subscribers")
 }
 
-/// One subscriber as a script or an import gives it.
-#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriberInput {
-    #[schema(example = "ana@example.com")]
-    pub email: String,
-    /// An account slug: the subscriber reads as that account.
-    #[serde(default)]
-    pub account: Option<String>,
-    #[serde(default = "yes")]
-    pub releases: bool,
-    #[serde(default = "digest_off")]
-    #[schema(value_type = String, example = "weekly")]
-    pub digest: String,
-    /// Entry kinds; all four when left out.
-    #[serde(default)]
-    pub kinds: Option<Vec<String>>,
-    #[serde(default)]
-    pub components: Option<Vec<String>>,
-    /// These people consented: stored as confirmed, with no confirmation email.
-    #[serde(default)]
-    pub confirmed: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn digest_off() -> String {
-    "off".into()
-}
-
-/// A row an import refused, and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Rejected {
-    /// The row's position, from 1.
-    pub row: usize,
-    pub email: String,
-    pub field: String,
-    pub reason: String,
-}
-
-/// What an import found (and, unless it was a preview, stored).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    /// Rows that would be (or were) added.
-    pub accepted: usize,
-    pub rejected: Vec<Rejected>,
-    /// Whether anything was stored: only when no row was rejected.
-    pub imported: bool,
-    pub subscribers: Vec<Subscriber>,
-}
-
 fn checked(
     input: &SubscriberInput,
     accounts: &[String],
@@ -531,14 +478,6 @@ pub async fn import(
     })
 }
 
-/// A page of the subscriber list.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SubscriberPage {
-    pub subscribers: Vec<Subscriber>,
-    /// Matching subscribers in all pages.
-    pub total: i64,
-}
-
 pub async fn list(db: &Db, actor: &Actor, q: &SubscriberQuery) -> Result<SubscriberPage, AppError> {
     manage(actor)?;
     if let Some(status) = q.status.as_deref() {
@@ -611,4 +550,148 @@ pub async fn lift_suppression(db: &Db, actor: &Actor, email: &str) -> Result<(),
 pub async fn suppressions(db: &Db, actor: &Actor) -> Result<Vec<Suppression>, AppError> {
     manage(actor)?;
     Ok(db.list_suppressions().await?)
+}
+
+/// Reads subscribers from CSV with a header row naming its columns: `email`
+/// (required), and any of `account`, `releases` (yes/no), `digest`
+/// (off/daily/weekly), `kinds` and `components` (separated by `;` or `|`).
+/// `confirmed` is the importer's word that these people consented.
+pub fn parse_csv(text: &str, confirmed: bool) -> Result<Vec<SubscriberInput>, AppError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| AppError::invalid("csv", format!("the header row could not be read: {e}")))?
+        .iter()
+        .map(|h| h.to_lowercase())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let email = col("email").ok_or_else(|| {
+        AppError::invalid(
+            "csv",
+            "the first row must name the columns, including `email`",
+        )
+    })?;
+    let known = [
+        "email",
+        "account",
+        "releases",
+        "digest",
+        "kinds",
+        "components",
+    ];
+    if let Some(other) = headers.iter().find(|h| !known.contains(&h.as_str())) {
+        return Err(AppError::invalid(
+            "csv",
+            format!(
+                "unknown column `{other}`; the columns are {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    let list = |v: &str| -> Option<Vec<String>> {
+        let items: Vec<String> = v
+            .split([';', '|'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        (!items.is_empty()).then_some(items)
+    };
+    let mut rows = vec![];
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            AppError::invalid("csv", format!("row {} could not be read: {e}", i + 2))
+        })?;
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
+        let releases = match get(col("releases")).to_lowercase().as_str() {
+            "" | "yes" | "true" | "1" | "y" => true,
+            "no" | "false" | "0" | "n" => false,
+            other => {
+                return Err(AppError::invalid(
+                    "csv",
+                    format!("row {}: `releases` must be yes or no, not `{other}`", i + 2),
+                ))
+            }
+        };
+        let digest = get(col("digest"));
+        rows.push(SubscriberInput {
+            email: get(Some(email)),
+            account: Some(get(col("account"))).filter(|a| !a.is_empty()),
+            releases,
+            digest: if digest.is_empty() {
+                "off".into()
+            } else {
+                digest.to_lowercase()
+            },
+            kinds: list(&get(col("kinds"))),
+            components: list(&get(col("components"))),
+            confirmed,
+        });
+    }
+    if rows.is_empty() {
+        return Err(AppError::invalid(
+            "csv",
+            "there are no rows under the header",
+        ));
+    }
+    Ok(rows)
+}
+
+/// Every subscriber (removed ones have no address and are left out) as CSV,
+/// in the columns `parse_csv` reads, plus status and dates.
+pub async fn export_csv(db: &Db, actor: &Actor) -> Result<String, AppError> {
+    manage(actor)?;
+    let mut out = csv::Writer::from_writer(vec![]);
+    let fail = |e: csv::Error| AppError::internal(e);
+    out.write_record([
+        "email",
+        "account",
+        "releases",
+        "digest",
+        "kinds",
+        "components",
+        "status",
+        "suppressed",
+        "created_at",
+        "confirmed_at",
+    ])
+    .map_err(fail)?;
+    let mut offset = 0;
+    loop {
+        let (page, _) = db
+            .list_subscribers(&SubscriberQuery {
+                limit: 1000,
+                offset,
+                ..Default::default()
+            })
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as i64;
+        for s in page {
+            let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
+            out.write_record([
+                s.email.unwrap_or_default(),
+                s.account.unwrap_or_default(),
+                if s.releases { "yes" } else { "no" }.to_string(),
+                s.digest.as_str().to_string(),
+                kinds.join(";"),
+                s.components.join(";"),
+                s.status.as_str().to_string(),
+                if s.suppressed { "yes" } else { "no" }.to_string(),
+                s.created_at.to_rfc3339(),
+                s.confirmed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            ])
+            .map_err(fail)?;
+        }
+    }
+    String::from_utf8(
+        out.into_inner()
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?,
+    )
+    .map_err(AppError::internal)
 }

@@ -1,0 +1,32 @@
+//! Files the team's app offers for download, for the signed-in person.
+
+use crate::server::auth::session;
+use crate::server::error::AppError;
+use crate::server::service::{subscribers, Actor};
+use crate::server::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+/// `GET /app/subscribers/export.csv`: every subscriber (PMs and admins).
+pub async fn subscribers_csv(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+) -> Result<Response, AppError> {
+    let user = session::current_user(&state, &session)
+        .await?
+        .ok_or_else(AppError::sign_in_required)?;
+    let csv = subscribers::export_csv(&state.db, &Actor::person(&user)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"subscribers.csv\"",
+            ),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        csv,
+    )
+        .into_response())
+}
