@@ -242,12 +242,18 @@ on_both_databases! {
             ("/api/v1/accounts", "get"), ("/api/v1/accounts", "post"), ("/api/v1/accounts/{slug}/links", "post"),
             ("/api/v1/accounts/{slug}/links", "delete"), ("/api/v1/cohorts", "get"), ("/api/v1/cohorts", "post"),
             ("/api/v1/cohorts/{slug}/members", "put"),
+            ("/api/v1/subscribers", "get"), ("/api/v1/subscribers", "post"),
+            ("/api/v1/suppressions", "get"), ("/api/v1/suppressions", "post"),
+            ("/api/v1/campaigns", "get"), ("/api/v1/campaigns", "post"), ("/api/v1/campaigns/{id}", "get"),
+            ("/api/v1/campaigns/{id}/send", "post"), ("/api/v1/campaigns/{id}/pause", "post"),
+            ("/api/v1/campaigns/{id}/resume", "post"), ("/api/v1/campaigns/{id}/cancel", "post"),
         ] {
             assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
         }
         let schemas = &doc["components"]["schemas"];
         for name in ["DeployInput", "EntryInput", "DeployResponse", "ErrorBody", "EntryKind", "DeployStatus",
-                     "ReleaseInput", "Release", "ReleaseDetail", "PublicRelease", "PublishInput", "Account", "Cohort", "NewAccountLink"] {
+                     "ReleaseInput", "Release", "ReleaseDetail", "PublicRelease", "PublishInput", "Account", "Cohort", "NewAccountLink",
+                     "SubscriberInput", "Subscriber", "SubscriberPage", "ImportReport", "Suppression", "Campaign", "DeliveryCounts"] {
             assert!(schemas[name].is_object(), "schema {name} missing");
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");

@@ -169,7 +169,9 @@ on_both_databases! {
         assert!(page.text().contains("You are subscribed"));
 
         // Choices are saved; choosing nothing is refused, clearly.
-        let saved = post_form(&app, &prefs, &[("choosing", "1"), ("digest", "weekly"), ("kinds", "security"), ("kinds", "fix"), ("components", "billing, api")], Some(ORIGIN)).await;
+        // The preferences page sends no Referer, so browsers post its form
+        // with `Origin: null`; the secret in the address is the proof.
+        let saved = post_form(&app, &prefs, &[("choosing", "1"), ("digest", "weekly"), ("kinds", "security"), ("kinds", "fix"), ("components", "billing, api")], Some("null")).await;
         assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
         assert!(saved.text().contains("Your choices are saved"));
         let pm = app.token("pm").await;
@@ -195,6 +197,26 @@ on_both_databases! {
         assert_eq!(subscribers(&app, &pm).await[0]["status"], "unsubscribed");
         assert_eq!(app.get("/unsubscribe/not-a-secret").await.status, StatusCode::NOT_FOUND);
         assert_eq!(app.get("/subscription/not-a-secret").await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn subscribing_from_a_private_link_joins_its_account(app) {
+        let pm = app.token("pm").await;
+        app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": "acme", "name": "Acme"}))).await;
+        let link = app.api(Method::POST, "/api/v1/accounts/acme/links", Some(&pm), Some(json!({"admin": true}))).await.json();
+        let path = link["url"].as_str().unwrap().trim_start_matches("http://127.0.0.1:3000").trim_end_matches('/').to_string();
+        let page = app.get(&format!("{path}/")).await.text();
+        assert!(page.contains(&format!("action=\"{path}/subscribe\"")), "the private page's form posts under its link");
+        // Private pages send no Referer: the browser posts with `Origin: null`.
+        let res = post_form(&app, &format!("{path}/subscribe"), &[("email", "boss@acme.example"), ("form_token", &form_token(&page))], Some("null")).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        assert_eq!(res.headers["referrer-policy"], "no-referrer");
+        let s = &subscribers(&app, &pm).await[0];
+        assert_eq!(s["account"], "acme");
+        assert_eq!(s["account_admin"], true);
+        assert_eq!(s["source"], "link");
+        // Naming another site is still refused.
+        let evil = post_form(&app, &format!("{path}/subscribe"), &[("email", "x@acme.example"), ("form_token", &form_token(&page))], Some("https://evil.example")).await;
+        assert_eq!(evil.status, StatusCode::FORBIDDEN);
     }
 
     async fn the_subscribers_api_adds_all_or_nothing(app) {
@@ -405,4 +427,91 @@ on_both_databases! {
         assert_eq!(done["counts"]["sent"], 5);
         assert_eq!(app.api(Method::POST, &format!("/api/v1/campaigns/{cid}/cancel"), Some(&pm), None).await.status, StatusCode::CONFLICT);
     }
+}
+
+/// Digests: once per subscriber per period, only what is new since their
+/// last one, nothing when nothing new matches.
+async fn digests_go_out_once_per_period(backend: crate::common::Backend) {
+    use chrono::{Datelike, TimeDelta, Utc};
+    let tomorrow = Utc::now() + TimeDelta::days(1) + TimeDelta::hours(1);
+    let weekday = format!("{:?}", tomorrow.weekday()).to_lowercase();
+    let Some(app) = TestApp::start_with(
+        backend,
+        &[
+            ("SHIPLOG_DIGEST_HOUR", "0"),
+            ("SHIPLOG_DIGEST_WEEKDAY", weekday.as_str()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let pm = app.token("pm").await;
+    let eng = app.token("engineer").await;
+    let added = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!([
+        {"email": "daily@example.com", "releases": false, "digest": "daily", "confirmed": true},
+        {"email": "weekly@example.com", "releases": false, "digest": "weekly", "confirmed": true},
+        {"email": "security@example.com", "releases": false, "digest": "daily", "kinds": ["security"], "confirmed": true},
+        {"email": "none@example.com", "releases": true, "digest": "off", "confirmed": true},
+    ]))).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    app.record_deploy(&eng, json!({"environment": "production", "version": "d1", "status": "succeeded",
+        "entries": [{"title": "Faster search", "kind": "improvement"}, {"title": "Hidden refactor", "kind": "internal", "audience": "internal"}]})).await;
+    app.record_deploy(
+        &eng,
+        json!({"environment": "staging", "version": "d2", "status": "succeeded",
+        "entries": [{"title": "Not in production yet", "kind": "feature"}]}),
+    )
+    .await;
+
+    let engine = &app.app.state.engine;
+    engine.queue_digests(tomorrow).await.unwrap();
+    deliver(&app).await;
+    let daily = to(&app, "daily@example.com");
+    assert_eq!(daily.len(), 1, "one daily digest");
+    assert!(daily[0].contains("Faster search"));
+    assert!(!daily[0].contains("Hidden refactor") && !daily[0].contains("Not in production yet"));
+    assert!(daily[0].contains("Message-ID: <digest-daily:"));
+    assert!(daily[0].contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert_eq!(
+        to(&app, "weekly@example.com").len(),
+        1,
+        "tomorrow is the weekly digest's day"
+    );
+    assert!(
+        to(&app, "security@example.com").is_empty(),
+        "nothing new of the kinds they chose"
+    );
+    assert!(to(&app, "none@example.com").is_empty());
+
+    // The same period again (a restart, another instance): nothing more.
+    engine
+        .queue_digests(tomorrow + TimeDelta::minutes(30))
+        .await
+        .unwrap();
+    deliver(&app).await;
+    assert_eq!(to(&app, "daily@example.com").len(), 1);
+    assert_eq!(to(&app, "weekly@example.com").len(), 1);
+
+    // The next day: only what shipped since; nothing new means no email.
+    engine
+        .queue_digests(tomorrow + TimeDelta::days(1))
+        .await
+        .unwrap();
+    deliver(&app).await;
+    assert_eq!(
+        to(&app, "daily@example.com").len(),
+        1,
+        "no email when nothing is new"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_sqlite() {
+    digests_go_out_once_per_period(crate::common::Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_postgres() {
+    digests_go_out_once_per_period(crate::common::Backend::Postgres).await
 }

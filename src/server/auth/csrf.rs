@@ -17,6 +17,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if is_safe(req.method())
         || is_api(&req)
         || is_one_click_unsubscribe(&req)
+        || (is_subscriber_form(&req) && names_no_origin(&req))
         || same_origin(&state, &req)
     {
         return next.run(req).await;
@@ -39,6 +40,28 @@ fn is_safe(method: &Method) -> bool {
 /// session to ride on, so there is nothing to forge.
 fn is_one_click_unsubscribe(req: &Request) -> bool {
     req.method() == Method::POST && req.uri().path().starts_with("/unsubscribe/")
+}
+
+/// The subscribe and preferences forms carry their own proof (a signed form
+/// token; the subscriber's secret in the address) and ride on no session.
+/// They are posted from pages that send no `Referer` (private-link and
+/// preferences pages), so the browser says `Origin: null`; a request that
+/// names another site is still refused.
+fn is_subscriber_form(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::POST
+        && (path == "/subscribe"
+            || (path.starts_with("/a/") && path.ends_with("/subscribe"))
+            || path.starts_with("/subscription/"))
+}
+
+fn names_no_origin(req: &Request) -> bool {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let referer = req.headers().get(header::REFERER);
+    matches!(origin, None | Some("null")) && referer.is_none()
 }
 
 fn is_api(req: &Request) -> bool {

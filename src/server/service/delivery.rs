@@ -378,7 +378,7 @@ impl Engine {
     }
 
     /// Queues the digests whose hour has come (in the instance's time zone).
-    async fn queue_digests(&self, now: DateTime<Utc>) -> Result<(), AppError> {
+    pub async fn queue_digests(&self, now: DateTime<Utc>) -> Result<(), AppError> {
         let tz = self.config.time_zone;
         let local = now.with_timezone(&tz);
         if local.hour() < self.config.digest_hour {
@@ -426,7 +426,10 @@ impl Engine {
             if jobs.is_empty() {
                 continue;
             }
-            let queued = self.db.queue_digests(&period, &jobs, &host, now).await?;
+            let queued = self
+                .db
+                .queue_digests(&period, &jobs, &host, Utc::now())
+                .await?;
             if queued > 0 {
                 tracing::info!(period, queued, "digests queued");
             }
