@@ -27,6 +27,18 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// DKIM signing of outgoing mail.
+#[derive(Clone, Debug)]
+pub struct Dkim {
+    /// The DNS selector (`s=`): the key is published at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// The signing domain (`d=`).
+    pub domain: String,
+    /// `rsa` (a PKCS#1 PEM key) or `ed25519` (a base64 key).
+    pub ed25519: bool,
+    pub key: Secret,
+}
+
 /// Where outgoing mail goes.
 #[derive(Clone, Debug)]
 pub enum MailConfig {
@@ -69,6 +81,8 @@ pub struct Config {
     /// How long a claimed message stays claimed before another worker may
     /// take it over (after a crash mid-send).
     pub mail_lease: std::time::Duration,
+    /// DKIM signing, when a key is configured.
+    pub dkim: Option<Dkim>,
 }
 
 /// A setting that stopped start-up.
@@ -292,7 +306,50 @@ impl Config {
             })?,
         };
 
+        let dkim = match nonempty("SHIPLOG_DKIM_KEY_FILE") {
+            None => None,
+            Some(path) => {
+                let key = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    bad(
+                        "SHIPLOG_DKIM_KEY_FILE",
+                        format!("`{path}` could not be read ({e})"),
+                    )
+                })?;
+                let selector = nonempty("SHIPLOG_DKIM_SELECTOR").ok_or_else(|| {
+                    bad(
+                        "SHIPLOG_DKIM_SELECTOR",
+                        "is required with SHIPLOG_DKIM_KEY_FILE",
+                    )
+                })?;
+                let domain = nonempty("SHIPLOG_DKIM_DOMAIN")
+                    .or_else(|| {
+                        mail_from
+                            .rsplit('@')
+                            .next()
+                            .map(|d| d.trim_end_matches('>').trim().to_string())
+                    })
+                    .unwrap_or_default();
+                let ed25519 = match nonempty("SHIPLOG_DKIM_ALGORITHM").as_deref().map(str::trim) {
+                    None | Some("rsa") => false,
+                    Some("ed25519") => true,
+                    Some(other) => {
+                        return Err(bad(
+                            "SHIPLOG_DKIM_ALGORITHM",
+                            format!("`{other}` is neither rsa nor ed25519"),
+                        ))
+                    }
+                };
+                Some(Dkim {
+                    selector: selector.trim().to_string(),
+                    domain,
+                    ed25519,
+                    key: Secret::new(key.trim()),
+                })
+            }
+        };
+
         Ok(Config {
+            dkim,
             mail_rate,
             mail_connections,
             time_zone,

@@ -219,6 +219,42 @@ on_both_databases! {
         assert_eq!(evil.status, StatusCode::FORBIDDEN);
     }
 
+    async fn the_app_imports_csv_after_a_preview_and_exports_it(app) {
+        use shiplog::model::Role;
+        app.setup_admin().await;
+        app.sign_in_as(Role::Pm).await;
+        let csv = "email,account,releases,digest,kinds,components\nana@example.com,,yes,weekly,fix;security,api\nbad,,yes,off,,\nana@example.com,,yes,off,,\n";
+        let preview = app.call("import_subscribers", &[("csv", csv), ("consented", "1"), ("preview", "1")]).await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+        let report = preview.json();
+        assert_eq!(report["imported"], false);
+        assert_eq!(report["accepted"], 1);
+        assert_eq!(report["rejected"].as_array().unwrap().len(), 2, "{report}");
+        let good = "email,account,releases,digest,kinds,components\nana@example.com,,yes,weekly,fix;security,api\nbo@example.com,,no,daily,,\n";
+        let preview = app.call("import_subscribers", &[("csv", good), ("preview", "1")]).await.json();
+        assert_eq!(preview["accepted"], 2);
+        assert_eq!(preview["imported"], false, "a preview stores nothing");
+        let done = app.call("import_subscribers", &[("csv", good), ("consented", "1")]).await.json();
+        assert_eq!(done["imported"], true, "{done}");
+        assert!(to(&app, "ana@example.com").is_empty(), "consented people are not asked to confirm");
+        let unknown = app.call("import_subscribers", &[("csv", "mail,name\nx@example.com,X\n")]).await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(unknown.text().contains("including `email`"), "{}", unknown.text());
+
+        let export = app.get("/app/subscribers/export.csv").await;
+        assert_eq!(export.status, StatusCode::OK);
+        assert!(export.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let text = export.text();
+        assert!(text.starts_with("email,account,releases,digest,kinds,components,status"), "{text}");
+        assert!(text.contains("ana@example.com,,yes,weekly,fix;security,api,confirmed,no"), "{text}");
+        assert!(text.contains("bo@example.com,,no,daily,feature;fix;improvement;security,,confirmed"), "{text}");
+
+        app.sign_in_as(Role::Viewer).await;
+        assert_eq!(app.get("/app/subscribers/export.csv").await.status, StatusCode::FORBIDDEN);
+        app.clear_cookies();
+        assert_ne!(app.get("/app/subscribers/export.csv").await.status, StatusCode::OK);
+    }
+
     async fn the_subscribers_api_adds_all_or_nothing(app) {
         let pm = app.token("pm").await;
         app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": "acme", "name": "Acme"}))).await;

@@ -23,6 +23,8 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    /// Signs every message when a key is configured.
+    dkim: Option<std::sync::Arc<lettre::message::dkim::DkimConfig>>,
 }
 
 /// A message ready to send.
@@ -79,7 +81,30 @@ impl Mailer {
             ),
             MailConfig::Folder(dir) => Transport::Folder(dir.clone()),
         };
-        Ok(Mailer { transport, from })
+        let dkim = match &config.dkim {
+            None => None,
+            Some(d) => {
+                use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+                let algorithm = if d.ed25519 {
+                    DkimSigningAlgorithm::Ed25519
+                } else {
+                    DkimSigningAlgorithm::Rsa
+                };
+                let key = DkimSigningKey::new(d.key.expose(), algorithm).map_err(|e| {
+                    anyhow::anyhow!("SHIPLOG_DKIM_KEY_FILE: not a usable key ({e}); RSA keys are PKCS#1 PEM, Ed25519 keys base64")
+                })?;
+                Some(std::sync::Arc::new(DkimConfig::default_config(
+                    d.selector.clone(),
+                    d.domain.clone(),
+                    key,
+                )))
+            }
+        };
+        Ok(Mailer {
+            transport,
+            from,
+            dkim,
+        })
     }
 
     /// Where messages go when there is no SMTP server; `None` when there is one.
@@ -142,7 +167,7 @@ impl Mailer {
                 ))
                 .raw_header(raw("List-Id", list.list_id));
         }
-        builder
+        let mut message = builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
@@ -156,7 +181,11 @@ impl Mailer {
                             .body(msg.html),
                     ),
             )
-            .context("could not build the message")
+            .context("could not build the message")?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
     }
 }
 
@@ -277,6 +306,61 @@ pub fn already_subscribed(to: &str, preferences: &str) -> Outgoing {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn messages_are_dkim_signed_when_a_key_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("dkim.key");
+        // An Ed25519 key is 32 bytes, base64.
+        std::fs::write(&key, "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=").unwrap();
+        let outbox = dir.path().join("mail");
+        let vars = [
+            ("SHIPLOG_MAIL_DIR", outbox.to_str().unwrap()),
+            ("SHIPLOG_MAIL_FROM", "Notes <notes@example.com>"),
+            ("SHIPLOG_DKIM_KEY_FILE", key.to_str().unwrap()),
+            ("SHIPLOG_DKIM_SELECTOR", "shiplog"),
+            ("SHIPLOG_DKIM_ALGORITHM", "ed25519"),
+        ];
+        let config = crate::server::config::Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let mailer = super::Mailer::new(&config).unwrap();
+        mailer
+            .send(super::confirm_subscription(
+                "ana@example.com",
+                "https://x/c",
+            ))
+            .await
+            .unwrap();
+        let file = std::fs::read_dir(&outbox)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        // Unfolded: long header values continue on indented lines.
+        let text = std::fs::read_to_string(file)
+            .unwrap()
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ");
+        assert!(
+            text.contains("DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=shiplog;"),
+            "{text}"
+        );
+        assert!(text.contains("bh="));
+
+        let bad = [("SHIPLOG_DKIM_KEY_FILE", key.to_str().unwrap())];
+        let e = crate::server::config::Config::from_lookup(|k| {
+            bad.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap_err();
+        assert_eq!(e.name, "SHIPLOG_DKIM_SELECTOR");
+    }
+
     #[test]
     fn templates_fill_and_escape() {
         let m = super::invitation(
