@@ -56,6 +56,13 @@ pub async fn remove_subscriber(id: i64) -> Result<(), FnError> {
     Ok(crate::server::service::subscribers::remove(&state.db, &actor, id).await?)
 }
 
+/// Lets a suppressed address be mailed again (admins).
+#[server(prefix = "/fn", endpoint = "lift_suppression")]
+pub async fn lift_suppression(email: String) -> Result<(), FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    Ok(crate::server::service::subscribers::lift_suppression(&state.db, &actor, &email).await?)
+}
+
 /// Imports pasted CSV: a preview first (`preview`), then the import, all or
 /// nothing; `consented` stores the people as confirmed.
 #[server(prefix = "/fn", endpoint = "import_subscribers")]

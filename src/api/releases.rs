@@ -124,11 +124,15 @@ pub async fn change_publication(
     action: Publication,
     at: String,
     override_readiness: bool,
+    announce: bool,
 ) -> Result<Release, FnError> {
     use crate::server::error::AppError;
     use crate::server::service::releases;
     let (state, _, actor) = ctx::signed_in().await?;
     let db = &state.db;
+    if matches!(action, Publication::PublishNow | Publication::Schedule) {
+        releases::set_announce(db, &actor, &slug, announce).await?;
+    }
     Ok(match action {
         Publication::PublishNow => {
             releases::publish(db, &actor, &slug, revision, override_readiness).await?

@@ -255,6 +255,30 @@ on_both_databases! {
         assert_ne!(app.get("/app/subscribers/export.csv").await.status, StatusCode::OK);
     }
 
+    async fn publishing_can_skip_the_announcement(app) {
+        let pm = app.token("pm").await;
+        let eng = app.token("engineer").await;
+        let deploy = app.record_deploy(&eng, json!({"environment": "production", "version": "q1", "status": "succeeded",
+            "entries": [{"title": "Quiet fix", "kind": "fix"}, {"title": "Loud feature", "kind": "feature"}]})).await;
+        for (slug, entry, announce) in [("quiet", 0, Some(false)), ("loud", 1, None)] {
+            app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": slug, "slug": slug}))).await;
+            let linked = app.api(Method::POST, &format!("/api/v1/releases/{slug}/entries"), Some(&pm),
+                Some(json!({"entry_ids": [deploy["entries"][entry]["id"]]}))).await;
+            let mut body = json!({"revision": linked.json()["revision"]});
+            if let Some(a) = announce {
+                body["announce"] = json!(a);
+            }
+            let p = app.api(Method::POST, &format!("/api/v1/releases/{slug}/publish"), Some(&pm), Some(body)).await;
+            assert_eq!(p.status, StatusCode::OK, "{}", p.text());
+        }
+        let list = app.api(Method::GET, "/api/v1/campaigns", Some(&pm), None).await.json();
+        let releases: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["release"].as_str().unwrap()).collect();
+        assert_eq!(releases, ["loud"], "only the announced release has a draft");
+        // A PM may still make one later, by hand.
+        let later = app.api(Method::POST, "/api/v1/campaigns", Some(&pm), Some(json!({"release": "quiet"}))).await;
+        assert_eq!(later.status, StatusCode::CREATED);
+    }
+
     async fn the_subscribers_api_adds_all_or_nothing(app) {
         let pm = app.token("pm").await;
         app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": "acme", "name": "Acme"}))).await;
@@ -313,6 +337,12 @@ on_both_databases! {
         let suppressed = app.api(Method::GET, "/api/v1/subscribers?status=suppressed", Some(&pm), None).await.json();
         assert_eq!(suppressed["total"], 1);
         assert_eq!(suppressed["subscribers"][0]["suppressed"], true);
+        // Until an admin lifts it.
+        assert_eq!(app.api(Method::DELETE, "/api/v1/suppressions/one@example.com", Some(&pm), None).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(Method::DELETE, "/api/v1/suppressions/one@example.com", Some(&admin), None).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.api(Method::DELETE, "/api/v1/suppressions/one@example.com", Some(&admin), None).await.status, StatusCode::NOT_FOUND);
+        let none = app.api(Method::GET, "/api/v1/subscribers?status=suppressed", Some(&pm), None).await.json();
+        assert_eq!(none["total"], 0);
     }
 
     async fn announcements_reach_exactly_who_may_read_them_once(app) {

@@ -247,6 +247,7 @@ fn publish_controls(
     let archived = r.archived;
     let at = RwSignal::new(String::new());
     let override_readiness = RwSignal::new(false);
+    let announce = RwSignal::new(true);
     let act = move |action: Publication| {
         publication.dispatch(ChangePublication {
             slug: slug.clone(),
@@ -254,6 +255,7 @@ fn publish_controls(
             action,
             at: local_to_rfc3339(&at.get_untracked()),
             override_readiness: override_readiness.get_untracked(),
+            announce: announce.get_untracked(),
         });
     };
     let act2 = act.clone();
@@ -267,6 +269,9 @@ fn publish_controls(
                     <label>"Or publish at (your time)"<input type="datetime-local" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev))/></label>
                     <button type="button" class="button" on:click=move |_| act2(Publication::Schedule)>"Schedule"</button>
                 </div>
+                <label class="check"><input type="checkbox" prop:checked=move || announce.get()
+                    on:change=move |ev| announce.set(event_target_checked(&ev))/>
+                    " Announce it by email (a draft campaign to review before sending)"</label>
                 {(unshipped > 0 && entries > 0).then(|| view! {
                     <label class="check"><input type="checkbox" prop:checked=move || override_readiness.get()
                         on:change=move |ev| override_readiness.set(event_target_checked(&ev))/>

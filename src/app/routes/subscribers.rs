@@ -1,5 +1,6 @@
 use crate::api::email::{
-    import_subscribers, load_subscribers, remove_subscriber, set_subscriber_account,
+    import_subscribers, lift_suppression, load_subscribers, remove_subscriber,
+    set_subscriber_account,
 };
 use crate::api::error_text;
 use crate::app::components::{layout::AppLayout, when, ErrorNote};
@@ -66,6 +67,15 @@ pub fn SubscribersPage() -> impl IntoView {
             changed.update(|n| *n += 1);
         });
     };
+    let lift = move |email: String| {
+        leptos::task::spawn_local(async move {
+            match lift_suppression(email).await {
+                Ok(()) => error.set(None),
+                Err(e) => error.set(Some(error_text(&e))),
+            }
+            changed.update(|n| *n += 1);
+        });
+    };
     view! {
         <Title text="Subscribers"/>
         <AppLayout>
@@ -120,6 +130,8 @@ pub fn SubscribersPage() -> impl IntoView {
                                 );
                                 let state = if s.suppressed { format!("{} (suppressed)", s.status.label()) } else { s.status.label().to_string() };
                                 let for_remove = email.clone();
+                                let for_lift = email.clone();
+                                let suppressed = s.suppressed;
                                 view! {
                                     <tr>
                                         <td>{email.clone()}</td>
@@ -132,7 +144,12 @@ pub fn SubscribersPage() -> impl IntoView {
                                         <td>{state}</td>
                                         <td>{choices}</td>
                                         <td>{when(&s.created_at)}</td>
-                                        <td><button type="button" class="button small danger" on:click=move |_| remove(id, for_remove.clone())>"Remove"</button></td>
+                                        <td>
+                                            {suppressed.then(|| view! {
+                                                <button type="button" class="button small" on:click=move |_| lift(for_lift.clone())>"Lift suppression"</button>
+                                            })}
+                                            <button type="button" class="button small danger" on:click=move |_| remove(id, for_remove.clone())>"Remove"</button>
+                                        </td>
                                     </tr>
                                 }
                             }).collect_view();

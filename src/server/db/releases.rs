@@ -74,6 +74,9 @@ pub trait ReleaseStore: Send + Sync {
     ) -> DbResult<Release>;
     async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>>;
     async fn release_id(&self, slug: &str) -> DbResult<Option<i64>>;
+    /// Whether publishing the release drafts its email announcement.
+    async fn release_announces(&self, id: i64) -> DbResult<bool>;
+    async fn set_release_announce(&self, id: i64, announce: bool) -> DbResult<()>;
     /// Every release (drafts and scheduled first), for the team.
     async fn list_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
     /// Links entries in one transaction; an entry of another release refuses them all,
@@ -237,6 +240,21 @@ impl ReleaseStore for SqlStore {
         .all(self.read())
         .await?;
         Ok(Some(ReleaseDetail { release, entries }))
+    }
+
+    async fn release_announces(&self, id: i64) -> DbResult<bool> {
+        sql("SELECT announce FROM releases WHERE id = $1")
+            .bind(id)
+            .value(self.write())
+            .await
+    }
+
+    async fn set_release_announce(&self, id: i64, announce: bool) -> DbResult<()> {
+        sql("UPDATE releases SET announce = $2 WHERE id = $1")
+            .bind(id)
+            .bind(announce)
+            .change_one(self.write())
+            .await
     }
 
     async fn release_id(&self, slug: &str) -> DbResult<Option<i64>> {

@@ -11,11 +11,14 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 
 mod customer;
+mod direct;
 pub use customer::{announcement, digest, Letter, LetterEntry};
 
 #[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Plain SMTP to a relay: our own pool, without Nagle's delay.
+    Direct(std::sync::Arc<direct::DirectPool>),
     Folder(PathBuf),
 }
 
@@ -71,7 +74,16 @@ impl Mailer {
             .mail_from
             .parse()
             .context("SHIPLOG_MAIL_FROM is not a valid mailbox")?;
+        let direct = match &config.mail {
+            MailConfig::Smtp(url) => {
+                direct::DirectPool::for_url(url.expose(), config.mail_connections)
+            }
+            MailConfig::Folder(_) => None,
+        };
         let transport = match &config.mail {
+            MailConfig::Smtp(_) if direct.is_some() => {
+                Transport::Direct(std::sync::Arc::new(direct.expect("checked")))
+            }
             MailConfig::Smtp(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .context("SMTP_URL could not be used (the value is not shown)")?
@@ -111,7 +123,7 @@ impl Mailer {
     pub fn outbox(&self) -> Option<&PathBuf> {
         match &self.transport {
             Transport::Folder(dir) => Some(dir),
-            Transport::Smtp(_) => None,
+            Transport::Smtp(_) | Transport::Direct(_) => None,
         }
     }
 
@@ -134,6 +146,13 @@ impl Mailer {
                 Err(e) => Err(SendError {
                     permanent: e.is_permanent(),
                     reply: smtp_reply(&e),
+                }),
+            },
+            Transport::Direct(pool) => match pool.send(&email).await {
+                Ok(()) => Ok(Delivery::Sent),
+                Err(e) => Err(SendError {
+                    permanent: e.permanent,
+                    reply: e.reply,
                 }),
             },
             Transport::Folder(dir) => write_to_folder(dir, &email)

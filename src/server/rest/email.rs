@@ -138,6 +138,18 @@ pub async fn suppressions(
     Ok(Json(subscribers::suppressions(&state.db, &actor).await?))
 }
 
+/// Lift a suppression: the address may be mailed again (admin).
+#[utoipa::path(delete, path = "/api/v1/suppressions/{email}", params(("email" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn lift(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(email): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    subscribers::lift_suppression(&state.db, &actor, &email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCampaign {

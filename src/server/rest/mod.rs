@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
             "/suppressions",
             get(email::suppressions).post(email::suppress),
         )
+        .route("/suppressions/{email}", axum::routing::delete(email::lift))
         .route(
             "/campaigns",
             get(email::list_campaigns).post(email::create_campaign),

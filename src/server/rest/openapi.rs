@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         super::audiences::create_cohort, super::audiences::list_cohorts, super::audiences::set_members,
         super::releases::list, super::releases::get, super::releases::create, super::releases::draft,
         super::releases::edit, super::releases::link, super::releases::unlink, super::releases::publish,
-        super::email::add, super::email::list, super::email::suppress, super::email::suppressions,
+        super::email::add, super::email::list, super::email::suppress, super::email::suppressions, super::email::lift,
         super::email::create_campaign, super::email::list_campaigns, super::email::get_campaign,
         super::email::send, super::email::pause, super::email::resume, super::email::cancel,
     ),

@@ -177,6 +177,10 @@ pub struct LinkInput {
     /// not shipped to production.
     #[serde(default, rename = "override")]
     pub override_readiness: bool,
+    /// Draft its email announcement when it is published (the default);
+    /// `false` publishes without one.
+    #[serde(default)]
+    pub announce: Option<bool>,
 }
 
 /// Link entries (from any deploys) to a release. A published or scheduled
@@ -224,6 +228,10 @@ pub struct PublishInput {
     /// Publish even though some entries have not shipped to production.
     #[serde(default, rename = "override")]
     pub override_readiness: bool,
+    /// Draft its email announcement when it is published (the default);
+    /// `false` publishes without one.
+    #[serde(default)]
+    pub announce: Option<bool>,
 }
 
 /// Publish a release now, or schedule it.
@@ -236,6 +244,9 @@ pub async fn publish(
     ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<PublishInput>,
 ) -> Result<Json<Release>, AppError> {
+    if let Some(announce) = body.announce {
+        releases::set_announce(&state.db, &actor, &slug, announce).await?;
+    }
     let release = match body.at {
         Some(at) => {
             releases::schedule(

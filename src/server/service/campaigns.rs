@@ -110,8 +110,16 @@ pub async fn create(db: &Db, actor: &Actor, release: &str) -> Result<(Campaign, 
     Ok((describe(db, db.campaign(campaign).await?).await?, made))
 }
 
-/// Drafts the announcement of a release that was just published.
+/// Drafts the announcement of a release that was just published, unless
+/// the PM chose not to announce it.
 pub async fn on_published(db: &Db, release_id: i64, by: &str) -> Result<(), AppError> {
+    if !db.release_announces(release_id).await? {
+        tracing::info!(
+            release = release_id,
+            "published without an announcement, as chosen"
+        );
+        return Ok(());
+    }
     let (id, made) = db.create_campaign(release_id, by).await?;
     if made {
         tracing::info!(campaign = id, release = release_id, "announcement drafted");

@@ -303,6 +303,20 @@ fn check_ready(detail: &ReleaseDetail, override_readiness: bool) -> Result<(), A
     )))
 }
 
+/// Whether publishing this release drafts its email announcement (it does
+/// unless the PM chose "don't announce").
+pub async fn set_announce(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    announce: bool,
+) -> Result<(), AppError> {
+    manage(actor)?;
+    let id = db.release_id(slug).await?.ok_or_else(|| not_found(slug))?;
+    db.set_release_announce(id, announce).await?;
+    Ok(())
+}
+
 /// Publishes now.
 pub async fn publish(
     db: &Db,

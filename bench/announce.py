@@ -9,7 +9,7 @@ Prints figures, never pass/fail:
   - the Shiplog server's peak memory (VmHWM) over the run (goal: under 100 MB)
   - how long adding the N subscribers through the API took
 
-Usage: bench/email.py [--bin target/release/shiplog] [--subscribers 100000]
+Usage: bench/announce.py [--bin target/release/shiplog] [--subscribers 100000]
                       [--connections 8] [--port 3720] [--sink-port 2626]
 Needs: smtp-sink and smtp-source (Debian package postfix).
 It builds nothing: it runs the release binary that is already there.
