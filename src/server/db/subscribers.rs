@@ -57,6 +57,8 @@ pub trait SubscriberStore: Send + Sync {
     async fn subscriber_by_email(&self, email: &str) -> DbResult<Option<SubscriberLink>>;
     async fn subscriber_by_token(&self, token: &str) -> DbResult<Option<SubscriberLink>>;
     async fn subscriber_link(&self, id: i64) -> DbResult<SubscriberLink>;
+    /// Many at once (one query for them, one for their accounts' cohorts).
+    async fn subscriber_links(&self, ids: &[i64]) -> DbResult<Vec<SubscriberLink>>;
     async fn list_subscribers(&self, q: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)>;
     /// Moves to `status` (stamping when it was confirmed or left).
     async fn set_subscriber_status(
@@ -245,6 +247,50 @@ impl SubscriberStore for SqlStore {
         self.link_where("s.id = $1", id.into())
             .await?
             .ok_or(DbError::NotFound)
+    }
+
+    async fn subscriber_links(&self, ids: &[i64]) -> DbResult<Vec<SubscriberLink>> {
+        let rows: Vec<LinkRow> = sql(format!(
+            "SELECT {SUBSCRIBER_COLUMNS}, s.token, a.name AS account_name
+             FROM {SUBSCRIBER_FROM} WHERE {}",
+            self.dialect().any("s.id", "$1")
+        ))
+        .bind(ids)
+        .all(self.read())
+        .await?;
+        let memberships: Vec<(String, String)> = if rows.iter().any(|r| r.account_name.is_some()) {
+            sql(
+                "SELECT a.slug, c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
+                 JOIN accounts a ON a.id = m.account_id ORDER BY c.slug",
+            )
+            .all(self.read())
+            .await?
+        } else {
+            vec![]
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let reader = match (&row.subscriber.account, row.account_name) {
+                    (Some(slug), Some(name)) => Reader::Account {
+                        slug: slug.clone(),
+                        name,
+                        cohorts: memberships
+                            .iter()
+                            .filter(|(a, _)| a == slug)
+                            .map(|(_, c)| c.clone())
+                            .collect(),
+                        admin: row.subscriber.account_admin,
+                    },
+                    _ => Reader::Public,
+                };
+                SubscriberLink {
+                    subscriber: row.subscriber,
+                    token: row.token,
+                    reader,
+                }
+            })
+            .collect())
     }
 
     async fn list_subscribers(&self, q: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {

@@ -93,8 +93,12 @@ impl Engine {
             self.queue_digests(now).await?;
             *last_digest_check = Some(now);
         }
-        let batch = (self.config.mail_connections as i64 * 16).clamp(16, 256);
         let lease = TimeDelta::from_std(self.config.mail_lease).unwrap_or(TimeDelta::minutes(2));
+        // A batch is sent well within its lease, whatever the rate limit.
+        let batch = match self.config.mail_rate {
+            None => 512,
+            Some(rate) => ((rate * lease.num_seconds() as f64 / 4.0) as i64).clamp(1, 512),
+        };
         let claimed = self.db.claim_deliveries(now, now + lease, batch).await?;
         if claimed.is_empty() {
             self.db.finish_campaigns(now).await?;
@@ -109,8 +113,19 @@ impl Engine {
         let mut announcements: HashMap<i64, Arc<Announcement>> = HashMap::new();
         let mut messages = Vec::with_capacity(claimed.len());
         let mut outcomes = Vec::with_capacity(claimed.len());
+        let ids: Vec<i64> = claimed.iter().map(|c| c.subscriber_id).collect();
+        let links: HashMap<i64, SubscriberLink> = self
+            .db
+            .subscriber_links(&ids)
+            .await?
+            .into_iter()
+            .map(|l| (l.subscriber.id, l))
+            .collect();
         for c in &claimed {
-            match self.compose(c, &mut announcements).await? {
+            match self
+                .compose(c, links.get(&c.subscriber_id), &mut announcements)
+                .await?
+            {
                 Ok((to, message)) => messages.push((c.id, to, c.attempts, message)),
                 Err(skip) => outcomes.push((c.id, Outcome::Skipped(skip))),
             }
@@ -208,8 +223,9 @@ impl Engine {
             window_from: None,
             window_to: None,
         };
+        let link = self.db.subscriber_link(subscriber).await?;
         Ok(self
-            .compose(&row, &mut HashMap::new())
+            .compose(&row, Some(&link), &mut HashMap::new())
             .await?
             .map(|(_, message)| message))
     }
@@ -218,14 +234,11 @@ impl Engine {
     async fn compose(
         &self,
         c: &Claimed,
+        link: Option<&SubscriberLink>,
         announcements: &mut HashMap<i64, Arc<Announcement>>,
     ) -> Result<Result<(String, mail::Outgoing), String>, AppError> {
-        let link = match self.db.subscriber_link(c.subscriber_id).await {
-            Ok(link) => link,
-            Err(crate::server::db::DbError::NotFound) => {
-                return Ok(Err("no such subscriber".into()))
-            }
-            Err(e) => return Err(e.into()),
+        let Some(link) = link else {
+            return Ok(Err("no such subscriber".into()));
         };
         let Some(email) = link.subscriber.email.clone() else {
             return Ok(Err("removed".into()));
@@ -233,11 +246,11 @@ impl Engine {
         if link.subscriber.status != SubscriberStatus::Confirmed {
             return Ok(Err(format!("subscriber is {}", link.subscriber.status)));
         }
-        if self.db.is_suppressed(&email).await? {
+        if link.subscriber.suppressed {
             return Ok(Err("address suppressed".into()));
         }
         let audiences = link.reader.audiences();
-        let base = self.reader_base(&link);
+        let base = self.reader_base(link);
         let preferences = self.config.link(&format!("/subscription/{}", link.token));
         let unsubscribe = self.config.link(&format!("/unsubscribe/{}", link.token));
         let list_id = format!("Release notes <notes.{}>", self.host());
