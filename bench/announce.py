@@ -102,6 +102,7 @@ try:
         except Exception:
             time.sleep(0.05)
 
+    print(f"  server memory when ready: {peak_memory_mb(server.pid):.0f} MB")
     start = time.time()
     chunk = 5000
     for first in range(0, args.subscribers, chunk):
@@ -110,7 +111,7 @@ try:
         call("POST", "/api/v1/subscribers", pm, people)
     added = time.time() - start
     print(f"  {args.subscribers:,} confirmed subscribers added through the API in {added:.1f} s "
-          f"({args.subscribers / added:,.0f} a second)")
+          f"({args.subscribers / added:,.0f} a second); server peak memory so far {peak_memory_mb(server.pid):.0f} MB")
 
     deploy = call("POST", "/api/v1/deploys", engineer, {
         "environment": "production", "version": "bench-1", "status": "succeeded",

@@ -33,8 +33,11 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
     let read = SqlitePoolOptions::new()
         .max_connections(8)
         .test_before_acquire(false)
-        // Readers keep more pages each (16 MiB). Not memory-mapped: with a
-        // map, writes stalled for seconds while readers remapped the file.
+        // Readers keep more pages each (16 MiB): with SQLite's default 2 MiB,
+        // uncached searches fell to a p99 of 51 ms. The cost is memory: eight
+        // readers can hold 128 MiB (a large email send reads its whole
+        // ledger). Not memory-mapped: with a map, writes stalled for seconds
+        // while readers remapped the file.
         .connect_with(options.pragma("cache_size", "-16384"))
         .await
         .context("could not open the SQLite database for reading")?;

@@ -25,6 +25,23 @@ const DIGEST_MAX: i64 = 200;
 const FLUSH_EVERY: usize = 32;
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Results not yet written.
+struct Results {
+    outcomes: Vec<(i64, Outcome)>,
+    bounced: Vec<(String, String)>,
+    since: std::time::Instant,
+}
+
+impl Default for Results {
+    fn default() -> Self {
+        Results {
+            outcomes: vec![],
+            bounced: vec![],
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
 /// The engine's handles: wake it when there is new work.
 #[derive(Clone)]
 pub struct Engine {
@@ -109,10 +126,11 @@ impl Engine {
         Ok(true)
     }
 
+    /// Sends a claimed batch. Each message is composed only when a
+    /// connection is free for it, so at most `SHIPLOG_MAIL_CONNECTIONS`
+    /// messages are in memory at once; results are recorded as they come.
     async fn send_batch(&self, claimed: Vec<Claimed>) -> Result<(), AppError> {
         let mut announcements: HashMap<i64, Arc<Announcement>> = HashMap::new();
-        let mut messages = Vec::with_capacity(claimed.len());
-        let mut outcomes = Vec::with_capacity(claimed.len());
         let ids: Vec<i64> = claimed.iter().map(|c| c.subscriber_id).collect();
         let links: HashMap<i64, SubscriberLink> = self
             .db
@@ -121,78 +139,86 @@ impl Engine {
             .into_iter()
             .map(|l| (l.subscriber.id, l))
             .collect();
-        for c in &claimed {
-            match self
-                .compose(c, links.get(&c.subscriber_id), &mut announcements)
-                .await?
-            {
-                Ok((to, message)) => messages.push((c.id, to, c.attempts, message)),
-                Err(skip) => outcomes.push((c.id, Outcome::Skipped(skip))),
-            }
-        }
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.config.mail_connections as usize,
         ));
-        let pace = self.config.mail_rate.map(|rate| {
+        let mut pace = self.config.mail_rate.map(|rate| {
             let mut i = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / rate));
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            Arc::new(tokio::sync::Mutex::new(i))
+            i
         });
         let (done_tx, mut done) = tokio::sync::mpsc::unbounded_channel();
-        for (id, to, attempts, message) in messages {
-            let (limit, pace, done_tx) = (limit.clone(), pace.clone(), done_tx.clone());
+        let mut results = Results::default();
+        for c in &claimed {
+            let permit = limit.clone().acquire_owned().await.expect("never closed");
+            while let Ok(result) = done.try_recv() {
+                self.collect(&mut results, result).await?;
+            }
+            let (to, message) = match self
+                .compose(c, links.get(&c.subscriber_id), &mut announcements)
+                .await?
+            {
+                Ok(composed) => composed,
+                Err(skip) => {
+                    results.outcomes.push((c.id, Outcome::Skipped(skip)));
+                    continue;
+                }
+            };
+            if let Some(pace) = pace.as_mut() {
+                pace.tick().await;
+            }
+            let (id, attempts, done_tx) = (c.id, c.attempts, done_tx.clone());
             let mailer = self.mailer.clone();
             tokio::spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("never closed");
-                if let Some(pace) = pace {
-                    pace.lock().await.tick().await;
-                }
                 let result = mailer.deliver(message).await;
+                drop(permit);
                 let _ = done_tx.send((id, to, attempts, result));
             });
         }
         drop(done_tx);
-        // Results are recorded as they come, a few at a time: a crash repeats
-        // only messages sent in the last moments (at most FLUSH_EVERY or
-        // FLUSH_AFTER's worth), never a whole batch.
-        let mut bounced = vec![];
-        let mut last_flush = std::time::Instant::now();
-        while let Some((id, to, attempts, result)) = done.recv().await {
-            let outcome = match result {
-                Ok(_) => Outcome::Sent,
-                Err(e) if e.permanent => {
-                    bounced.push((to, e.reply.clone()));
-                    Outcome::Failed(e.reply)
-                }
-                Err(e) if attempts >= 8 => {
-                    Outcome::Failed(format!("gave up after {attempts} attempts: {}", e.reply))
-                }
-                Err(e) => {
-                    // 1, 2, 4 … minutes, at most an hour.
-                    let wait = TimeDelta::minutes((1i64 << (attempts - 1).clamp(0, 6)).min(60));
-                    Outcome::Retry(Utc::now() + wait, e.reply)
-                }
-            };
-            outcomes.push((id, outcome));
-            if outcomes.len() >= FLUSH_EVERY || last_flush.elapsed() >= FLUSH_AFTER {
-                self.record(&mut outcomes, &mut bounced).await?;
-                last_flush = std::time::Instant::now();
-            }
+        while let Some(result) = done.recv().await {
+            self.collect(&mut results, result).await?;
         }
-        self.record(&mut outcomes, &mut bounced).await
+        self.record(&mut results).await
+    }
+
+    /// Adds one send's result, recording them every few.
+    async fn collect(
+        &self,
+        results: &mut Results,
+        (id, to, attempts, result): (i64, String, i64, Result<mail::Delivery, mail::SendError>),
+    ) -> Result<(), AppError> {
+        let outcome = match result {
+            Ok(_) => Outcome::Sent,
+            Err(e) if e.permanent => {
+                results.bounced.push((to, e.reply.clone()));
+                Outcome::Failed(e.reply)
+            }
+            Err(e) if attempts >= 8 => {
+                Outcome::Failed(format!("gave up after {attempts} attempts: {}", e.reply))
+            }
+            Err(e) => {
+                // 1, 2, 4 … minutes, at most an hour.
+                let wait = TimeDelta::minutes((1i64 << (attempts - 1).clamp(0, 6)).min(60));
+                Outcome::Retry(Utc::now() + wait, e.reply)
+            }
+        };
+        results.outcomes.push((id, outcome));
+        if results.outcomes.len() >= FLUSH_EVERY || results.since.elapsed() >= FLUSH_AFTER {
+            self.record(results).await?;
+        }
+        Ok(())
     }
 
     /// Marks what happened, and suppresses addresses that bounced.
-    async fn record(
-        &self,
-        outcomes: &mut Vec<(i64, Outcome)>,
-        bounced: &mut Vec<(String, String)>,
-    ) -> Result<(), AppError> {
-        if !outcomes.is_empty() {
-            self.db.finish_deliveries(outcomes, Utc::now()).await?;
-            outcomes.clear();
+    async fn record(&self, results: &mut Results) -> Result<(), AppError> {
+        if !results.outcomes.is_empty() {
+            self.db
+                .finish_deliveries(&results.outcomes, Utc::now())
+                .await?;
+            results.outcomes.clear();
         }
-        for (email, reply) in bounced.drain(..) {
+        for (email, reply) in results.bounced.drain(..) {
             tracing::warn!(reply, "an address bounced and is now suppressed");
             self.db
                 .suppress(
@@ -203,6 +229,7 @@ impl Engine {
                 )
                 .await?;
         }
+        results.since = std::time::Instant::now();
         Ok(())
     }
 
