@@ -443,6 +443,8 @@ on_both_databases! {
         assert_eq!(click.status, StatusCode::OK);
         let status = app.api(Method::GET, "/api/v1/subscribers?q=public", Some(&pm), None).await.json();
         assert_eq!(status["subscribers"][0]["status"], "unsubscribed");
+        let after = app.api(Method::GET, &format!("/api/v1/campaigns/{id}"), Some(&pm), None).await.json();
+        assert_eq!(after["unsubscribed_since"], 1, "{after}");
         // Unsubscribed, an account's subscriber's secret no longer opens its pages.
         let acme_secret = link(&acme[0], "/unsubscribe/").trim_start_matches("/unsubscribe/").to_string();
         app.send(Request::post(format!("/unsubscribe/{acme_secret}")).body(Body::empty()).unwrap()).await;

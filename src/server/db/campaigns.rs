@@ -458,11 +458,13 @@ impl CampaignStore for SqlStore {
     }
 
     async fn unsubscribed_since(&self, campaign_id: i64) -> DbResult<i64> {
+        // From the few who left (an index), each checked against the ledger.
         sql(format!(
-            "SELECT COUNT(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-             JOIN campaigns c ON c.id = d.campaign_id
-             WHERE d.campaign_id = $1 AND s.unsubscribed_at IS NOT NULL
-               AND c.started_at IS NOT NULL AND NOT ({})",
+            "SELECT COUNT(*) FROM subscribers s JOIN campaigns c ON c.id = $1
+             WHERE s.unsubscribed_at IS NOT NULL AND c.started_at IS NOT NULL
+               AND NOT ({})
+               AND EXISTS (SELECT 1 FROM deliveries d
+                           WHERE d.campaign_id = $1 AND d.subscriber_id = s.id)",
             self.dialect()
                 .time_at_or_before("s.unsubscribed_at", "c.started_at")
         ))

@@ -89,7 +89,12 @@ pub async fn describe(db: &Db, row: CampaignRow) -> Result<Campaign, AppError> {
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
-        unsubscribed_since: db.unsubscribed_since(row.id).await?,
+        unsubscribed_since: match row.status {
+            CampaignStatus::Sent | CampaignStatus::Cancelled => {
+                db.unsubscribed_since(row.id).await?
+            }
+            _ => 0,
+        },
         counts,
         rate,
         recipients,
