@@ -127,13 +127,7 @@ pub async fn campaign_action(
                         .with_timezone(&chrono::Utc),
                 ),
             };
-            let host = state
-                .config
-                .public_url
-                .host_str()
-                .unwrap_or("localhost")
-                .to_string();
-            campaigns::send(db, &host, &actor, id, at).await?
+            campaigns::send(db, state.config.host(), &actor, id, at).await?
         }
         "pause" => campaigns::pause(db, &actor, id).await?,
         "resume" => campaigns::resume(db, &actor, id).await?,

@@ -374,6 +374,11 @@ impl Config {
         self.public_url.scheme() == "https"
     }
 
+    /// The host people reach Shiplog at (Message-IDs and List-Id use it).
+    pub fn host(&self) -> &str {
+        self.public_url.host_str().unwrap_or("localhost")
+    }
+
     /// An absolute link to a path of this site.
     pub fn link(&self, path: &str) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');

@@ -118,38 +118,52 @@ fn components_json(p: &Preferences) -> Arg {
 
 impl SqlStore {
     async fn link_where(&self, filter: &str, value: Arg) -> DbResult<Option<SubscriberLink>> {
-        let row: Option<LinkRow> = sql(format!(
+        let rows: Vec<LinkRow> = sql(format!(
             "SELECT {SUBSCRIBER_COLUMNS}, s.token, a.name AS account_name
              FROM {SUBSCRIBER_FROM} WHERE {filter}"
         ))
         .bind(value)
-        .optional(self.read())
+        .all(self.read())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let reader = match (&row.subscriber.account, row.account_name) {
-            (Some(slug), Some(name)) => Reader::Account {
-                slug: slug.clone(),
-                name,
-                cohorts: self.cohorts_of(slug).await?,
-                admin: row.subscriber.account_admin,
-            },
-            _ => Reader::Public,
-        };
-        Ok(Some(SubscriberLink {
-            subscriber: row.subscriber,
-            token: row.token,
-            reader,
-        }))
+        Ok(self.links(rows).await?.pop())
     }
 
-    pub(super) async fn cohorts_of(&self, account: &str) -> DbResult<Vec<String>> {
-        sql(
-            "SELECT c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
-             JOIN accounts a ON a.id = m.account_id WHERE a.slug = $1 ORDER BY c.slug",
-        )
-        .bind(account)
-        .column(self.read())
-        .await
+    /// Rows with the reader each one reads as (one query for the cohorts of
+    /// their accounts, when any has an account).
+    async fn links(&self, rows: Vec<LinkRow>) -> DbResult<Vec<SubscriberLink>> {
+        let memberships: Vec<(String, String)> = if rows.iter().any(|r| r.account_name.is_some()) {
+            sql(
+                "SELECT a.slug, c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
+                 JOIN accounts a ON a.id = m.account_id ORDER BY c.slug",
+            )
+            .all(self.read())
+            .await?
+        } else {
+            vec![]
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let reader = match (&row.subscriber.account, row.account_name) {
+                    (Some(slug), Some(name)) => Reader::Account {
+                        slug: slug.clone(),
+                        name,
+                        cohorts: memberships
+                            .iter()
+                            .filter(|(a, _)| a == slug)
+                            .map(|(_, c)| c.clone())
+                            .collect(),
+                        admin: row.subscriber.account_admin,
+                    },
+                    _ => Reader::Public,
+                };
+                SubscriberLink {
+                    subscriber: row.subscriber,
+                    token: row.token,
+                    reader,
+                }
+            })
+            .collect())
     }
 
     async fn account_id(&self, conn: super::sql::Conn<'_>, slug: &str) -> DbResult<i64> {
@@ -258,39 +272,7 @@ impl SubscriberStore for SqlStore {
         .bind(ids)
         .all(self.read())
         .await?;
-        let memberships: Vec<(String, String)> = if rows.iter().any(|r| r.account_name.is_some()) {
-            sql(
-                "SELECT a.slug, c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
-                 JOIN accounts a ON a.id = m.account_id ORDER BY c.slug",
-            )
-            .all(self.read())
-            .await?
-        } else {
-            vec![]
-        };
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let reader = match (&row.subscriber.account, row.account_name) {
-                    (Some(slug), Some(name)) => Reader::Account {
-                        slug: slug.clone(),
-                        name,
-                        cohorts: memberships
-                            .iter()
-                            .filter(|(a, _)| a == slug)
-                            .map(|(_, c)| c.clone())
-                            .collect(),
-                        admin: row.subscriber.account_admin,
-                    },
-                    _ => Reader::Public,
-                };
-                SubscriberLink {
-                    subscriber: row.subscriber,
-                    token: row.token,
-                    reader,
-                }
-            })
-            .collect())
+        self.links(rows).await
     }
 
     async fn list_subscribers(&self, q: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {

@@ -221,13 +221,7 @@ pub async fn send(
             .map_err(|e| AppError::invalid("at", e.to_string()))?
             .at
     };
-    let host = state
-        .config
-        .public_url
-        .host_str()
-        .unwrap_or("localhost")
-        .to_string();
-    let campaign = campaigns::send(&state.db, &host, &actor, id, at).await?;
+    let campaign = campaigns::send(&state.db, state.config.host(), &actor, id, at).await?;
     state.engine.wake();
     Ok(Json(campaign))
 }

@@ -72,12 +72,8 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    fn host(&self) -> String {
-        self.config
-            .public_url
-            .host_str()
-            .unwrap_or("localhost")
-            .to_string()
+    fn host(&self) -> &str {
+        self.config.host()
     }
 
     /// Runs until the process ends.
@@ -105,7 +101,7 @@ impl Engine {
         last_digest_check: &mut Option<DateTime<Utc>>,
     ) -> Result<bool, AppError> {
         let now = Utc::now();
-        campaigns::start_due(&self.db, &self.host()).await?;
+        campaigns::start_due(&self.db, self.host()).await?;
         if last_digest_check.is_none_or(|t| now - t >= TimeDelta::seconds(30)) {
             self.queue_digests(now).await?;
             *last_digest_check = Some(now);
@@ -468,7 +464,7 @@ impl Engine {
             }
             let queued = self
                 .db
-                .queue_digests(&period, &jobs, &host, Utc::now())
+                .queue_digests(&period, &jobs, host, Utc::now())
                 .await?;
             if queued > 0 {
                 tracing::info!(period, queued, "digests queued");

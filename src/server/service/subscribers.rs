@@ -238,12 +238,22 @@ pub async fn subscribe(
             }
         }
     };
+    request_confirmation(db, out, &link).await
+}
+
+/// Sends the confirmation request (its link expires) and records when.
+async fn request_confirmation(
+    db: &Db,
+    out: &Outbox<'_>,
+    link: &SubscriberLink,
+) -> Result<(), AppError> {
+    let email = link.subscriber.email.as_deref().unwrap_or_default();
     let confirm = out.config.link(&format!(
         "/subscribe/confirm?t={}",
-        confirm_token(out.signer, &link)
+        confirm_token(out.signer, link)
     ));
-    send_quietly(out.mailer, mail::confirm_subscription(&email, &confirm)).await;
-    db.confirmation_sent(link.subscriber.id, now).await?;
+    send_quietly(out.mailer, mail::confirm_subscription(email, &confirm)).await;
+    db.confirmation_sent(link.subscriber.id, Utc::now()).await?;
     Ok(())
 }
 
@@ -457,16 +467,8 @@ pub async fn import(
     let mut subscribers = Vec::with_capacity(ids.len());
     for id in ids {
         let link = db.subscriber_link(id).await?;
-        if link.subscriber.status == SubscriberStatus::Pending {
-            let email = link.subscriber.email.clone().unwrap_or_default();
-            if !db.is_suppressed(&email).await? {
-                let confirm = out.config.link(&format!(
-                    "/subscribe/confirm?t={}",
-                    confirm_token(out.signer, &link)
-                ));
-                send_quietly(out.mailer, mail::confirm_subscription(&email, &confirm)).await;
-                db.confirmation_sent(id, Utc::now()).await?;
-            }
+        if link.subscriber.status == SubscriberStatus::Pending && !link.subscriber.suppressed {
+            request_confirmation(db, out, &link).await?;
         }
         subscribers.push(link.subscriber);
     }
