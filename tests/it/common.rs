@@ -98,9 +98,42 @@ impl std::io::Write for TeeWriter {
     }
 }
 
+/// Panics on the runtime's worker threads (a page's resource task, a
+/// spawned job): the test runner never sees them, yet one can leave a
+/// response waiting forever for the task that died.
+static WORKER_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Every worker-thread panic so far in this test process, with its place.
+pub fn worker_panics() -> Vec<String> {
+    WORKER_PANICS.lock().unwrap().clone()
+}
+
+fn record_worker_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some("tokio-rt-worker") {
+                let place = info.location().map(|l| l.to_string()).unwrap_or_default();
+                let message = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                if let Ok(mut panics) = WORKER_PANICS.lock() {
+                    panics.push(format!("{message} at {place}"));
+                }
+            }
+            default(info)
+        }));
+    });
+}
+
 /// Server-side errors show in a failing test's output; request lines are
 /// logged too, so tests can read what an operator's log would hold.
 fn init_logging() {
+    record_worker_panics();
     let filter = format!(
         "{},shiplog::server::app=info",
         std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())

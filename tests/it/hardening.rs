@@ -93,6 +93,47 @@ on_both_databases! {
         assert_eq!(titled, 30, "the escaped title is in every page's head");
     }
 
+    // A resource created inside a transition's children (the entry picker's,
+    // the narrative preview's) read signals that a second run of those
+    // children had already dropped: its task panicked on a worker thread,
+    // and about one load in a few hundred never finished its body.
+    async fn team_pages_always_finish_rendering(app) {
+        app.setup_admin().await;
+        let pm = app.token("pm").await;
+        let eng = app.token("engineer").await;
+        let d = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Linked", "kind": "feature"}, {"title": "Waiting", "kind": "fix", "body": "**bold**"}]})).await;
+        let entries = ids(&d);
+        let r = app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "Big", "narrative": "# The story\n\nIn *Markdown*."}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let slug = r.json()["slug"].as_str().unwrap().to_string();
+        let linked = app.api(Method::POST, &format!("/api/v1/releases/{slug}/entries"), Some(&pm), Some(json!({"entry_ids": [entries[0]]}))).await;
+        assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+        let deploy_id = d["id"].as_i64().unwrap();
+        let app = std::sync::Arc::new(app);
+        let loaders = (0..4).map(|_| {
+            let (app, slug) = (app.clone(), slug.clone());
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    for path in [format!("/app/releases/{slug}"), format!("/app/deploys/{deploy_id}"), "/app".to_string()] {
+                        let page = tokio::time::timeout(std::time::Duration::from_secs(20), app.get(&path)).await
+                            .unwrap_or_else(|_| panic!("{path} did not finish within 20 s"));
+                        assert_eq!(page.status, StatusCode::OK, "{path}");
+                        assert!(page.text().contains("</html>"), "{path} ended early");
+                    }
+                }
+            })
+        });
+        for loader in loaders.collect::<Vec<_>>() {
+            loader.await.unwrap();
+        }
+        let page = app.get(&format!("/app/releases/{slug}")).await.text();
+        assert!(page.contains("Waiting"), "the picker found the unlinked entry");
+        assert!(page.contains("<h1>The story</h1>"), "the narrative's preview rendered");
+        let panics: Vec<String> = worker_panics().into_iter().filter(|p| p.contains("disposed")).collect();
+        assert!(panics.is_empty(), "a page's task read a dropped signal: {panics:?}");
+    }
+
     async fn deep_markdown_is_refused_before_rendering(app) {
         app.setup_admin().await;
         let eng = app.token("engineer").await;

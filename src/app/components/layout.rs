@@ -9,17 +9,20 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     let logout = ServerAction::<Logout>::new();
     let children = StoredValue::new(children);
+    // One transition reads the user once, for the links and the name: a
+    // resource read under two transitions could leave a server-rendered
+    // response unfinished.
     view! {
         <header class="topbar">
             <a class="brand" href="/app">"Shiplog"</a>
-            <nav aria-label="Main">
-                <A href="/app" exact=true>"Deploy log"</A>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let user: Option<User> = user.await.ok().flatten();
-                        let role = user.map(|u| u.role);
-                        let manages = role.is_some_and(|r| r.can_manage_releases());
-                        view! {
+            <Transition fallback=|| view! { <nav aria-label="Main"><A href="/app" exact=true>"Deploy log"</A></nav> }>
+                {move || Suspend::new(async move {
+                    let user: Option<User> = user.await.ok().flatten();
+                    let role = user.as_ref().map(|u| u.role);
+                    let manages = role.is_some_and(|r| r.can_manage_releases());
+                    view! {
+                        <nav aria-label="Main">
+                            <A href="/app" exact=true>"Deploy log"</A>
                             {manages.then(|| view! { <A href="/app/releases">"Releases"</A> })}
                             {role.map(|_| view! { <A href="/app/unannounced">"Not announced"</A> })}
                             {manages.then(|| view! { <A href="/app/customers">"Customers"</A> })}
@@ -28,23 +31,19 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                                 <A href="/app/people">"People"</A>
                                 <A href="/app/tokens">"API tokens"</A>
                             })}
-                        }
-                    })}
-                </Transition>
-                <a href="/" rel="external">"Public notes"</a>
-            </nav>
-            <div class="who">
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        user.await.ok().flatten().map(|u| view! {
-                            <span class="who-name" title=u.email.clone()>{u.name.clone()}" · "{u.role.label()}</span>
-                        })
-                    })}
-                </Transition>
-                <ActionForm action=logout>
-                    <button type="submit" class="button-link" data-testid="logout">"Sign out"</button>
-                </ActionForm>
-            </div>
+                            <a href="/" rel="external">"Public notes"</a>
+                        </nav>
+                        <div class="who">
+                            {user.map(|u| view! {
+                                <span class="who-name" title=u.email.clone()>{u.name.clone()}" · "{u.role.label()}</span>
+                            })}
+                            <ActionForm action=logout>
+                                <button type="submit" class="button-link" data-testid="logout">"Sign out"</button>
+                            </ActionForm>
+                        </div>
+                    }
+                })}
+            </Transition>
         </header>
         <main class="page">{move || children.read_value()()}</main>
     }

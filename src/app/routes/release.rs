@@ -32,7 +32,18 @@ pub fn ReleasePage() -> impl IntoView {
         },
         |(slug, ..)| load_release(slug),
     );
+    // Every resource of the page is created here, outside the transition, and
+    // reads only signals created here: server rendering may run the
+    // transition's children more than once, and a resource created there
+    // could read a signal that a later run had dropped (its task then died
+    // on a worker thread, and the response waited for it forever).
     let editor = Editor::new();
+    let filter = RwSignal::new(PickerFilter::default());
+    let found = Resource::new(
+        move || (filter.get(), link.version().get()),
+        |(f, _)| candidates(f),
+    );
+    let picker = Picker { filter, found };
     Effect::new(move |_| {
         if let Some(Ok(r)) = save.value().get() {
             editor.saved(&r);
@@ -53,7 +64,7 @@ pub fn ReleasePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Release"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(view) => release_view(view, editor, save, link, unlink, publication).into_any(),
+                        Ok(view) => release_view(view, editor, picker, save, link, unlink, publication).into_any(),
                     }
                 })}
             </Transition>
@@ -140,9 +151,17 @@ impl Editor {
     }
 }
 
+/// The entry picker's filter and the entries it finds.
+#[derive(Clone, Copy)]
+struct Picker {
+    filter: RwSignal<PickerFilter>,
+    found: Resource<Result<Vec<LinkedEntry>, FnError>>,
+}
+
 fn release_view(
     view: ReleaseView,
     editor: Editor,
+    picker: Picker,
     save: ServerAction<SaveRelease>,
     link: ServerAction<LinkEntries>,
     unlink: ServerAction<UnlinkEntry>,
@@ -231,7 +250,7 @@ fn release_view(
                 }.into_any()
             }}
         </section>
-        {can_edit.then(|| view! { <EntryPicker slug=r.slug.clone() announced editor environments link/> })}
+        {can_edit.then(|| view! { <EntryPicker slug=r.slug.clone() announced editor picker environments link/> })}
     }
 }
 
@@ -362,7 +381,7 @@ fn narrative_editor(
                     }).collect_view()}
                 </select></label>
             </div>
-            <MarkdownEditor body id="narrative" label="Narrative (Markdown)"/>
+            <MarkdownEditor body source=r.narrative.clone() rendered=r.narrative_html.clone() id="narrative" label="Narrative (Markdown)"/>
             {action_error(save.value())}
             <div class="row-actions">
                 <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
@@ -437,15 +456,12 @@ fn EntryPicker(
     /// Published or scheduled: customers read it, so readiness is checked again.
     announced: bool,
     editor: Editor,
+    picker: Picker,
     environments: Vec<String>,
     link: ServerAction<LinkEntries>,
 ) -> impl IntoView {
     let override_readiness = RwSignal::new(false);
-    let filter = RwSignal::new(PickerFilter::default());
-    let found = Resource::new(
-        move || (filter.get(), link.version().get()),
-        |(f, _)| candidates(f),
-    );
+    let Picker { filter, found } = picker;
     let chosen = RwSignal::new(Vec::<i64>::new());
     let field = move |label: &'static str,
                       kind: &'static str,
