@@ -306,14 +306,14 @@ impl CampaignStore for SqlStore {
 
     async fn announcement_candidates(&self) -> DbResult<Vec<Candidate>> {
         sql(format!("{CANDIDATE} AND s.releases = TRUE ORDER BY s.id"))
-            .all(self.read())
+            .all(self.bulk())
             .await
     }
 
     async fn digest_candidates(&self, frequency: &str) -> DbResult<Vec<Candidate>> {
         sql(format!("{CANDIDATE} AND s.digest = $1 ORDER BY s.id"))
             .bind(frequency)
-            .all(self.read())
+            .all(self.bulk())
             .await
     }
 

@@ -110,6 +110,10 @@ impl SqlStore {
         self.pools.write()
     }
 
+    fn bulk(&self) -> sql::Conn<'_> {
+        self.pools.bulk()
+    }
+
     async fn begin(&self) -> DbResult<sql::Tx> {
         self.pools.begin().await
     }

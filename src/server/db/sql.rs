@@ -26,10 +26,15 @@ impl<T> Record for T where
 }
 
 /// The connections of the database chosen at start-up. SQLite writes go
-/// through a one-connection pool so they queue in-process; PostgreSQL reads
-/// and writes share one pool.
+/// through a one-connection pool so they queue in-process, and reads that
+/// sweep many rows once (an email send, an import) through a small pool of
+/// their own; PostgreSQL shares one pool for all.
 pub enum Pools {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        bulk: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -45,6 +50,16 @@ impl Pools {
     pub fn read(&self) -> Conn<'_> {
         match self {
             Pools::Sqlite { read, .. } => Conn::SqlitePool(read),
+            Pools::Postgres(pg) => Conn::PgPool(pg),
+        }
+    }
+
+    /// For reads that sweep many rows once (every recipient of a send, every
+    /// address of an import): on SQLite they keep their pages out of the
+    /// readers' caches, which serve pages and would each end up holding them.
+    pub fn bulk(&self) -> Conn<'_> {
+        match self {
+            Pools::Sqlite { bulk, .. } => Conn::SqlitePool(bulk),
             Pools::Postgres(pg) => Conn::PgPool(pg),
         }
     }

@@ -36,9 +36,17 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         // Readers keep more pages each (16 MiB): with SQLite's default 2 MiB,
         // uncached searches fell to a p99 of 51 ms. The cost is memory: eight
         // readers can hold 128 MiB (a large email send reads its whole
-        // ledger). Not memory-mapped: with a map, writes stalled for seconds
+        // ledger, were it not for `bulk` below). Not memory-mapped: with a map, writes stalled for seconds
         // while readers remapped the file.
-        .connect_with(options.pragma("cache_size", "-16384"))
+        .connect_with(options.clone().pragma("cache_size", "-16384"))
+        .await
+        .context("could not open the SQLite database for reading")?;
+    // Sweeps of many rows (sends, imports) read here, with SQLite's default
+    // 2 MiB cache, so that they do not fill every reader's 16 MiB.
+    let bulk = SqlitePoolOptions::new()
+        .max_connections(2)
+        .test_before_acquire(false)
+        .connect_with(options)
         .await
         .context("could not open the SQLite database for reading")?;
     let sessions = tower_sessions_sqlx_store::SqliteStore::new(write.clone());
@@ -47,7 +55,7 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .await
         .context("could not create the session table")?;
     Ok(SqlStore {
-        pools: Pools::Sqlite { read, write },
+        pools: Pools::Sqlite { read, write, bulk },
         sessions: SessionBackend::Sqlite(sessions),
     })
 }

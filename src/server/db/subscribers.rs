@@ -59,6 +59,8 @@ pub trait SubscriberStore: Send + Sync {
     async fn subscriber_link(&self, id: i64) -> DbResult<SubscriberLink>;
     /// Many at once (one query for them, one for their accounts' cohorts).
     async fn subscriber_links(&self, ids: &[i64]) -> DbResult<Vec<SubscriberLink>>;
+    /// Which of these addresses are already on the list (in any state).
+    async fn existing_emails(&self, emails: &[String]) -> DbResult<Vec<String>>;
     async fn list_subscribers(&self, q: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)>;
     /// Moves to `status` (stamping when it was confirmed or left).
     async fn set_subscriber_status(
@@ -266,13 +268,24 @@ impl SubscriberStore for SqlStore {
     async fn subscriber_links(&self, ids: &[i64]) -> DbResult<Vec<SubscriberLink>> {
         let rows: Vec<LinkRow> = sql(format!(
             "SELECT {SUBSCRIBER_COLUMNS}, s.token, a.name AS account_name
-             FROM {SUBSCRIBER_FROM} WHERE {}",
+             FROM {SUBSCRIBER_FROM} WHERE {} ORDER BY s.id",
             self.dialect().any("s.id", "$1")
         ))
         .bind(ids)
-        .all(self.read())
+        .all(self.bulk())
         .await?;
         self.links(rows).await
+    }
+
+    async fn existing_emails(&self, emails: &[String]) -> DbResult<Vec<String>> {
+        let rows: Vec<(String,)> = sql(format!(
+            "SELECT email FROM subscribers WHERE {}",
+            self.dialect().any("email", "$1")
+        ))
+        .bind(emails)
+        .all(self.bulk())
+        .await?;
+        Ok(rows.into_iter().map(|(email,)| email).collect())
     }
 
     async fn list_subscribers(&self, q: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {

@@ -416,41 +416,47 @@ pub async fn import(
         .into_iter()
         .map(|a| a.slug)
         .collect();
+    let checks: Vec<_> = rows.iter().map(|r| checked(r, &accounts)).collect();
+    let addresses: Vec<String> = checks
+        .iter()
+        .filter_map(|c| c.as_ref().ok().map(|(email, _)| email.clone()))
+        .collect();
+    let known: std::collections::HashSet<String> =
+        db.existing_emails(&addresses).await?.into_iter().collect();
+    drop(addresses);
     let mut seen = std::collections::HashSet::new();
     let mut rejected = vec![];
     let mut new = vec![];
-    for (i, input) in rows.iter().enumerate() {
+    for (i, (input, check)) in rows.iter().zip(checks).enumerate() {
         let reject = |field: String, reason: String| Rejected {
             row: i + 1,
             email: input.email.clone(),
             field,
             reason,
         };
-        match checked(input, &accounts) {
+        match check {
             Err((field, reason)) => rejected.push(reject(field, reason)),
             Ok((email, _)) if !seen.insert(email.clone()) => rejected.push(reject(
                 "email".into(),
                 "this address appears earlier in the list".into(),
             )),
-            Ok((email, prefs)) => match db.subscriber_by_email(&email).await? {
-                Some(_) => rejected.push(reject(
-                    "email".into(),
-                    "this address is already subscribed".into(),
-                )),
-                None => new.push(NewSubscriber {
-                    email,
-                    account: input.account.clone(),
-                    account_admin: false,
-                    status: if input.confirmed {
-                        SubscriberStatus::Confirmed
-                    } else {
-                        SubscriberStatus::Pending
-                    },
-                    preferences: prefs,
-                    source: source.into(),
-                    token: token::generate(""),
-                }),
-            },
+            Ok((email, _)) if known.contains(&email) => rejected.push(reject(
+                "email".into(),
+                "this address is already subscribed".into(),
+            )),
+            Ok((email, preferences)) => new.push(NewSubscriber {
+                email,
+                account: input.account.clone(),
+                account_admin: false,
+                status: if input.confirmed {
+                    SubscriberStatus::Confirmed
+                } else {
+                    SubscriberStatus::Pending
+                },
+                preferences,
+                source: source.into(),
+                token: token::generate(""),
+            }),
         }
     }
     let accepted = new.len();
@@ -464,9 +470,9 @@ pub async fn import(
     }
     let ids = db.add_subscribers(&new).await?;
     tracing::info!(count = ids.len(), by = %actor.label, "subscribers added");
+    drop(new);
     let mut subscribers = Vec::with_capacity(ids.len());
-    for id in ids {
-        let link = db.subscriber_link(id).await?;
+    for link in db.subscriber_links(&ids).await? {
         if link.subscriber.status == SubscriberStatus::Pending && !link.subscriber.suppressed {
             request_confirmation(db, out, &link).await?;
         }
