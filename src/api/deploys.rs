@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// One page of the timeline with the environments to filter by.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
+    /// Defects first: every incident not yet resolved, on top.
+    pub open_incidents: Vec<Incident>,
     pub deploys: Vec<Deploy>,
     pub next_before: Option<i64>,
     pub environments: Vec<String>,
@@ -23,6 +25,7 @@ pub async fn load_timeline(
     let (state, _, _) = ctx::signed_in().await?;
     let page = deploys::list(&state.db, environment, Some(deploys::DEFAULT_PAGE), before).await?;
     Ok(Timeline {
+        open_incidents: crate::server::service::incidents::unresolved(&state.db).await?,
         deploys: page.deploys,
         next_before: page.next_before,
         environments: deploys::environments(&state.db).await?,
@@ -34,6 +37,10 @@ pub async fn load_timeline(
 pub struct DeployView {
     pub detail: DeployDetail,
     pub can_edit: bool,
+    /// Unresolved incidents its entries caused, by entry id.
+    pub incidents: Vec<(i64, Incident)>,
+    /// Engineers, PMs and admins may file incidents from it.
+    pub can_file_incidents: bool,
     /// Cohort slugs, offered as audiences in the entry editor.
     pub cohorts: Vec<String>,
 }
@@ -41,9 +48,13 @@ pub struct DeployView {
 #[server(prefix = "/fn", endpoint = "deploy")]
 pub async fn load_deploy(id: i64) -> Result<DeployView, FnError> {
     let (state, user, actor) = ctx::signed_in().await?;
+    let detail = crate::server::service::deploys::get(&state.db, id).await?;
+    let entry_ids: Vec<i64> = detail.entries.iter().map(|e| e.id).collect();
     Ok(DeployView {
-        detail: crate::server::service::deploys::get(&state.db, id).await?,
+        incidents: crate::server::service::incidents::unresolved_of(&state.db, &entry_ids).await?,
+        detail,
         can_edit: user.role.can_write_deploys(),
+        can_file_incidents: user.role.can_file_incidents(),
         cohorts: crate::server::service::audiences::list_cohorts(&state.db, &actor)
             .await?
             .into_iter()

@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod auth;
 pub mod deploys;
 pub mod email;
+pub mod incidents;
 pub mod people;
 pub mod releases;
 pub mod tokens;

@@ -4,12 +4,14 @@
 pub mod audience;
 pub mod deploy;
 pub mod email;
+pub mod incident;
 pub mod release;
 pub mod user;
 
 pub use audience::*;
 pub use deploy::*;
 pub use email::*;
+pub use incident::*;
 pub use release::*;
 pub use user::*;
 

@@ -23,6 +23,11 @@ impl Role {
     }
 
     /// Releases, customer accounts and cohorts: the product managers' work.
+    /// Engineers, PMs and admins file and edit incidents; viewers read them.
+    pub fn can_file_incidents(self) -> bool {
+        self != Role::Viewer
+    }
+
     pub fn can_manage_releases(self) -> bool {
         matches!(self, Role::Admin | Role::Pm)
     }

@@ -9,6 +9,7 @@ mod auth;
 mod email;
 mod email_smtp;
 mod hardening;
+mod incidents;
 mod mail;
 mod people;
 mod public;

@@ -47,7 +47,7 @@ pub fn DeployPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Deploy"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(DeployView { detail, can_edit, cohorts }) => deploy_view(detail, can_edit, cohorts, set_status, save, delete, editing).into_any(),
+                        Ok(view) => deploy_view(view, set_status, save, delete, editing).into_any(),
                     }
                 })}
             </Transition>
@@ -58,16 +58,22 @@ pub fn DeployPage() -> impl IntoView {
 use crate::api::deploys::DeployView;
 
 fn deploy_view(
-    detail: DeployDetail,
-    can_edit: bool,
-    cohorts: Vec<String>,
+    view: DeployView,
     set_status: ServerAction<SetDeployStatus>,
     save: ServerAction<SaveEntry>,
     delete: ServerAction<DeleteEntry>,
     editing: RwSignal<Option<Option<i64>>>,
 ) -> impl IntoView {
+    let DeployView {
+        detail,
+        can_edit,
+        cohorts,
+        incidents,
+        can_file_incidents,
+    } = view;
     let d = detail.deploy.clone();
     let deploy_id = d.id;
+    let environment = d.environment.clone();
     let duration = d
         .duration_seconds()
         .map(format_duration)
@@ -90,6 +96,12 @@ fn deploy_view(
         let cohorts = entry_cohorts.clone();
         let entry_id = e.id;
         let form = EntryForm::from_entry(&e);
+        let caused: Vec<Incident> = incidents
+            .iter()
+            .filter(|(entry, _)| *entry == entry_id)
+            .map(|(_, i)| i.clone())
+            .collect();
+        let file_href = format!("/app/incidents?environment={}&entry={entry_id}", environment);
         view! {
             <li class="entry" data-entry-id=entry_id>
                 {move || if editing.get() == Some(Some(entry_id)) {
@@ -101,9 +113,17 @@ fn deploy_view(
                             <h3>{e.title.clone()}</h3>
                             <div class="badges"><EntryBadges entry=e.clone()/></div>
                         </div>
+                        {(!caused.is_empty()).then(|| view! {
+                            <p class="alert alert-error" data-testid="entry-incidents">"Caused "{caused.iter().map(|i| view! {
+                                <a href=format!("/app/incidents/{}", i.id)><span class="mono">{i.number.clone()}</span>" "{i.title.clone()}</a>" "
+                            }).collect_view()}{format!("({})", caused.iter().map(|i| i.status.label()).collect::<Vec<_>>().join(", "))}</p>
+                        })}
                         <div class="prose" inner_html=e.body_html.clone()></div>
                         {(!e.links.is_empty()).then(|| view! {
                             <ul class="links">{e.links.iter().map(|l| view! { <li><a href=l.clone() rel="noopener noreferrer">{l.clone()}</a></li> }).collect_view()}</ul>
+                        })}
+                        {can_file_incidents.then(|| view! {
+                            <a class="button small" href=file_href.clone() data-testid="file-incident">"File an incident"</a>
                         })}
                         {can_edit.then(|| view! {
                             <div class="row-actions">
@@ -147,7 +167,11 @@ fn deploy_view(
                 <div><dt>"Commit"</dt><dd class="mono" title=d.commit.clone().unwrap_or_default()>{d.commit.as_deref().map(|c| c.chars().take(12).collect::<String>()).unwrap_or_else(|| "—".into())}</dd></div>
                 <div><dt>"Recorded by"</dt><dd>{d.created_by.clone().unwrap_or_else(|| "—".into())}</dd></div>
             </dl>
-            <div class="actions">{status_buttons}</div>
+            <div class="actions">{status_buttons}
+                {can_file_incidents.then(|| view! {
+                    <a class="button" href=format!("/app/incidents?environment={}", d.environment)>"File an incident"</a>
+                })}
+            </div>
             {action_error(set_status.value())}
             {action_error(delete.value())}
         </div>

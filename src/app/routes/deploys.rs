@@ -1,10 +1,26 @@
 use crate::api::deploys::load_timeline;
 use crate::api::error_text;
 use crate::app::components::{badges::StatusBadge, layout::AppLayout, when, ErrorNote};
-use crate::model::format_duration;
+use crate::model::{format_duration, Incident};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+
+/// Defects first: the incidents not yet resolved, above everything else.
+#[component]
+pub fn OpenIncidents(incidents: Vec<Incident>) -> impl IntoView {
+    (!incidents.is_empty()).then(|| {
+        view! {
+            <section class="alert alert-error open-incidents" aria-labelledby="open-incidents-h" data-testid="open-incidents">
+                <h2 id="open-incidents-h">{format!("Defects first: {} incident{} not resolved", incidents.len(), if incidents.len() == 1 { "" } else { "s" })}</h2>
+                <ul>{incidents.into_iter().map(|i| view! {
+                    <li><a href=format!("/app/incidents/{}", i.id)><span class="mono">{i.number.clone()}</span>" "{i.title.clone()}</a>
+                        {format!(" · {} · {} · {}", i.severity.label(), i.environment, i.status.label())}</li>
+                }).collect_view()}</ul>
+            </section>
+        }
+    })
+}
 
 /// The deploy log: every deploy, newest first, per environment.
 #[component]
@@ -63,6 +79,7 @@ pub fn TimelinePage() -> impl IntoView {
                             }).collect_view();
                             let empty = t.deploys.is_empty();
                             view! {
+                                <OpenIncidents incidents=t.open_incidents.clone()/>
                                 <nav class="tabs" aria-label="Environments">{tabs}</nav>
                                 {if empty {
                                     view! { <p class="empty">"No deploys yet. Record one from CI with "<code>"POST /api/v1/deploys"</code>" (see the README) or run "<code>"shiplog demo"</code>"."</p> }.into_any()

@@ -4,6 +4,7 @@ pub mod audiences;
 pub mod campaigns;
 pub mod deploy;
 pub mod deploys;
+pub mod incidents;
 pub mod invite;
 pub mod login;
 pub mod people;

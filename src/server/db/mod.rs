@@ -9,6 +9,7 @@ mod campaigns;
 mod changes;
 mod deploys;
 mod dialect;
+mod incidents;
 mod people;
 mod postgres;
 mod releases;
@@ -25,6 +26,7 @@ pub use audiences::AudienceStore;
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
+pub use incidents::{IncidentEdit, IncidentQuery, IncidentStore, NewIncident};
 pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
@@ -64,6 +66,7 @@ pub trait Store:
     + AudienceStore
     + SubscriberStore
     + CampaignStore
+    + IncidentStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

@@ -117,7 +117,7 @@ fn releases_where(rest: &str) -> String {
 }
 
 /// An entry with the deploy it went out in (`entries n`, `deploys d`, `environments e`).
-fn linked(filter_and_order: &str) -> String {
+pub(super) fn linked(filter_and_order: &str) -> String {
     format!(
         "SELECT {ENTRY_COLUMNS}, d.version, e.slug AS environment, d.status AS deploy_status,
                 d.started_at AS deployed_at

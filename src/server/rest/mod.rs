@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod deploys;
 pub mod email;
 pub mod extract;
+pub mod incidents;
 pub mod openapi;
 pub mod releases;
 
@@ -58,6 +59,12 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/{id}/pause", post(email::pause))
         .route("/campaigns/{id}/resume", post(email::resume))
         .route("/campaigns/{id}/cancel", post(email::cancel))
+        .route("/incidents", get(incidents::list).post(incidents::create))
+        .route(
+            "/incidents/{id}",
+            get(incidents::get).patch(incidents::update),
+        )
+        .route("/alerts", post(incidents::alerts))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
         .method_not_allowed_fallback(|| async {

@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         super::email::add, super::email::list, super::email::suppress, super::email::suppressions, super::email::lift,
         super::email::create_campaign, super::email::list_campaigns, super::email::get_campaign,
         super::email::send, super::email::pause, super::email::resume, super::email::cancel,
+        super::incidents::create, super::incidents::list, super::incidents::get,
+        super::incidents::update, super::incidents::alerts,
     ),
     modifiers(&BearerAuth)
 )]

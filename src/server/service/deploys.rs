@@ -268,6 +268,7 @@ pub async fn create(
     let detail = db.create_deploy(deploy).await?;
     tracing::info!(deploy = detail.deploy.id, environment = %detail.deploy.environment,
         version = %detail.deploy.version, by = %actor.label, "deploy recorded");
+    super::incidents::note_fixes(db, &detail).await?;
     Ok(detail)
 }
 
@@ -356,7 +357,9 @@ pub async fn change_status(
         ));
     }
     tracing::info!(deploy = id, from = %from, to = %to, by = %actor.label, "deploy status changed");
-    get(db, id).await
+    let detail = get(db, id).await?;
+    super::incidents::note_fixes(db, &detail).await?;
+    Ok(detail)
 }
 
 pub async fn add_entry(

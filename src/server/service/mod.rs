@@ -7,6 +7,7 @@ pub mod changes;
 pub mod conventional;
 pub mod delivery;
 pub mod deploys;
+pub mod incidents;
 pub mod releases;
 pub mod subscribers;
 pub mod tokens;

@@ -245,7 +245,7 @@ pub async fn link(
                 .ok_or_else(|| AppError::conflict(format!("there is no entry {id}")))?;
             after.entries.push(entry);
         }
-        check_ready(&after, override_readiness)?;
+        check_ready(db, &after, override_readiness).await?;
     }
     db.link_entries(
         current.release.id,
@@ -276,15 +276,46 @@ pub async fn unlink(
     get(db, slug).await
 }
 
-/// Refuses while a linked entry has not shipped, naming each and why.
-fn check_ready(detail: &ReleaseDetail, override_readiness: bool) -> Result<(), AppError> {
+/// Refuses while a linked entry has not shipped, or caused an incident that
+/// is not resolved yet, naming each and why.
+async fn check_ready(
+    db: &Db,
+    detail: &ReleaseDetail,
+    override_readiness: bool,
+) -> Result<(), AppError> {
     if detail.entries.is_empty() {
         return Err(AppError::conflict(
             "This release has no entries yet; link the changes it announces first.",
         ));
     }
+    if override_readiness {
+        return Ok(());
+    }
+    let ids: Vec<i64> = detail.entries.iter().map(|e| e.entry.id).collect();
+    let incidents = super::incidents::unresolved_of(db, &ids).await?;
+    if !incidents.is_empty() {
+        let reasons: Vec<String> = incidents
+            .iter()
+            .map(|(entry, i)| {
+                let title = detail
+                    .entries
+                    .iter()
+                    .find(|e| e.entry.id == *entry)
+                    .map(|e| e.entry.title.as_str())
+                    .unwrap_or_default();
+                format!(
+                    "{} (“{}”, {}) was caused by “{title}”",
+                    i.number, i.title, i.status
+                )
+            })
+            .collect();
+        return Err(AppError::conflict(format!(
+            "Defects first: {}. Resolve it, remove the entry, or publish anyway.",
+            reasons.join("; ")
+        )));
+    }
     let unshipped = detail.unshipped();
-    if unshipped.is_empty() || override_readiness {
+    if unshipped.is_empty() {
         return Ok(());
     }
     let reasons: Vec<String> = unshipped
@@ -330,7 +361,7 @@ pub async fn publish(
     if detail.release.status == ReleaseStatus::Published {
         return Err(AppError::conflict("This release is already published."));
     }
-    check_ready(&detail, override_readiness)?;
+    check_ready(db, &detail, override_readiness).await?;
     let now = Utc::now();
     let release = db
         .set_release_state(
@@ -371,7 +402,7 @@ pub async fn schedule(
             "the publish time must be in the future",
         ));
     }
-    check_ready(&detail, override_readiness)?;
+    check_ready(db, &detail, override_readiness).await?;
     let release = db
         .set_release_state(
             detail.release.id,

@@ -1,0 +1,101 @@
+import { expect, test, type Page } from '@playwright/test';
+import { ADMIN, PASSWORD, gotoHydrated, hydrationProbe, watch, type DeployJson } from './support';
+
+// Defects first: an engineer files an incident from the deploy that caused
+// it, narrows the cause down among the suspects in one click, and resolves
+// it. Sorted last: it runs on the same server and database as the others.
+
+const run = Date.now().toString(36);
+
+test.describe('Incidents', () => {
+  test.describe.configure({ mode: 'serial' });
+  const dialogs: string[] = [];
+  const pageErrors: string[] = [];
+  let page: Page;
+
+  test.beforeAll(async ({ browser }, testInfo) => {
+    const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
+    await context.addInitScript(hydrationProbe);
+    page = await context.newPage();
+    watch(page, dialogs, pageErrors);
+  });
+
+  test.afterAll(async () => {
+    await page?.context().close();
+  });
+
+  test.afterEach(() => {
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+  });
+
+  test('I1. an engineer files an incident from a deploy, marks the suspect entry, and resolves it', async ({ request }) => {
+    await gotoHydrated(page, '/login');
+    await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/app$/);
+
+    await gotoHydrated(page, '/app/tokens');
+    const form = page.getByRole('region', { name: 'New token', exact: true });
+    await form.getByLabel('Name').fill(`incident CI ${run}`);
+    await form.locator('select[name="role"]').selectOption('engineer');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const secret = page.getByTestId('token-secret');
+    await expect(secret).toHaveValue(/^shp_\S{16,}$/);
+    const token = await secret.inputValue();
+
+    const started = new Date(Date.now() - 30 * 60_000).toISOString();
+    const response = await request.post('/api/v1/deploys', {
+      headers: { Authorization: `Bearer ${token}` },
+      data: {
+        environment: 'production', version: `inc-${run}`, status: 'succeeded', started_at: started,
+        entries: [
+          { title: `Rework the checkout ${run}`, kind: 'improvement', risk: 'high', component: 'checkout' },
+          { title: `Cache the invoices ${run}`, kind: 'improvement', component: 'billing' },
+        ],
+      },
+    });
+    expect(response.status(), await response.text()).toBe(201);
+    const deploy = (await response.json()) as DeployJson;
+
+    await gotoHydrated(page, `/app/deploys/${deploy.id}`);
+    const invoices = page.locator(`li.entry[data-entry-id="${deploy.entries[1].id}"]`);
+    await invoices.getByRole('link', { name: 'File an incident' }).click();
+    await expect(page.getByRole('heading', { name: 'File an incident' })).toBeVisible();
+    await page.waitForFunction(() => window.__shiplogHydrated === true);
+    const filing = page.getByRole('region', { name: 'File an incident' });
+    await expect(filing).toContainText(`Caused by entry ${deploy.entries[1].id}.`);
+    await filing.getByLabel('What broke').fill(`Checkout answers 500 ${run}`);
+    await filing.getByLabel('Severity').selectOption('sev1');
+    await filing.getByLabel('Detected by').selectOption('monitoring-app');
+    await filing.getByRole('button', { name: 'File incident' }).click();
+
+    await expect(page).toHaveURL(/\/app\/incidents\/\d+$/);
+    await expect(page.getByRole('heading', { level: 1 })).toContainText(`Checkout answers 500 ${run}`);
+    await expect(page.getByTestId('causes')).toContainText(`Cache the invoices ${run}`);
+    const suspects = page.getByTestId('suspects');
+    // The incident names the checkout, and that change was risky: it ranks first.
+    await expect(suspects.getByRole('row').nth(1)).toContainText(`Rework the checkout ${run}`);
+    await expect(suspects.getByRole('row').nth(1)).toContainText('the incident names its component, checkout');
+
+    await suspects.getByRole('row').filter({ hasText: `Rework the checkout ${run}` }).getByRole('button', { name: 'Caused by this entry' }).click();
+    await expect(page.getByTestId('causes')).toContainText(`Rework the checkout ${run}`);
+    await suspects.getByRole('row').filter({ hasText: `Cache the invoices ${run}` }).getByRole('button', { name: 'Not the cause' }).click();
+    await expect(page.getByTestId('causes')).not.toContainText(`Cache the invoices ${run}`);
+
+    // Defects first: the deploy log and the entry show it while it is open.
+    await gotoHydrated(page, '/app');
+    await expect(page.getByTestId('open-incidents')).toContainText(`Checkout answers 500 ${run}`);
+    await gotoHydrated(page, `/app/deploys/${deploy.id}`);
+    await expect(page.locator(`li.entry[data-entry-id="${deploy.entries[0].id}"]`).getByTestId('entry-incidents')).toContainText('Open');
+    await page.getByTestId('entry-incidents').getByRole('link').click();
+
+    await page.waitForFunction(() => window.__shiplogHydrated === true);
+    await page.getByRole('button', { name: 'Mark resolved' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toContainText('Resolved');
+    await expect(page.getByText(/Time to restore: /)).toBeVisible();
+    await gotoHydrated(page, '/app');
+    await expect(page.getByTestId('open-incidents')).toHaveCount(0);
+    expect(dialogs).toEqual([]);
+  });
+});

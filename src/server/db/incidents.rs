@@ -1,0 +1,297 @@
+//! Incidents, the entries that caused them and the deploy that fixed them.
+
+use super::releases::linked;
+use super::sql::sql;
+use super::{DbError, DbResult, SqlStore};
+use crate::model::{incident_number, DetectedBy, Incident, IncidentStatus, LinkedEntry, Severity};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug)]
+pub struct NewIncident {
+    pub title: String,
+    pub severity: Severity,
+    pub environment: String,
+    pub detected_at: DateTime<Utc>,
+    pub detected_by: DetectedBy,
+    pub customer_impact: String,
+    pub customer_impact_html: String,
+    pub created_by: String,
+    /// Alertmanager's group key, when an alert opens it.
+    pub alert_key: Option<String>,
+    pub caused_by: Vec<i64>,
+}
+
+/// Every field an edit may change, as it is to be stored.
+#[derive(Clone, Debug)]
+pub struct IncidentEdit {
+    pub title: String,
+    pub severity: Severity,
+    pub detected_at: DateTime<Utc>,
+    pub detected_by: DetectedBy,
+    pub customer_impact: String,
+    pub customer_impact_html: String,
+    pub status: IncidentStatus,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub fixed_by_deploy_id: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IncidentQuery {
+    /// Only these statuses (all when empty).
+    pub statuses: Vec<IncidentStatus>,
+    pub environment: Option<String>,
+    /// Incidents older than this id.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Files an incident with its causes; an alert group that already has an
+    /// unresolved incident is a conflict.
+    async fn create_incident(&self, new: NewIncident) -> DbResult<Incident>;
+    async fn incident(&self, id: i64) -> DbResult<Option<Incident>>;
+    /// Newest first.
+    async fn list_incidents(&self, q: &IncidentQuery) -> DbResult<Vec<Incident>>;
+    /// Stores the edit unless the incident changed since `updated_at` (then
+    /// [`DbError::Stale`]); `caused_by`, when given, replaces the causes.
+    async fn update_incident(
+        &self,
+        id: i64,
+        updated_at: DateTime<Utc>,
+        edit: &IncidentEdit,
+        caused_by: Option<&[i64]>,
+    ) -> DbResult<Incident>;
+    /// The entries that caused it, with their deploys, oldest deploy first.
+    async fn incident_causes(&self, id: i64) -> DbResult<Vec<LinkedEntry>>;
+    /// The unresolved incident an alert group opened, if any.
+    async fn incident_for_alert(&self, alert_key: &str) -> DbResult<Option<Incident>>;
+    /// Unresolved incidents caused by any of these entries, with the entry.
+    async fn unresolved_incidents_of(&self, entry_ids: &[i64]) -> DbResult<Vec<(i64, Incident)>>;
+    /// The entries of the last `deploys` deploys to `environment` that started
+    /// at or before `before`, newest deploy first.
+    async fn entries_deployed_before(
+        &self,
+        environment: &str,
+        before: DateTime<Utc>,
+        deploys: i64,
+    ) -> DbResult<Vec<LinkedEntry>>;
+}
+
+const COLUMNS: &str = "i.id, i.title, i.severity, e.slug AS environment, i.detected_at,
+    i.detected_by, i.customer_impact, i.customer_impact_html, i.status, i.mitigated_at,
+    i.resolved_at, i.fixed_by_deploy_id, i.created_by, i.created_at, i.updated_at";
+
+const FROM: &str = "incidents i JOIN environments e ON e.id = i.environment_id";
+
+/// Rows carry no number; it is the id, written out.
+fn numbered(mut incident: Incident) -> Incident {
+    incident.number = incident_number(incident.id);
+    incident
+}
+
+impl SqlStore {
+    async fn incident_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Incident>> {
+        Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE i.id = $1"))
+            .bind(id)
+            .optional::<Incident>(conn)
+            .await?
+            .map(numbered))
+    }
+}
+
+#[async_trait]
+impl IncidentStore for SqlStore {
+    async fn create_incident(&self, new: NewIncident) -> DbResult<Incident> {
+        let mut tx = self.begin().await?;
+        let environment: Option<i64> = sql("SELECT id FROM environments WHERE slug = $1")
+            .bind(&new.environment)
+            .scalar(tx.conn())
+            .await?;
+        let environment = environment.ok_or(DbError::NotFound)?;
+        let now = Utc::now();
+        let id: i64 = sql(
+            "INSERT INTO incidents (title, severity, environment_id, detected_at, detected_by,
+                 customer_impact, customer_impact_html, status, alert_key, created_by,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $10) RETURNING id",
+        )
+        .bind(&new.title)
+        .bind(new.severity.as_str())
+        .bind(environment)
+        .bind(new.detected_at)
+        .bind(new.detected_by.as_str())
+        .bind(&new.customer_impact)
+        .bind(&new.customer_impact_html)
+        .bind(new.alert_key.as_deref())
+        .bind(&new.created_by)
+        .bind(now)
+        .or_conflict("this alert group already has an open incident")
+        .value(tx.conn())
+        .await?;
+        for entry in &new.caused_by {
+            sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(*entry)
+                .execute(tx.conn())
+                .await?;
+        }
+        let incident = self
+            .incident_in(id, tx.conn())
+            .await?
+            .ok_or(DbError::NotFound)?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn incident(&self, id: i64) -> DbResult<Option<Incident>> {
+        self.incident_in(id, self.read()).await
+    }
+
+    async fn list_incidents(&self, q: &IncidentQuery) -> DbResult<Vec<Incident>> {
+        let mut params = super::sql::Params::default();
+        let mut filter = vec!["TRUE".to_string()];
+        if !q.statuses.is_empty() {
+            let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
+            let p = params.add(&statuses);
+            filter.push(self.dialect().any("i.status", &p));
+        }
+        if let Some(env) = &q.environment {
+            filter.push(format!("e.slug = {}", params.add(env)));
+        }
+        if let Some(before) = q.before {
+            filter.push(format!("i.id < {}", params.add(before)));
+        }
+        let limit = params.add(q.limit);
+        Ok(sql(format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE {} ORDER BY i.id DESC LIMIT {limit}",
+            filter.join(" AND ")
+        ))
+        .params(params)
+        .all::<Incident>(self.read())
+        .await?
+        .into_iter()
+        .map(numbered)
+        .collect())
+    }
+
+    async fn update_incident(
+        &self,
+        id: i64,
+        updated_at: DateTime<Utc>,
+        edit: &IncidentEdit,
+        caused_by: Option<&[i64]>,
+    ) -> DbResult<Incident> {
+        let mut tx = self.begin().await?;
+        let changed = sql(
+            "UPDATE incidents SET title = $3, severity = $4, detected_at = $5, detected_by = $6,
+                 customer_impact = $7, customer_impact_html = $8, status = $9,
+                 mitigated_at = $10, resolved_at = $11, fixed_by_deploy_id = $12, updated_at = $13
+             WHERE id = $1 AND updated_at = $2",
+        )
+        .bind(id)
+        .bind(updated_at)
+        .bind(&edit.title)
+        .bind(edit.severity.as_str())
+        .bind(edit.detected_at)
+        .bind(edit.detected_by.as_str())
+        .bind(&edit.customer_impact)
+        .bind(&edit.customer_impact_html)
+        .bind(edit.status.as_str())
+        .bind(edit.mitigated_at)
+        .bind(edit.resolved_at)
+        .bind(edit.fixed_by_deploy_id)
+        .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
+        .or_conflict("an alert group can have only one unresolved incident")
+        .execute(tx.conn())
+        .await?;
+        if changed == 0 {
+            return Err(DbError::Stale);
+        }
+        if let Some(entries) = caused_by {
+            sql("DELETE FROM incident_causes WHERE incident_id = $1")
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
+            for entry in entries {
+                sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(*entry)
+                    .execute(tx.conn())
+                    .await?;
+            }
+        }
+        let incident = self
+            .incident_in(id, tx.conn())
+            .await?
+            .ok_or(DbError::NotFound)?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn incident_causes(&self, id: i64) -> DbResult<Vec<LinkedEntry>> {
+        sql(linked(
+            "JOIN incident_causes c ON c.entry_id = n.id WHERE c.incident_id = $1
+             ORDER BY d.started_at, n.position",
+        ))
+        .bind(id)
+        .all(self.read())
+        .await
+    }
+
+    async fn incident_for_alert(&self, alert_key: &str) -> DbResult<Option<Incident>> {
+        Ok(sql(format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE i.alert_key = $1 AND i.status <> 'resolved'"
+        ))
+        .bind(alert_key)
+        .optional::<Incident>(self.write())
+        .await?
+        .map(numbered))
+    }
+
+    async fn unresolved_incidents_of(&self, entry_ids: &[i64]) -> DbResult<Vec<(i64, Incident)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            entry_id: i64,
+            #[sqlx(flatten)]
+            incident: Incident,
+        }
+        let rows: Vec<Row> = sql(format!(
+            "SELECT c.entry_id, {COLUMNS} FROM incident_causes c
+             JOIN incidents i ON i.id = c.incident_id
+             JOIN environments e ON e.id = i.environment_id
+             WHERE i.status <> 'resolved' AND {} ORDER BY i.id",
+            self.dialect().any("c.entry_id", "$1")
+        ))
+        .bind(entry_ids)
+        .all(self.read())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.entry_id, numbered(r.incident)))
+            .collect())
+    }
+
+    async fn entries_deployed_before(
+        &self,
+        environment: &str,
+        before: DateTime<Utc>,
+        deploys: i64,
+    ) -> DbResult<Vec<LinkedEntry>> {
+        sql(linked(&format!(
+            "WHERE n.deploy_id IN (
+                 SELECT d2.id FROM deploys d2 JOIN environments e2 ON e2.id = d2.environment_id
+                 WHERE e2.slug = $1 AND {} AND d2.status <> 'failed'
+                 ORDER BY d2.started_at DESC, d2.id DESC LIMIT $3)
+             ORDER BY d.started_at DESC, d.id DESC, n.position",
+            self.dialect().time_at_or_before("d2.started_at", "$2")
+        )))
+        .bind(environment)
+        .bind(before)
+        .bind(deploys)
+        .all(self.read())
+        .await
+    }
+}

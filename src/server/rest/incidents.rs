@@ -1,0 +1,162 @@
+//! `/api/v1/incidents` and `/api/v1/alerts`: thin handlers over
+//! `service::incidents`. Incidents are the team's own: any token reads them;
+//! engineer, pm and admin tokens file and edit them.
+
+use super::extract::{ApiCaller, ApiJson, ApiPath, ApiQuery};
+use crate::model::*;
+use crate::server::error::{AppError, ErrorBody};
+use crate::server::service::incidents::{
+    self, AlertNotification, AlertOutcome, IncidentChange, IncidentInput,
+};
+use crate::server::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// An incident as the API answers it: with its page in the web app.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IncidentResponse {
+    #[serde(flatten)]
+    pub incident: IncidentDetail,
+    /// The incident's page in the web app.
+    pub url: String,
+}
+
+fn respond(state: &AppState, incident: IncidentDetail) -> Json<IncidentResponse> {
+    let url = state
+        .config
+        .link(&format!("/app/incidents/{}", incident.incident.id));
+    Json(IncidentResponse { incident, url })
+}
+
+/// `INC-12` or `12`.
+fn number(raw: &str) -> Result<i64, AppError> {
+    parse_incident_number(raw)
+        .ok_or_else(|| AppError::not_found(format!("There is no incident {raw}.")))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only these statuses, comma-separated (`open,mitigated`).
+    pub status: Option<String>,
+    /// Only this environment.
+    pub environment: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Incidents older than this one (its number or id).
+    pub before: Option<String>,
+}
+
+/// File an incident.
+#[utoipa::path(post, path = "/api/v1/incidents", request_body = IncidentInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Filed", body = IncidentResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Viewers may not file incidents", body = ErrorBody),
+        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiJson(input): ApiJson<IncidentInput>,
+) -> Result<(StatusCode, Json<IncidentResponse>), AppError> {
+    let detail = incidents::file(&state.db, &state.markdown, &actor, input).await?;
+    Ok((StatusCode::CREATED, respond(&state, detail)))
+}
+
+/// List incidents, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Incidents", body = [Incident]),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(_): ApiCaller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<Json<Vec<Incident>>, AppError> {
+    let statuses = p
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|e: String| AppError::invalid("status", e))
+        })
+        .collect::<Result<Vec<IncidentStatus>, _>>()?;
+    let before = p.before.as_deref().map(number).transpose()?;
+    Ok(Json(
+        incidents::list(&state.db, statuses, p.environment, p.limit, before).await?,
+    ))
+}
+
+/// One incident with its causes, fix, times and suspects.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The incident", body = IncidentResponse),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiCaller(_): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<IncidentResponse>, AppError> {
+    Ok(respond(
+        &state,
+        incidents::get(&state.db, number(&id)?).await?,
+    ))
+}
+
+/// Edit an incident: its fields, status, causes or fixing deploy.
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    request_body = IncidentChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = IncidentResponse),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Viewers may not edit incidents", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Changed by someone else meanwhile", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<IncidentChange>,
+) -> Result<Json<IncidentResponse>, AppError> {
+    let detail = incidents::change(&state.db, &state.markdown, &actor, number(&id)?, body).await?;
+    Ok(respond(&state, detail))
+}
+
+/// Prometheus Alertmanager's webhook, as it sends it: a firing group opens an
+/// incident (one per group), its resolution resolves it.
+#[utoipa::path(post, path = "/api/v1/alerts", request_body = AlertNotification,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the notification did", body = AlertOutcome),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Viewer tokens may not open incidents", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiJson(note): ApiJson<AlertNotification>,
+) -> Result<Json<AlertOutcome>, AppError> {
+    Ok(Json(
+        incidents::alert(&state.db, &state.markdown, &actor, note).await?,
+    ))
+}

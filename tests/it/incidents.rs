@@ -1,0 +1,201 @@
+//! Incidents through the API: filing, suspects, causes, Alertmanager,
+//! `Fixes-Incident` from deploys, readiness, roles, and that nothing internal
+//! reaches a customer surface.
+
+use crate::on_both_databases;
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn ids(deploy: &Value) -> Vec<i64> {
+    deploy["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect()
+}
+
+fn ago(minutes: i64) -> String {
+    (chrono::Utc::now() - chrono::TimeDelta::minutes(minutes)).to_rfc3339()
+}
+
+fn incident(title: &str, minutes_ago: i64) -> Value {
+    json!({"title": title, "severity": "sev2", "environment": "production",
+           "detected_at": ago(minutes_ago), "detected_by": "monitoring-app"})
+}
+
+fn alert(status: &str, key: &str) -> Value {
+    json!({
+        "version": "4", "groupKey": key, "truncatedAlerts": 0, "status": status, "receiver": "shiplog",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "critical", "environment": "production"},
+        "commonAnnotations": {"summary": "5xx above 2% on checkout", "description": "Checkout answers **500**."},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [{"status": status, "labels": {"alertname": "HighErrorRate"}, "annotations": {},
+                    "startsAt": ago(30), "endsAt": if status == "resolved" { ago(1) } else { "0001-01-01T00:00:00Z".to_string() },
+                    "generatorURL": "http://prometheus/graph", "fingerprint": "c0ffee01"}]
+    })
+}
+
+on_both_databases! {
+    async fn incidents_are_filed_with_ranked_suspects_and_causes(app) {
+        let eng = app.token("engineer").await;
+        let viewer = app.token("viewer").await;
+        let older = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "started_at": ago(300), "entries": [{"title": "Docs tweak", "kind": "improvement", "component": "docs"}]})).await;
+        let newer = app.record_deploy(&eng, json!({"environment": "production", "version": "v2", "status": "succeeded",
+            "started_at": ago(120), "entries": [
+                {"title": "Typo on the pricing page", "kind": "fix"},
+                {"title": "Cache invoices", "kind": "improvement", "risk": "high", "component": "billing"}]})).await;
+        let after = app.record_deploy(&eng, json!({"environment": "production", "version": "v3", "status": "succeeded",
+            "entries": [{"title": "Later change", "kind": "fix"}]})).await;
+        let (docs, typo, cache) = (ids(&older)[0], ids(&newer)[0], ids(&newer)[1]);
+
+        let r = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(incident("Billing page shows old invoices", 60))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let inc = r.json();
+        assert_eq!(inc["number"], format!("INC-{}", inc["id"]));
+        assert_eq!(inc["status"], "open");
+        assert_eq!(inc["detected_by"], "monitoring-app");
+        let suspects: Vec<i64> = inc["suspects"].as_array().unwrap().iter().map(|s| s["entry"]["id"].as_i64().unwrap()).collect();
+        assert_eq!(suspects, vec![cache, typo, docs], "newest deploy first, the named risky component first");
+        assert!(!suspects.contains(&ids(&after)[0]), "deploys after detection are not suspects");
+        assert!(inc["suspects"][0]["reasons"].to_string().contains("billing"));
+
+        let number = inc["number"].as_str().unwrap().to_string();
+        let r = app.api(Method::PATCH, &format!("/api/v1/incidents/{number}"), Some(&eng),
+            Some(json!({"caused_by_entry_ids": [cache], "status": "mitigated", "customer_impact": "Invoices were **stale**."}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let inc = r.json();
+        assert_eq!(inc["caused_by"][0]["entry"]["id"], cache);
+        assert_eq!(inc["caused_by_deploy_ids"], json!([newer["id"]]));
+        assert!(inc["mitigated_at"].is_string());
+        assert!(inc["customer_impact_html"].as_str().unwrap().contains("<strong>stale</strong>"));
+        let detect = inc["time_to_detect_seconds"].as_i64().unwrap();
+        assert!((3500..=3700).contains(&detect), "deployed 120 min ago, detected 60 min ago: {detect}");
+        assert!(inc["time_to_restore_seconds"].as_i64().unwrap() >= 3500);
+
+        // Readers: any token; writers: not viewers.
+        assert_eq!(app.api(Method::GET, &format!("/api/v1/incidents/{number}"), Some(&viewer), None).await.status, StatusCode::OK);
+        let listed = app.api(Method::GET, "/api/v1/incidents?status=open,mitigated", Some(&viewer), None).await;
+        assert_eq!(listed.json().as_array().unwrap().len(), 1, "{}", listed.text());
+        let refused = app.api(Method::POST, "/api/v1/incidents", Some(&viewer), Some(incident("x", 1))).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let refused = app.api(Method::PATCH, &format!("/api/v1/incidents/{number}"), Some(&viewer), Some(json!({"status": "resolved"}))).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(Method::GET, "/api/v1/incidents/INC-999", Some(&viewer), None).await.status, StatusCode::NOT_FOUND);
+
+        // Bad input names its field and stores nothing.
+        for (body, field) in [
+            (json!({"title": "x", "severity": "sev2", "environment": "moon", "detected_at": ago(1), "detected_by": "team"}), "environment"),
+            (json!({"title": "x", "severity": "sev2", "environment": "production", "detected_at": (chrono::Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339(), "detected_by": "team"}), "detected_at"),
+            (json!({"title": "x", "severity": "sev2", "environment": "production", "detected_at": ago(1), "detected_by": "team", "caused_by_entry_ids": [987654]}), "caused_by_entry_ids[0]"),
+            (json!({"title": "  ", "severity": "sev2", "environment": "production", "detected_at": ago(1), "detected_by": "team"}), "title"),
+        ] {
+            let r = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(body)).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+            assert_eq!(r.json()["error"]["field"], field, "{}", r.text());
+        }
+        let bad = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(json!({"title": "x", "severity": "sev9",
+            "environment": "production", "detected_at": ago(1), "detected_by": "team"}))).await;
+        assert!(bad.status.is_client_error(), "{}", bad.text());
+        let all = app.api(Method::GET, "/api/v1/incidents", Some(&eng), None).await;
+        assert_eq!(all.json().as_array().unwrap().len(), 1, "nothing half-written");
+    }
+
+    async fn alertmanager_opens_one_incident_per_group_and_resolves_it(app) {
+        let eng = app.token("engineer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Checkout rewrite", "kind": "feature"}]})).await;
+        let key = "{}:{alertname=\"HighErrorRate\"}";
+        let r = app.api(Method::POST, "/api/v1/alerts", Some(&eng), Some(alert("firing", key))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let opened = r.json()["opened"][0].as_str().unwrap().to_string();
+        let again = app.api(Method::POST, "/api/v1/alerts", Some(&eng), Some(alert("firing", key))).await;
+        assert_eq!(again.json()["unchanged"], json!([opened]), "{}", again.text());
+        let inc = app.api(Method::GET, &format!("/api/v1/incidents/{opened}"), Some(&eng), None).await.json();
+        assert_eq!(inc["title"], "HighErrorRate: 5xx above 2% on checkout");
+        assert_eq!(inc["severity"], "sev1");
+        assert_eq!(inc["status"], "open");
+        assert!(inc["customer_impact_html"].as_str().unwrap().contains("<strong>500</strong>"), "the description, rendered: {inc}");
+        assert_eq!(inc["detected_by"], "monitoring-app");
+
+        let r = app.api(Method::POST, "/api/v1/alerts", Some(&eng), Some(alert("resolved", key))).await;
+        assert_eq!(r.json()["resolved"], json!([opened]), "{}", r.text());
+        let inc = app.api(Method::GET, &format!("/api/v1/incidents/{opened}"), Some(&eng), None).await.json();
+        assert_eq!(inc["status"], "resolved");
+        assert!(inc["resolved_at"].is_string());
+        let resolved_again = app.api(Method::POST, "/api/v1/alerts", Some(&eng), Some(alert("resolved", key))).await;
+        assert_eq!(resolved_again.json()["resolved"], json!([]), "{}", resolved_again.text());
+
+        // The same group firing later is a new incident.
+        let r = app.api(Method::POST, "/api/v1/alerts", Some(&eng), Some(alert("firing", key))).await;
+        let second = r.json()["opened"][0].as_str().unwrap().to_string();
+        assert_ne!(second, opened);
+        let bad = app.api(Method::POST, "/api/v1/alerts", Some(&eng), Some(json!({"status": "firing", "alerts": []}))).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+        let viewer = app.token("viewer").await;
+        assert_eq!(app.api(Method::POST, "/api/v1/alerts", Some(&viewer), Some(alert("firing", "other"))).await.status, StatusCode::FORBIDDEN);
+    }
+
+    async fn a_deploy_that_says_fixes_incident_fixes_it(app) {
+        let eng = app.token("engineer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "started_at": ago(90), "entries": [{"title": "Search", "kind": "feature"}]})).await;
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(incident("Search is down", 60))).await.json();
+        let number = inc["number"].as_str().unwrap().to_string();
+        // Elsewhere, it fixes nothing.
+        app.record_deploy(&eng, json!({"environment": "staging", "version": "v2", "status": "succeeded",
+            "entries": [{"title": "Restore search", "kind": "fix", "body": format!("Fixes-Incident: {number}")}]})).await;
+        let still = app.api(Method::GET, &format!("/api/v1/incidents/{number}"), Some(&eng), None).await.json();
+        assert_eq!(still["status"], "open");
+        assert!(still["fixed_by_deploy_id"].is_null());
+        // A production deploy that starts does not fix it until it succeeds.
+        let fix = app.record_deploy(&eng, json!({"environment": "production", "version": "v2", "status": "started",
+            "commits": [{"sha": "a1b2c3d4e5f6", "message": format!("fix: restore the search index\n\nFixes-Incident: {number}")}],
+            "entries": [{"title": "Restore search", "kind": "fix"}]})).await;
+        let still = app.api(Method::GET, &format!("/api/v1/incidents/{number}"), Some(&eng), None).await.json();
+        assert_eq!(still["status"], "open", "{still}");
+        let done = app.api(Method::PATCH, &format!("/api/v1/deploys/{}", fix["id"]), Some(&eng), Some(json!({"status": "succeeded"}))).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+        let fixed = app.api(Method::GET, &format!("/api/v1/incidents/{number}"), Some(&eng), None).await.json();
+        assert_eq!(fixed["status"], "resolved");
+        assert_eq!(fixed["fixed_by_deploy_id"], fix["id"]);
+        assert_eq!(fixed["fixed_by_version"], "v2");
+        let restore = fixed["time_to_restore_seconds"].as_i64().unwrap();
+        assert!((3500..=3800).contains(&restore), "detected an hour ago, fixed now: {restore}");
+    }
+
+    async fn a_release_with_an_incident_is_not_ready(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        let pm = app.token("pm").await;
+        let d = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "started_at": ago(60), "entries": [{"title": "New exports", "kind": "feature"}]})).await;
+        let entry = ids(&d)[0];
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(json!({"title": "Exports time out ROOTCAUSE-SECRET",
+            "severity": "sev3", "environment": "production", "detected_at": ago(10), "detected_by": "customer",
+            "customer_impact": "INTERNAL-IMPACT-TEXT", "caused_by_entry_ids": [entry]}))).await;
+        assert_eq!(inc.status, StatusCode::CREATED, "{}", inc.text());
+        let number = inc.json()["number"].as_str().unwrap().to_string();
+        let r = app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "Exports", "slug": "exports"}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let linked = app.api(Method::POST, "/api/v1/releases/exports/entries", Some(&pm), Some(json!({"entry_ids": [entry]}))).await;
+        let revision = linked.json()["revision"].clone();
+        let refused = app.api(Method::POST, "/api/v1/releases/exports/publish", Some(&pm), Some(json!({"revision": revision}))).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+        assert!(refused.text().contains(&number), "names the incident: {}", refused.text());
+
+        app.api(Method::PATCH, &format!("/api/v1/incidents/{number}"), Some(&eng), Some(json!({"status": "resolved"}))).await;
+        let published = app.api(Method::POST, "/api/v1/releases/exports/publish", Some(&pm), Some(json!({"revision": revision}))).await;
+        assert_eq!(published.status, StatusCode::OK, "{}", published.text());
+
+        // Nothing internal reaches a customer surface.
+        for path in ["/", "/changes", "/releases/exports", &format!("/changes/{entry}"), "/feeds/changes.atom", "/feeds/changes.json", "/feeds/releases.atom"] {
+            let page = app.get(path).await;
+            assert!(page.status.is_success() || page.status == StatusCode::NOT_FOUND, "{path}: {}", page.status);
+            let text = page.text();
+            assert!(!text.contains("ROOTCAUSE-SECRET") && !text.contains("INTERNAL-IMPACT-TEXT") && !text.contains(&number), "{path} leaks the incident");
+        }
+    }
+}
