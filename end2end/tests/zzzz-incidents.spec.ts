@@ -44,11 +44,10 @@ test.describe('Incidents', () => {
     await expect(secret).toHaveValue(/^shp_\S{16,}$/);
     const token = await secret.inputValue();
 
-    const started = new Date(Date.now() - 30 * 60_000).toISOString();
     const response = await request.post('/api/v1/deploys', {
       headers: { Authorization: `Bearer ${token}` },
       data: {
-        environment: 'production', version: `inc-${run}`, status: 'succeeded', started_at: started,
+        environment: 'production', version: `inc-${run}`, status: 'succeeded',
         entries: [
           { title: `Rework the checkout ${run}`, kind: 'improvement', risk: 'high', component: 'checkout' },
           { title: `Cache the invoices ${run}`, kind: 'improvement', component: 'billing' },
@@ -74,7 +73,8 @@ test.describe('Incidents', () => {
     await expect(page.getByRole('heading', { level: 1 })).toContainText(`Checkout answers 500 ${run}`);
     await expect(page.getByTestId('causes')).toContainText(`Cache the invoices ${run}`);
     const suspects = page.getByTestId('suspects');
-    // The incident names the checkout, and that change was risky: it ranks first.
+    // The newest deploy comes first; in it, the risky change whose component
+    // the incident names ranks first.
     await expect(suspects.getByRole('row').nth(1)).toContainText(`Rework the checkout ${run}`);
     await expect(suspects.getByRole('row').nth(1)).toContainText('the incident names its component, checkout');
 
