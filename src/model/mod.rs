@@ -1,6 +1,7 @@
 //! Types that cross the wire between the server, the browser and API clients.
 //! Nothing here carries a secret: password and token hashes stay in `server::db`.
 
+pub mod action;
 pub mod audience;
 pub mod deploy;
 pub mod email;
@@ -8,6 +9,7 @@ pub mod incident;
 pub mod release;
 pub mod user;
 
+pub use action::*;
 pub use audience::*;
 pub use deploy::*;
 pub use email::*;

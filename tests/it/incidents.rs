@@ -199,3 +199,85 @@ on_both_databases! {
         }
     }
 }
+
+fn in_days(days: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(days)).to_string()
+}
+
+on_both_databases! {
+    async fn actions_have_owners_and_due_dates_and_close_on_evidence(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        let viewer = app.token("viewer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Search", "kind": "feature"}]})).await;
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(incident("Search timed out", 5))).await.json();
+        let number = inc["number"].as_str().unwrap().to_string();
+
+        let r = app.api(Method::POST, "/api/v1/actions", Some(&eng), Some(json!({"title": "Alert on search latency",
+            "owner_email": "Admin@Example.com", "due": in_days(7), "type": "monitoring", "incident_id": number}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let action = r.json();
+        let act = action["number"].as_str().unwrap().to_string();
+        assert_eq!(act, format!("ACT-{}", action["id"]));
+        assert_eq!(action["type"], "monitoring");
+        assert_eq!(action["status"], "open");
+        assert_eq!(action["owner_email"], "admin@example.com");
+        assert_eq!(action["incident_id"], inc["id"]);
+        assert_eq!(action["overdue"], false);
+        let detail = app.api(Method::GET, &format!("/api/v1/incidents/{number}"), Some(&viewer), None).await.json();
+        assert_eq!(detail["actions"][0]["number"], act.as_str(), "the incident lists its actions");
+
+        for (body, field) in [
+            (json!({"title": "x", "owner_email": "nobody@example.com", "due": in_days(1), "type": "code"}), "owner_email"),
+            (json!({"title": "x", "owner_email": "admin@example.com", "due": in_days(-1), "type": "code"}), "due"),
+            (json!({"title": "x", "owner_email": "admin@example.com", "due": in_days(1), "type": "code", "incident_id": "INC-999"}), "incident_id"),
+            (json!({"title": "", "owner_email": "admin@example.com", "due": in_days(1), "type": "code"}), "title"),
+        ] {
+            let r = app.api(Method::POST, "/api/v1/actions", Some(&eng), Some(body)).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+            assert_eq!(r.json()["error"]["field"], field, "{}", r.text());
+        }
+        assert_eq!(app.api(Method::POST, "/api/v1/actions", Some(&viewer), Some(json!({"title": "x",
+            "owner_email": "admin@example.com", "due": in_days(1), "type": "code"}))).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(Method::PATCH, &format!("/api/v1/actions/{act}"), Some(&viewer), Some(json!({"status": "done"}))).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(Method::GET, "/api/v1/actions", Some(&viewer), None).await.json().as_array().unwrap().len(), 1, "nothing half-written");
+
+        // Dropping says why; reopening clears it.
+        let r = app.api(Method::PATCH, &format!("/api/v1/actions/{act}"), Some(&eng), Some(json!({"status": "dropped"}))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert_eq!(r.json()["error"]["field"], "note");
+        let r = app.api(Method::PATCH, &format!("/api/v1/actions/{act}"), Some(&eng), Some(json!({"status": "dropped", "note": "The dashboard covers it"}))).await;
+        assert_eq!(r.json()["status"], "dropped", "{}", r.text());
+        let r = app.api(Method::PATCH, &format!("/api/v1/actions/{act}"), Some(&eng), Some(json!({"status": "open", "note": ""}))).await;
+        assert_eq!(r.json()["status"], "open", "{}", r.text());
+
+        // Evidence: only a succeeded production deploy that names it closes it.
+        app.record_deploy(&eng, json!({"environment": "staging", "version": "v2", "status": "succeeded",
+            "entries": [{"title": "Latency alert", "kind": "internal", "body": format!("Closes-Action: {act}")}]})).await;
+        assert_eq!(app.api(Method::GET, &format!("/api/v1/actions/{act}"), Some(&eng), None).await.json()["status"], "open");
+        let evidence = app.record_deploy(&eng, json!({"environment": "production", "version": "v2", "status": "succeeded",
+            "commits": [{"sha": "0123456789ab", "message": format!("chore: alert on search latency\n\nCloses-Action: {act}")}],
+            "entries": [{"title": "Latency alert", "kind": "internal"}]})).await;
+        let done = app.api(Method::GET, &format!("/api/v1/actions/{act}"), Some(&eng), None).await.json();
+        assert_eq!(done["status"], "done", "{done}");
+        assert_eq!(done["evidence_deploy_id"], evidence["id"]);
+        assert!(done["done_at"].is_string());
+
+        // Overdue: open and past its day.
+        let second = app.api(Method::POST, "/api/v1/actions", Some(&eng), Some(json!({"title": "Load test search",
+            "owner_email": "admin@example.com", "due": in_days(0), "type": "testing"}))).await.json();
+        let id = second["id"].as_i64().unwrap();
+        let stored = app.db().action(id).await.unwrap().unwrap();
+        let edit = shiplog::server::db::ActionEdit { title: stored.title.clone(), owner_id: stored.owner_id,
+            due: stored.due - chrono::TimeDelta::days(3), kind: stored.kind, status: stored.status, note: String::new(),
+            evidence_deploy_id: None, done_at: None };
+        app.db().update_action(id, stored.updated_at, &edit).await.unwrap();
+        let overdue = app.api(Method::GET, "/api/v1/actions?overdue=true", Some(&viewer), None).await.json();
+        assert_eq!(overdue.as_array().unwrap().len(), 1, "{overdue}");
+        assert_eq!(overdue[0]["id"], id);
+        assert_eq!(overdue[0]["overdue"], true);
+        let mine = app.api(Method::GET, "/api/v1/actions?owner=admin@example.com&status=open", Some(&viewer), None).await.json();
+        assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    }
+}

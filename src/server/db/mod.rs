@@ -4,6 +4,7 @@
 //! [`sql`]; [`dialect`] names the few places where SQLite and PostgreSQL
 //! differ. The `DATABASE_URL` scheme picks the database at start-up.
 
+mod actions;
 mod audiences;
 mod campaigns;
 mod changes;
@@ -22,6 +23,7 @@ use crate::server::auth::session::SessionBackend;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub use actions::{ActionEdit, ActionQuery, ActionStore, NewAction};
 pub use audiences::AudienceStore;
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
@@ -67,6 +69,7 @@ pub trait Store:
     + SubscriberStore
     + CampaignStore
     + IncidentStore
+    + ActionStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

@@ -31,6 +31,7 @@ pub trait PeopleStore: Send + Sync {
     async fn create_first_user(&self, user: NewUser) -> DbResult<User>;
     async fn create_user(&self, user: NewUser) -> DbResult<User>;
     async fn user_by_id(&self, id: i64) -> DbResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> DbResult<Option<User>>;
     /// The person and their password hash, for signing in.
     async fn user_credentials(&self, email: &str) -> DbResult<Option<(User, String)>>;
     async fn list_users(&self) -> DbResult<Vec<User>>;
@@ -130,6 +131,13 @@ impl PeopleStore for SqlStore {
     async fn user_by_id(&self, id: i64) -> DbResult<Option<User>> {
         sql(format!("{USER} WHERE id = $1"))
             .bind(id)
+            .optional(self.read())
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> DbResult<Option<User>> {
+        sql(format!("{USER} WHERE email = $1"))
+            .bind(email)
             .optional(self.read())
             .await
     }

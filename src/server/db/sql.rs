@@ -134,6 +134,8 @@ pub enum Arg {
     Text(Option<String>),
     Bool(bool),
     Time(Option<DateTime<Utc>>),
+    /// A day (`DATE` on PostgreSQL, `YYYY-MM-DD` text on SQLite).
+    Date(chrono::NaiveDate),
     /// A JSON document (JSONB on PostgreSQL, text on SQLite).
     Json(serde_json::Value),
     /// A set of strings to match with `Dialect::any` (an array on
@@ -204,6 +206,12 @@ impl From<Option<DateTime<Utc>>> for Arg {
         Arg::Time(v.map(db_time))
     }
 }
+impl From<chrono::NaiveDate> for Arg {
+    fn from(v: chrono::NaiveDate) -> Arg {
+        Arg::Date(v)
+    }
+}
+
 impl From<&[String]> for Arg {
     fn from(v: &[String]) -> Arg {
         Arg::List(v.to_vec())
@@ -265,6 +273,7 @@ fn sqlite_args(args: Vec<Arg>) -> SqliteArguments<'static> {
             Arg::Text(v) => out.add(v),
             Arg::Bool(v) => out.add(v),
             Arg::Time(v) => out.add(v),
+            Arg::Date(v) => out.add(v),
             Arg::Json(v) => out.add(sqlx::types::Json(v)),
             Arg::List(v) => out.add(serde_json::to_string(&v).expect("strings serialise")),
             Arg::Ints(v) => out.add(serde_json::to_string(&v).expect("numbers serialise")),
@@ -282,6 +291,7 @@ fn pg_args(args: Vec<Arg>) -> PgArguments {
             Arg::Text(v) => out.add(v),
             Arg::Bool(v) => out.add(v),
             Arg::Time(v) => out.add(v),
+            Arg::Date(v) => out.add(v),
             Arg::Json(v) => out.add(sqlx::types::Json(v)),
             Arg::List(v) => out.add(v),
             Arg::Ints(v) => out.add(v),

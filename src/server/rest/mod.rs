@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, for CI and scripts. Bearer tokens only;
 //! every error answers `{"error": {"code", "message", "field"?}}`.
 
+pub mod actions;
 pub mod audiences;
 pub mod deploys;
 pub mod email;
@@ -65,6 +66,8 @@ pub fn router() -> Router<AppState> {
             get(incidents::get).patch(incidents::update),
         )
         .route("/alerts", post(incidents::alerts))
+        .route("/actions", get(actions::list).post(actions::create))
+        .route("/actions/{id}", get(actions::get).patch(actions::update))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
         .method_not_allowed_fallback(|| async {

@@ -269,6 +269,7 @@ pub async fn create(
     tracing::info!(deploy = detail.deploy.id, environment = %detail.deploy.environment,
         version = %detail.deploy.version, by = %actor.label, "deploy recorded");
     super::incidents::note_fixes(db, &detail).await?;
+    super::actions::note_closes(db, &detail).await?;
     Ok(detail)
 }
 
@@ -359,6 +360,7 @@ pub async fn change_status(
     tracing::info!(deploy = id, from = %from, to = %to, by = %actor.label, "deploy status changed");
     let detail = get(db, id).await?;
     super::incidents::note_fixes(db, &detail).await?;
+    super::actions::note_closes(db, &detail).await?;
     Ok(detail)
 }
 

@@ -4,7 +4,7 @@
 
 use super::{validate, Actor};
 use crate::model::*;
-use crate::server::db::{Db, DbError, IncidentEdit, IncidentQuery, NewIncident};
+use crate::server::db::{ActionQuery, Db, DbError, IncidentEdit, IncidentQuery, NewIncident};
 use crate::server::error::AppError;
 use crate::server::markdown::Markdown;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -224,7 +224,15 @@ pub async fn get(db: &Db, id: i64) -> Result<IncidentDetail, AppError> {
     let suspects = db
         .entries_deployed_before(&incident.environment, incident.detected_at, SUSPECT_DEPLOYS)
         .await?;
+    let actions = db
+        .list_actions(&ActionQuery {
+            incident_id: Some(id),
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
     Ok(IncidentDetail {
+        actions,
         caused_by: caused.into_iter().map(|e| suspect(e, &named)).collect(),
         caused_by_deploy_ids,
         fixed_by_version: fix.map(|d| d.deploy.version),

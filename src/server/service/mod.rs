@@ -1,6 +1,7 @@
 //! Domain rules. Handlers, server functions and the CLI call these; these call
 //! the storage seam. Nothing here knows about HTTP.
 
+pub mod actions;
 pub mod audiences;
 pub mod campaigns;
 pub mod changes;

@@ -1,0 +1,175 @@
+//! Action items and their owners.
+
+use super::sql::{sql, Params};
+use super::{DbError, DbResult, SqlStore};
+use crate::model::{Action, ActionKind, ActionStatus};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+#[derive(Clone, Debug)]
+pub struct NewAction {
+    pub title: String,
+    pub owner_id: i64,
+    pub due: NaiveDate,
+    pub kind: ActionKind,
+    pub incident_id: Option<i64>,
+    pub created_by: String,
+}
+
+/// Every field an edit may change, as it is to be stored.
+#[derive(Clone, Debug)]
+pub struct ActionEdit {
+    pub title: String,
+    pub owner_id: i64,
+    pub due: NaiveDate,
+    pub kind: ActionKind,
+    pub status: ActionStatus,
+    pub note: String,
+    pub evidence_deploy_id: Option<i64>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ActionQuery {
+    pub statuses: Vec<ActionStatus>,
+    pub owner_id: Option<i64>,
+    pub incident_id: Option<i64>,
+    /// Only those due before this day.
+    pub due_before: Option<NaiveDate>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    async fn create_action(&self, new: NewAction) -> DbResult<Action>;
+    async fn action(&self, id: i64) -> DbResult<Option<Action>>;
+    /// Open ones first, by due date.
+    async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<Action>>;
+    /// Stores the edit unless the action changed since `updated_at` ([`DbError::Stale`]).
+    async fn update_action(
+        &self,
+        id: i64,
+        updated_at: DateTime<Utc>,
+        edit: &ActionEdit,
+    ) -> DbResult<Action>;
+}
+
+const COLUMNS: &str = "a.id, a.title, a.owner_id, u.email AS owner_email, u.name AS owner_name,
+    a.due, a.kind, a.status, a.note, a.incident_id, a.evidence_deploy_id, a.created_by,
+    a.created_at, a.updated_at, a.done_at";
+
+const FROM: &str = "actions a JOIN users u ON u.id = a.owner_id";
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+impl SqlStore {
+    async fn action_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Action>> {
+        Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = $1"))
+            .bind(id)
+            .optional::<Action>(conn)
+            .await?
+            .map(|a| a.completed(today())))
+    }
+}
+
+#[async_trait]
+impl ActionStore for SqlStore {
+    async fn create_action(&self, new: NewAction) -> DbResult<Action> {
+        let mut tx = self.begin().await?;
+        let now = Utc::now();
+        let id: i64 = sql(
+            "INSERT INTO actions (title, owner_id, due, kind, status, note, incident_id,
+                 created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 'open', '', $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&new.title)
+        .bind(new.owner_id)
+        .bind(new.due)
+        .bind(new.kind.as_str())
+        .bind(new.incident_id)
+        .bind(&new.created_by)
+        .bind(now)
+        .value(tx.conn())
+        .await?;
+        let action = self
+            .action_in(id, tx.conn())
+            .await?
+            .ok_or(DbError::NotFound)?;
+        tx.commit().await?;
+        Ok(action)
+    }
+
+    async fn action(&self, id: i64) -> DbResult<Option<Action>> {
+        self.action_in(id, self.read()).await
+    }
+
+    async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<Action>> {
+        let mut params = Params::default();
+        let mut filter = vec!["TRUE".to_string()];
+        if !q.statuses.is_empty() {
+            let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
+            let p = params.add(&statuses);
+            filter.push(self.dialect().any("a.status", &p));
+        }
+        if let Some(owner) = q.owner_id {
+            filter.push(format!("a.owner_id = {}", params.add(owner)));
+        }
+        if let Some(incident) = q.incident_id {
+            filter.push(format!("a.incident_id = {}", params.add(incident)));
+        }
+        if let Some(day) = q.due_before {
+            filter.push(format!("a.due < {}", params.add(day)));
+        }
+        let limit = params.add(q.limit);
+        let today = today();
+        Ok(sql(format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE {}
+             ORDER BY a.status <> 'open', a.due, a.id LIMIT {limit}",
+            filter.join(" AND ")
+        ))
+        .params(params)
+        .all::<Action>(self.read())
+        .await?
+        .into_iter()
+        .map(|a| a.completed(today))
+        .collect())
+    }
+
+    async fn update_action(
+        &self,
+        id: i64,
+        updated_at: DateTime<Utc>,
+        edit: &ActionEdit,
+    ) -> DbResult<Action> {
+        let mut tx = self.begin().await?;
+        let changed = sql(
+            "UPDATE actions SET title = $3, owner_id = $4, due = $5, kind = $6, status = $7,
+                 note = $8, evidence_deploy_id = $9, done_at = $10, updated_at = $11
+             WHERE id = $1 AND updated_at = $2",
+        )
+        .bind(id)
+        .bind(updated_at)
+        .bind(&edit.title)
+        .bind(edit.owner_id)
+        .bind(edit.due)
+        .bind(edit.kind.as_str())
+        .bind(edit.status.as_str())
+        .bind(&edit.note)
+        .bind(edit.evidence_deploy_id)
+        .bind(edit.done_at)
+        .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
+        .execute(tx.conn())
+        .await?;
+        if changed == 0 {
+            return Err(DbError::Stale);
+        }
+        let action = self
+            .action_in(id, tx.conn())
+            .await?
+            .ok_or(DbError::NotFound)?;
+        tx.commit().await?;
+        Ok(action)
+    }
+}
