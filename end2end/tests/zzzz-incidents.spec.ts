@@ -28,7 +28,7 @@ test.describe('Incidents', () => {
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
   });
 
-  test('I1. an engineer files an incident from a deploy, marks the suspect entry, and resolves it', async ({ request }) => {
+  test('I1. an engineer files an incident from a deploy, marks the suspect entry, adds its action, resolves it, and closes the action', async ({ request }) => {
     await gotoHydrated(page, '/login');
     await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
@@ -91,11 +91,30 @@ test.describe('Incidents', () => {
     await page.getByTestId('entry-incidents').getByRole('link').click();
 
     await page.waitForFunction(() => window.__shiplogHydrated === true);
+    // The hole it found gets an action, owned and due.
+    const due = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+    const newAction = page.getByRole('form', { name: 'New action' });
+    await newAction.getByLabel('What to do').fill(`Alert on checkout 5xx ${run}`);
+    await newAction.getByLabel('Due').fill(due);
+    await newAction.getByLabel('Type').selectOption('monitoring');
+    await newAction.getByRole('button', { name: 'Add action' }).click();
+    const followUp = page.getByRole('region', { name: 'Follow-up actions' });
+    await expect(followUp.getByRole('row').filter({ hasText: `Alert on checkout 5xx ${run}` })).toContainText('Open');
+
     await page.getByRole('button', { name: 'Mark resolved' }).click();
     await expect(page.getByRole('heading', { level: 1 })).toContainText('Resolved');
     await expect(page.getByText(/Time to restore: /)).toBeVisible();
     await gotoHydrated(page, '/app');
     await expect(page.getByTestId('open-incidents')).toHaveCount(0);
+
+    // My actions lists it; marking it done moves it to "Closed lately".
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Actions' }).click();
+    const mine = page.getByRole('region', { name: /^My actions/ });
+    const row = mine.getByRole('row').filter({ hasText: `Alert on checkout 5xx ${run}` });
+    await expect(row).toContainText(due);
+    await page.waitForFunction(() => window.__shiplogHydrated === true);
+    await row.getByRole('button', { name: 'Done' }).click();
+    await expect(page.getByRole('region', { name: 'Closed lately' }).getByRole('row').filter({ hasText: `Alert on checkout 5xx ${run}` })).toContainText('Done');
     expect(dialogs).toEqual([]);
   });
 });

@@ -76,6 +76,9 @@ pub async fn file_incident(
 pub struct IncidentView {
     pub detail: IncidentDetail,
     pub can_edit: bool,
+    /// Who may own its actions: (email, name).
+    pub people: Vec<(String, String)>,
+    pub me: String,
 }
 
 #[server(prefix = "/fn", endpoint = "incident")]
@@ -84,6 +87,12 @@ pub async fn load_incident(id: i64) -> Result<IncidentView, FnError> {
     Ok(IncidentView {
         detail: crate::server::service::incidents::get(&state.db, id).await?,
         can_edit: user.role.can_file_incidents(),
+        people: crate::server::service::users::team(&state.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.email, u.name))
+            .collect(),
+        me: user.email,
     })
 }
 

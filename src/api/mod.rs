@@ -1,6 +1,7 @@
 //! Server functions: the browser app's calls. Each one authorises, calls a
 //! service and maps the error; no SQL and no domain rule lives here.
 
+pub mod actions;
 pub mod audiences;
 pub mod auth;
 pub mod deploys;

@@ -41,11 +41,11 @@ pub fn parse_action_number(raw: &str) -> Option<i64> {
     digits.parse().ok().filter(|n: &i64| *n > 0)
 }
 
-/// One action item.
+/// One action item (`ActionItem`: Leptos has its own `Action`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct Action {
+pub struct ActionItem {
     pub id: i64,
     /// `ACT-<id>`: the `{id}` in its API paths.
     #[cfg_attr(feature = "ssr", sqlx(skip))]
@@ -77,7 +77,7 @@ pub struct Action {
     pub overdue: bool,
 }
 
-impl Action {
+impl ActionItem {
     /// Fills in what rows do not carry: the number and whether it is overdue on `today`.
     pub fn completed(mut self, today: NaiveDate) -> Self {
         self.number = action_number(self.id);

@@ -1,7 +1,7 @@
 //! Incidents: defects that reached an environment, what caused them and what
 //! fixed them. Internal to the team: nothing here reaches a customer surface.
 
-use super::action::Action;
+use super::action::ActionItem;
 use super::deploy::{string_enum, ChangeEntry, Risk};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,7 @@ pub struct IncidentDetail {
     /// deploy first, likeliest first within a deploy.
     pub suspects: Vec<SuspectEntry>,
     /// The actions that follow it up, open ones first.
-    pub actions: Vec<Action>,
+    pub actions: Vec<ActionItem>,
 }
 
 impl Risk {

@@ -1,9 +1,11 @@
+use crate::api::actions::{ChangeActionStatus, CreateAction};
 use crate::api::error_text;
 use crate::api::incidents::{
     load_incident, load_incidents, ChangeIncidentStatus, FileIncident, IncidentView,
     SetIncidentCause, SetIncidentFix,
 };
 use crate::app::components::{action_error, layout::AppLayout, when, ErrorNote};
+use crate::app::routes::actions::{action_table, NewAction};
 use crate::app::routes::release::local_to_rfc3339;
 use crate::model::*;
 use leptos::prelude::*;
@@ -175,6 +177,10 @@ pub fn IncidentPage() -> impl IntoView {
     let status = ServerAction::<ChangeIncidentStatus>::new();
     let cause = ServerAction::<SetIncidentCause>::new();
     let fix = ServerAction::<SetIncidentFix>::new();
+    let actions = Actions {
+        create: ServerAction::<CreateAction>::new(),
+        change: ServerAction::<ChangeActionStatus>::new(),
+    };
     let data = Resource::new(
         move || {
             (
@@ -182,6 +188,8 @@ pub fn IncidentPage() -> impl IntoView {
                 status.version().get(),
                 cause.version().get(),
                 fix.version().get(),
+                actions.create.version().get(),
+                actions.change.version().get(),
             )
         },
         |(id, ..)| load_incident(id),
@@ -192,7 +200,7 @@ pub fn IncidentPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Incident"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(v) => incident_view(v, status, cause, fix).into_any(),
+                        Ok(v) => incident_view(v, status, cause, fix, actions).into_any(),
                     }
                 })}
             </Transition>
@@ -200,13 +208,26 @@ pub fn IncidentPage() -> impl IntoView {
     }
 }
 
+/// The incident page's actions on its follow-up actions.
+#[derive(Clone, Copy)]
+struct Actions {
+    create: ServerAction<CreateAction>,
+    change: ServerAction<ChangeActionStatus>,
+}
+
 fn incident_view(
     v: IncidentView,
     status: ServerAction<ChangeIncidentStatus>,
     cause: ServerAction<SetIncidentCause>,
     fix: ServerAction<SetIncidentFix>,
+    actions: Actions,
 ) -> impl IntoView {
-    let IncidentView { detail, can_edit } = v;
+    let IncidentView {
+        detail,
+        can_edit,
+        people,
+        me,
+    } = v;
     let i = detail.incident.clone();
     let id = i.id;
     let caused: Vec<i64> = detail.caused_by.iter().map(|c| c.entry.id).collect();
@@ -301,6 +322,16 @@ fn incident_view(
                 </form>
             })}
             {action_error(fix.value())}
+        </section>
+        <section aria-labelledby="actions-h">
+            <h2 id="actions-h">"Follow-up actions"</h2>
+            {action_error(actions.change.value())}
+            {if detail.actions.is_empty() {
+                view! { <p class="empty">"No actions yet."</p> }.into_any()
+            } else {
+                action_table(detail.actions.clone(), can_edit.then_some(actions.change)).into_any()
+            }}
+            {can_edit.then(|| view! { <NewAction create=actions.create people me incident=i.number.clone()/> })}
         </section>
         <section aria-labelledby="suspects-h">
             <h2 id="suspects-h">"Suspects"</h2>

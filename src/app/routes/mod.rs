@@ -1,5 +1,6 @@
 //! One module per page of the app.
 
+pub mod actions;
 pub mod audiences;
 pub mod campaigns;
 pub mod deploy;

@@ -2,7 +2,7 @@
 
 use super::sql::{sql, Params};
 use super::{DbError, DbResult, SqlStore};
-use crate::model::{Action, ActionKind, ActionStatus};
+use crate::model::{ActionItem, ActionKind, ActionStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -41,17 +41,17 @@ pub struct ActionQuery {
 
 #[async_trait]
 pub trait ActionStore: Send + Sync {
-    async fn create_action(&self, new: NewAction) -> DbResult<Action>;
-    async fn action(&self, id: i64) -> DbResult<Option<Action>>;
+    async fn create_action(&self, new: NewAction) -> DbResult<ActionItem>;
+    async fn action(&self, id: i64) -> DbResult<Option<ActionItem>>;
     /// Open ones first, by due date.
-    async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<Action>>;
+    async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<ActionItem>>;
     /// Stores the edit unless the action changed since `updated_at` ([`DbError::Stale`]).
     async fn update_action(
         &self,
         id: i64,
         updated_at: DateTime<Utc>,
         edit: &ActionEdit,
-    ) -> DbResult<Action>;
+    ) -> DbResult<ActionItem>;
 }
 
 const COLUMNS: &str = "a.id, a.title, a.owner_id, u.email AS owner_email, u.name AS owner_name,
@@ -65,10 +65,10 @@ fn today() -> NaiveDate {
 }
 
 impl SqlStore {
-    async fn action_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Action>> {
+    async fn action_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<ActionItem>> {
         Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = $1"))
             .bind(id)
-            .optional::<Action>(conn)
+            .optional::<ActionItem>(conn)
             .await?
             .map(|a| a.completed(today())))
     }
@@ -76,7 +76,7 @@ impl SqlStore {
 
 #[async_trait]
 impl ActionStore for SqlStore {
-    async fn create_action(&self, new: NewAction) -> DbResult<Action> {
+    async fn create_action(&self, new: NewAction) -> DbResult<ActionItem> {
         let mut tx = self.begin().await?;
         let now = Utc::now();
         let id: i64 = sql(
@@ -101,11 +101,11 @@ impl ActionStore for SqlStore {
         Ok(action)
     }
 
-    async fn action(&self, id: i64) -> DbResult<Option<Action>> {
+    async fn action(&self, id: i64) -> DbResult<Option<ActionItem>> {
         self.action_in(id, self.read()).await
     }
 
-    async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<Action>> {
+    async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<ActionItem>> {
         let mut params = Params::default();
         let mut filter = vec!["TRUE".to_string()];
         if !q.statuses.is_empty() {
@@ -130,7 +130,7 @@ impl ActionStore for SqlStore {
             filter.join(" AND ")
         ))
         .params(params)
-        .all::<Action>(self.read())
+        .all::<ActionItem>(self.read())
         .await?
         .into_iter()
         .map(|a| a.completed(today))
@@ -142,7 +142,7 @@ impl ActionStore for SqlStore {
         id: i64,
         updated_at: DateTime<Utc>,
         edit: &ActionEdit,
-    ) -> DbResult<Action> {
+    ) -> DbResult<ActionItem> {
         let mut tx = self.begin().await?;
         let changed = sql(
             "UPDATE actions SET title = $3, owner_id = $4, due = $5, kind = $6, status = $7,

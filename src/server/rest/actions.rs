@@ -34,7 +34,7 @@ pub struct ListParams {
 #[utoipa::path(post, path = "/api/v1/actions", request_body = ActionInput,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created", body = Action),
+        (status = 201, description = "Created", body = ActionItem),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "Viewers may not create actions", body = ErrorBody),
@@ -44,7 +44,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiJson(input): ApiJson<ActionInput>,
-) -> Result<(StatusCode, Json<Action>), AppError> {
+) -> Result<(StatusCode, Json<ActionItem>), AppError> {
     Ok((
         StatusCode::CREATED,
         Json(actions::create(&state.db, &actor, input).await?),
@@ -55,7 +55,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/actions", params(ListParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Actions", body = [Action]),
+        (status = 200, description = "Actions", body = [ActionItem]),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 422, description = "A parameter is invalid", body = ErrorBody),
     ))]
@@ -63,7 +63,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiCaller(_): ApiCaller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> Result<Json<Vec<Action>>, AppError> {
+) -> Result<Json<Vec<ActionItem>>, AppError> {
     let statuses = p
         .status
         .as_deref()
@@ -99,7 +99,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/actions/{id}", params(("id" = String, Path, description = "`ACT-7` or `7`")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The action", body = Action),
+        (status = 200, description = "The action", body = ActionItem),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 404, description = "No such action", body = ErrorBody),
     ))]
@@ -107,7 +107,7 @@ pub async fn get(
     State(state): State<AppState>,
     ApiCaller(_): ApiCaller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Action>, AppError> {
+) -> Result<Json<ActionItem>, AppError> {
     Ok(Json(actions::get(&state.db, number(&id)?).await?))
 }
 
@@ -116,7 +116,7 @@ pub async fn get(
     request_body = ActionChange,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Updated", body = Action),
+        (status = 200, description = "Updated", body = ActionItem),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "Viewers may not change actions", body = ErrorBody),
         (status = 404, description = "No such action", body = ErrorBody),
@@ -128,7 +128,7 @@ pub async fn update(
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ActionChange>,
-) -> Result<Json<Action>, AppError> {
+) -> Result<Json<ActionItem>, AppError> {
     Ok(Json(
         actions::change(&state.db, &actor, number(&id)?, body).await?,
     ))

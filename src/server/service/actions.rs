@@ -105,7 +105,7 @@ fn due(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, AppError> {
 }
 
 /// Creates an action.
-pub async fn create(db: &Db, actor: &Actor, input: ActionInput) -> Result<Action, AppError> {
+pub async fn create(db: &Db, actor: &Actor, input: ActionInput) -> Result<ActionItem, AppError> {
     may_act(actor)?;
     let title = validate::title("title", &input.title)?;
     let owner_id = owner(db, &input.owner_email).await?;
@@ -138,7 +138,35 @@ pub async fn create(db: &Db, actor: &Actor, input: ActionInput) -> Result<Action
     Ok(action)
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Action, AppError> {
+/// The team page's form, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct ActionForm {
+    pub title: String,
+    pub owner_email: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    pub kind: String,
+    /// `INC-12`, `12` or empty.
+    pub incident: String,
+}
+
+/// Creates an action from the team page's form.
+pub async fn create_form(db: &Db, actor: &Actor, form: ActionForm) -> Result<ActionItem, AppError> {
+    may_act(actor)?;
+    let due = NaiveDate::parse_from_str(form.due.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid("due", "choose the day it is due"))?;
+    let incident = form.incident.trim();
+    let input = ActionInput {
+        title: form.title,
+        owner_email: form.owner_email,
+        due,
+        kind: validate::choice("type", &form.kind)?,
+        incident_id: (!incident.is_empty()).then(|| IncidentRef::Number(incident.to_string())),
+    };
+    create(db, actor, input).await
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<ActionItem, AppError> {
     db.action(id).await?.ok_or_else(|| not_found(id))
 }
 
@@ -149,7 +177,7 @@ pub async fn list(
     owner_email: Option<&str>,
     incident_id: Option<i64>,
     overdue: bool,
-) -> Result<Vec<Action>, AppError> {
+) -> Result<Vec<ActionItem>, AppError> {
     let owner_id = match owner_email.map(str::trim).filter(|e| !e.is_empty()) {
         None => None,
         Some(email) => match db.user_by_email(&email.to_lowercase()).await? {
@@ -180,7 +208,7 @@ pub async fn change(
     actor: &Actor,
     id: i64,
     change: ActionChange,
-) -> Result<Action, AppError> {
+) -> Result<ActionItem, AppError> {
     may_act(actor)?;
     let current = get(db, id).await?;
     let status = change.status.unwrap_or(current.status);

@@ -243,6 +243,17 @@ pub async fn accept_invitation(
     Ok(user)
 }
 
+/// Active team members, for choosing an owner (anyone signed in may see who
+/// is on the team).
+pub async fn team(db: &Db) -> Result<Vec<User>, AppError> {
+    Ok(db
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .collect())
+}
+
 pub async fn list_people(db: &Db, actor: &Actor) -> Result<(Vec<User>, Vec<Invitation>), AppError> {
     actor.require(actor.role.is_admin(), "manage people")?;
     Ok((db.list_users().await?, db.list_invitations().await?))
