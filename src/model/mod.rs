@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod email;
 pub mod incident;
 pub mod release;
+pub mod root_cause;
 pub mod user;
 
 pub use action::*;
@@ -15,6 +16,7 @@ pub use deploy::*;
 pub use email::*;
 pub use incident::*;
 pub use release::*;
+pub use root_cause::*;
 pub use user::*;
 
 mod fn_error;

@@ -38,6 +38,17 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The same error, its field named inside `prefix` (`action.` + `due`).
+    pub fn prefixed(self, prefix: &str) -> Self {
+        match self {
+            AppError::Invalid { field, message } => AppError::Invalid {
+                field: format!("{prefix}{field}"),
+                message,
+            },
+            other => other,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Invalid {
             field: field.into(),

@@ -281,3 +281,93 @@ on_both_databases! {
         assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
     }
 }
+
+on_both_databases! {
+    async fn root_cause_notes_are_reviewed_by_another_and_versioned(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        let pm = app.token("pm").await;
+        let viewer = app.token("viewer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Search", "kind": "feature"}]})).await;
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(incident("Search is down", 30))).await.json();
+        let path = format!("/api/v1/incidents/{}/root-cause", inc["number"].as_str().unwrap());
+
+        let empty = app.api(Method::GET, &path, Some(&viewer), None).await;
+        assert_eq!(empty.status, StatusCode::OK, "{}", empty.text());
+        assert!(empty.json()["note"].is_null());
+
+        let note = json!({"summary": "The index was rebuilt **during** peak hours.", "category": "process",
+            "timeline": [{"at": ago(20), "text": "Alert fired"}, {"at": ago(29), "text": "Rebuild started"}],
+            "trigger": "A scheduled rebuild", "whys": ["Search timed out", "The index was rebuilding", "", "Nobody moved the job"],
+            "factors": "No load test", "went_well": "Fast rollback", "lessons": "Schedule rebuilds at night"});
+        let r = app.api(Method::PUT, &path, Some(&eng), Some(note.clone())).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["note"]["status"], "draft");
+        assert_eq!(v["note"]["version"], 1);
+        assert_eq!(v["note"]["author"], "token:ci-engineer");
+        assert!(v["note"]["summary_html"].as_str().unwrap().contains("<strong>during</strong>"));
+        assert_eq!(v["note"]["timeline"][0]["text"], "Rebuild started", "the timeline is in time order");
+        assert_eq!(v["note"]["whys"].as_array().unwrap().len(), 3, "empty whys are dropped");
+        assert_eq!(v["warnings"], json!([]));
+
+        // A second note for the same incident is an edit, not a new one.
+        assert_eq!(app.api(Method::PUT, &path, Some(&eng), Some(note.clone())).await.status, StatusCode::CONFLICT);
+        // Its author cannot review it; a viewer cannot either; a stale version is refused.
+        let review = format!("{path}/review");
+        assert_eq!(app.api(Method::POST, &review, Some(&eng), Some(json!({"revision": 1}))).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(Method::POST, &review, Some(&viewer), Some(json!({"revision": 1}))).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.api(Method::POST, &review, Some(&pm), Some(json!({"revision": 7}))).await.status, StatusCode::CONFLICT);
+        let r = app.api(Method::POST, &review, Some(&pm), Some(json!({"revision": 1}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["note"]["status"], "final");
+        assert_eq!(r.json()["note"]["reviewer"], "token:ci-pm");
+
+        // Edits after that keep their history; naming a person warns, never refuses.
+        let mut edit = note.clone();
+        edit["revision"] = json!(1);
+        edit["factors"] = json!("Ada ran the rebuild by hand");
+        let r = app.api(Method::PUT, &path, Some(&eng), Some(edit.clone())).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["note"]["version"], 2);
+        assert_eq!(v["note"]["status"], "final");
+        assert_eq!(v["history"][0]["version"], 1);
+        assert_eq!(v["history"][0]["factors"], "No load test");
+        assert!(v["warnings"][0].as_str().unwrap().contains("blameless"), "{v}");
+        assert_eq!(app.api(Method::PUT, &path, Some(&eng), Some(edit)).await.status, StatusCode::CONFLICT, "version 1 is gone");
+        let bad = app.api(Method::PUT, &path, Some(&eng), Some(json!({"revision": 2, "category": "code", "summary": ">".repeat(50_000)}))).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+        assert_eq!(app.api(Method::GET, &path, Some(&viewer), None).await.json()["note"]["version"], 2, "nothing half-written");
+    }
+
+    async fn a_hole_is_closed_only_when_its_action_is_done(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Search", "kind": "feature"}]})).await;
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(incident("Search is down", 30))).await.json();
+        let number = inc["number"].as_str().unwrap().to_string();
+        let holes = format!("/api/v1/incidents/{number}/holes");
+        let bad = app.api(Method::POST, &holes, Some(&eng), Some(json!({"area": "logs", "description": "No alert on 5xx",
+            "action": {"title": "Alert on 5xx", "owner_email": "nobody@example.com", "due": in_days(3), "type": "monitoring"}}))).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+        assert_eq!(bad.json()["error"]["field"], "action.owner_email");
+        assert_eq!(app.api(Method::GET, "/api/v1/actions", Some(&eng), None).await.json(), json!([]), "nothing half-written");
+
+        let r = app.api(Method::POST, &holes, Some(&eng), Some(json!({"area": "application", "component": "search",
+            "description": "No alert on search latency",
+            "action": {"title": "Alert on search latency", "owner_email": "admin@example.com", "due": in_days(3), "type": "monitoring"}}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let hole = r.json();
+        assert_eq!(hole["kind"], "monitoring");
+        assert_eq!(hole["closed"], false);
+        let action = app.api(Method::GET, &format!("/api/v1/actions/{}", hole["action_id"]), Some(&eng), None).await.json();
+        assert_eq!(action["incident_id"], inc["id"]);
+        app.api(Method::PATCH, &format!("/api/v1/actions/{}", hole["action_id"]), Some(&eng), Some(json!({"status": "done"}))).await;
+        let view = app.api(Method::GET, &format!("/api/v1/incidents/{number}/root-cause"), Some(&eng), None).await.json();
+        assert_eq!(view["holes"][0]["closed"], true, "{view}");
+        assert_eq!(view["holes"][0]["area"], "application");
+    }
+}

@@ -14,6 +14,7 @@ mod incidents;
 mod people;
 mod postgres;
 mod releases;
+mod root_causes;
 mod sql;
 mod sqlite;
 mod subscribers;
@@ -33,6 +34,7 @@ pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };
+pub use root_causes::{NewHole, RootCauseStore};
 pub use subscribers::{NewSubscriber, SubscriberLink, SubscriberQuery, SubscriberStore};
 pub use tokens::{NewToken, TokenStore};
 
@@ -70,6 +72,7 @@ pub trait Store:
     + CampaignStore
     + IncidentStore
     + ActionStore
+    + RootCauseStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

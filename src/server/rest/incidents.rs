@@ -8,6 +8,7 @@ use crate::server::error::{AppError, ErrorBody};
 use crate::server::service::incidents::{
     self, AlertNotification, AlertOutcome, IncidentChange, IncidentInput,
 };
+use crate::server::service::root_causes::{self, HoleInput, NoteInput};
 use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -158,5 +159,99 @@ pub async fn alerts(
 ) -> Result<Json<AlertOutcome>, AppError> {
     Ok(Json(
         incidents::alert(&state.db, &state.markdown, &actor, note).await?,
+    ))
+}
+
+/// An incident's root-cause note (`null` until written), its earlier
+/// versions, its holes and the blameless check's warnings.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/root-cause", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The note and its holes", body = RootCauseView),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ))]
+pub async fn root_cause(
+    State(state): State<AppState>,
+    ApiCaller(_): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RootCauseView>, AppError> {
+    Ok(Json(root_causes::get(&state.db, number(&id)?).await?))
+}
+
+/// Write the root-cause note: a new draft (no `revision`) or an edit of the
+/// version it started from. Edits of a final note keep the version they replace.
+#[utoipa::path(put, path = "/api/v1/incidents/{id}/root-cause", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    request_body = NoteInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Saved", body = RootCauseView),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Viewers may not write notes", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The note changed since `revision`", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ))]
+pub async fn save_root_cause(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NoteInput>,
+) -> Result<Json<RootCauseView>, AppError> {
+    Ok(Json(
+        root_causes::save(&state.db, &state.markdown, &actor, number(&id)?, body).await?,
+    ))
+}
+
+/// A review: who approves the draft at `revision`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    /// The version read and approved.
+    pub revision: i64,
+}
+
+/// Approve the draft: a second engineer, never its author, makes it final.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/root-cause/review", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    request_body = Review,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Final", body = RootCauseView),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Its author, or a viewer", body = ErrorBody),
+        (status = 404, description = "No such incident or no note", body = ErrorBody),
+        (status = 409, description = "Already final, or changed since `revision`", body = ErrorBody),
+    ))]
+pub async fn review_root_cause(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Review>,
+) -> Result<Json<RootCauseView>, AppError> {
+    Ok(Json(
+        root_causes::review(&state.db, &actor, number(&id)?, body.revision).await?,
+    ))
+}
+
+/// Record a hole in testing or monitoring with the action that repairs it.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/holes", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    request_body = HoleInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Recorded, with its action", body = Hole),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Viewers may not record holes", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "A field is invalid (`action.…` for the action's)", body = ErrorBody),
+    ))]
+pub async fn add_hole(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<HoleInput>,
+) -> Result<(StatusCode, Json<Hole>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(root_causes::add_hole(&state.db, &actor, number(&id)?, body).await?),
     ))
 }

@@ -65,6 +65,15 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}",
             get(incidents::get).patch(incidents::update),
         )
+        .route(
+            "/incidents/{id}/root-cause",
+            get(incidents::root_cause).put(incidents::save_root_cause),
+        )
+        .route(
+            "/incidents/{id}/root-cause/review",
+            post(incidents::review_root_cause),
+        )
+        .route("/incidents/{id}/holes", post(incidents::add_hole))
         .route("/alerts", post(incidents::alerts))
         .route("/actions", get(actions::list).post(actions::create))
         .route("/actions/{id}", get(actions::get).patch(actions::update))

@@ -19,6 +19,8 @@ use utoipa::{Modify, OpenApi};
         super::email::send, super::email::pause, super::email::resume, super::email::cancel,
         super::incidents::create, super::incidents::list, super::incidents::get,
         super::incidents::update, super::incidents::alerts,
+        super::incidents::root_cause, super::incidents::save_root_cause,
+        super::incidents::review_root_cause, super::incidents::add_hole,
         super::actions::create, super::actions::list, super::actions::get, super::actions::update,
     ),
     modifiers(&BearerAuth)

@@ -107,6 +107,19 @@ fn due(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, AppError> {
 /// Creates an action.
 pub async fn create(db: &Db, actor: &Actor, input: ActionInput) -> Result<ActionItem, AppError> {
     may_act(actor)?;
+    let new = check(db, &input).await?;
+    let action = db
+        .create_action(NewAction {
+            created_by: actor.label.clone(),
+            ..new
+        })
+        .await?;
+    tracing::info!(action = %action.number, by = %actor.label, "action created");
+    Ok(action)
+}
+
+/// Checks a new action's fields; what to store (with no author yet).
+pub async fn check(db: &Db, input: &ActionInput) -> Result<NewAction, AppError> {
     let title = validate::title("title", &input.title)?;
     let owner_id = owner(db, &input.owner_email).await?;
     let due = due(input.due, Utc::now().date_naive())?;
@@ -124,18 +137,14 @@ pub async fn create(db: &Db, actor: &Actor, input: ActionInput) -> Result<Action
             )
         }
     };
-    let action = db
-        .create_action(NewAction {
-            title,
-            owner_id,
-            due,
-            kind: input.kind,
-            incident_id,
-            created_by: actor.label.clone(),
-        })
-        .await?;
-    tracing::info!(action = %action.number, by = %actor.label, "action created");
-    Ok(action)
+    Ok(NewAction {
+        title,
+        owner_id,
+        due,
+        kind: input.kind,
+        incident_id,
+        created_by: String::new(),
+    })
 }
 
 /// The team page's form, as typed.

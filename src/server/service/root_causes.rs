@@ -1,0 +1,306 @@
+//! Blameless root-cause notes: one per incident, written as a draft,
+//! reviewed by a second engineer who is not its author, then final; edits
+//! after that keep every earlier version. And the holes in testing and
+//! monitoring each incident found, each with the action that repairs it.
+
+use super::actions::{self, ActionInput};
+use super::{validate, Actor};
+use crate::model::*;
+use crate::server::db::{Db, DbError, NewAction, NewHole};
+use crate::server::error::AppError;
+use crate::server::markdown::Markdown;
+use serde::Deserialize;
+
+const MAX_ROWS: usize = 200;
+
+/// A note as written; absent text is empty.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteInput {
+    /// The version this edit starts from (absent for a new note).
+    pub revision: Option<i64>,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub timeline: Vec<TimelineRow>,
+    #[serde(default)]
+    pub trigger: String,
+    /// The "five whys", in order.
+    #[serde(default)]
+    pub whys: Vec<String>,
+    #[serde(default)]
+    pub factors: String,
+    /// `code`, `config`, `data`, `infrastructure`, `third-party` or `process`.
+    pub category: RootCauseCategory,
+    #[serde(default)]
+    pub went_well: String,
+    #[serde(default)]
+    pub lessons: String,
+}
+
+/// A hole and the action that repairs it, recorded together.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoleInput {
+    /// Testing: `unit`, `integration`, `end-to-end`, `production-like preview`,
+    /// `manual`; monitoring: `user`, `application`, `logs`.
+    pub area: HoleArea,
+    pub component: Option<String>,
+    pub description: String,
+    /// Every hole gets an action that repairs it.
+    pub action: HoleAction,
+}
+
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoleAction {
+    pub title: String,
+    pub owner_email: String,
+    pub due: chrono::NaiveDate,
+    #[serde(rename = "type")]
+    pub kind: ActionKind,
+}
+
+fn may_write(actor: &Actor) -> Result<(), AppError> {
+    actor.require(
+        actor.role.can_file_incidents(),
+        "write root-cause notes or holes",
+    )
+}
+
+async fn incident(db: &Db, id: i64) -> Result<Incident, AppError> {
+    db.incident(id).await?.ok_or_else(|| {
+        AppError::not_found(format!("There is no incident {}.", incident_number(id)))
+    })
+}
+
+fn md_field(md: &Markdown, field: &str, raw: &str) -> Result<(String, String), AppError> {
+    let text = validate::body(field, raw)?;
+    let html = md.render(field, &text)?.html;
+    Ok((text, html))
+}
+
+fn document(md: &Markdown, input: &NoteInput) -> Result<NoteDocument, AppError> {
+    if input.timeline.len() > MAX_ROWS || input.whys.len() > MAX_ROWS {
+        return Err(AppError::invalid(
+            "timeline",
+            "keep the timeline and the whys under 200 rows each",
+        ));
+    }
+    let mut timeline = input.timeline.clone();
+    for (i, row) in timeline.iter_mut().enumerate() {
+        validate::timestamp(&format!("timeline[{i}].at"), row.at)?;
+        row.text = validate::title(&format!("timeline[{i}].text"), &row.text)?;
+    }
+    timeline.sort_by_key(|r| r.at);
+    let whys = input
+        .whys
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !w.trim().is_empty())
+        .map(|(i, w)| validate::title(&format!("whys[{i}]"), w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (summary, summary_html) = md_field(md, "summary", &input.summary)?;
+    let (factors, factors_html) = md_field(md, "factors", &input.factors)?;
+    let (went_well, went_well_html) = md_field(md, "went_well", &input.went_well)?;
+    let (lessons, lessons_html) = md_field(md, "lessons", &input.lessons)?;
+    let trigger = validate::body("trigger", &input.trigger)?;
+    Ok(NoteDocument {
+        summary,
+        summary_html,
+        timeline,
+        trigger,
+        whys,
+        factors,
+        factors_html,
+        went_well,
+        went_well_html,
+        lessons,
+        lessons_html,
+    })
+}
+
+/// Team members a note names, by full name, email or first name: a warning.
+pub fn named_people(document: &NoteDocument, team: &[User]) -> Vec<String> {
+    let text: String = [
+        document.summary.as_str(),
+        document.trigger.as_str(),
+        document.factors.as_str(),
+        document.went_well.as_str(),
+        document.lessons.as_str(),
+    ]
+    .into_iter()
+    .chain(document.timeline.iter().map(|r| r.text.as_str()))
+    .chain(document.whys.iter().map(String::as_str))
+    .collect::<Vec<_>>()
+    .join("\n");
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .collect();
+    team.iter()
+        .filter(|u| {
+            let first = u.name.split_whitespace().next().unwrap_or_default();
+            lower.contains(&u.email.to_lowercase())
+                || (u.name.contains(' ') && lower.contains(&u.name.to_lowercase()))
+                || (first.chars().count() >= 3 && words.contains(&first))
+        })
+        .map(|u| {
+            format!(
+                "The note names {}: blameless notes say what happened and why, not who.",
+                u.name
+            )
+        })
+        .collect()
+}
+
+/// An incident's note, history, holes and warnings.
+pub async fn get(db: &Db, incident_id: i64) -> Result<RootCauseView, AppError> {
+    incident(db, incident_id).await?;
+    let note = db.root_cause(incident_id).await?;
+    let warnings = match &note {
+        Some(n) => named_people(&n.document, &super::users::team(db).await?),
+        None => vec![],
+    };
+    Ok(RootCauseView {
+        incident_id,
+        history: db.root_cause_history(incident_id).await?,
+        holes: db.holes(incident_id).await?,
+        note,
+        warnings,
+    })
+}
+
+/// Writes the note (a new draft, or an edit of the version it started from).
+pub async fn save(
+    db: &Db,
+    md: &Markdown,
+    actor: &Actor,
+    incident_id: i64,
+    input: NoteInput,
+) -> Result<RootCauseView, AppError> {
+    may_write(actor)?;
+    incident(db, incident_id).await?;
+    let doc = document(md, &input)?;
+    db.save_root_cause(incident_id, input.revision, &doc, input.category, &actor.label)
+        .await
+        .map_err(|e| match e {
+            DbError::Stale => AppError::conflict(match input.revision {
+                None => "This incident already has a root-cause note; edit it, sending its version as `revision`.",
+                Some(_) => "The note changed since that version (or there is none yet); reload it and edit again.",
+            }),
+            other => other.into(),
+        })?;
+    tracing::info!(incident = incident_id, by = %actor.label, "root-cause note saved");
+    get(db, incident_id).await
+}
+
+/// A second engineer, not its author, makes the draft final.
+pub async fn review(
+    db: &Db,
+    actor: &Actor,
+    incident_id: i64,
+    revision: i64,
+) -> Result<RootCauseView, AppError> {
+    may_write(actor)?;
+    let note = db.root_cause(incident_id).await?.ok_or_else(|| {
+        AppError::not_found("This incident has no root-cause note to review yet.")
+    })?;
+    if note.status == NoteStatus::Final {
+        return Err(AppError::conflict("This note is already final."));
+    }
+    if note.author.eq_ignore_ascii_case(&actor.label) {
+        return Err(AppError::forbidden(
+            "A second engineer reviews a note: its author cannot.",
+        ));
+    }
+    db.finalize_root_cause(incident_id, revision, &actor.label)
+        .await
+        .map_err(|e| match e {
+            DbError::Stale => AppError::conflict(
+                "The note changed since that version; read it again before approving it.",
+            ),
+            other => other.into(),
+        })?;
+    tracing::info!(incident = incident_id, by = %actor.label, "root-cause note reviewed");
+    get(db, incident_id).await
+}
+
+/// Records a hole with the action that repairs it.
+pub async fn add_hole(
+    db: &Db,
+    actor: &Actor,
+    incident_id: i64,
+    input: HoleInput,
+) -> Result<Hole, AppError> {
+    may_write(actor)?;
+    incident(db, incident_id).await?;
+    let description = validate::title("description", &input.description)?;
+    let component = validate::component("component", input.component.as_deref())?;
+    // The action is checked as any other action is.
+    let checked = actions::check(
+        db,
+        &ActionInput {
+            title: input.action.title,
+            owner_email: input.action.owner_email,
+            due: input.action.due,
+            kind: input.action.kind,
+            incident_id: None,
+        },
+    )
+    .await
+    .map_err(|e| e.prefixed("action."))?;
+    let hole = db
+        .create_hole(
+            NewHole {
+                incident_id,
+                area: input.area,
+                component,
+                description,
+                created_by: actor.label.clone(),
+            },
+            NewAction {
+                incident_id: Some(incident_id),
+                created_by: actor.label.clone(),
+                ..checked
+            },
+        )
+        .await?;
+    tracing::info!(incident = incident_id, hole = hole.id, by = %actor.label, "hole recorded");
+    Ok(hole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, email: &str) -> User {
+        User {
+            id: 1,
+            email: email.into(),
+            name: name.into(),
+            role: Role::Engineer,
+            active: true,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn naming_people_warns() {
+        let team = [
+            user("Grace Hopper", "grace@example.com"),
+            user("Al", "al@example.com"),
+        ];
+        let mut doc = NoteDocument {
+            summary: "The cache expired early.".into(),
+            ..Default::default()
+        };
+        assert!(named_people(&doc, &team).is_empty());
+        doc.whys = vec!["Because Grace merged it late".into()];
+        assert_eq!(named_people(&doc, &team).len(), 1);
+        doc.whys = vec!["The alert went to al@example.com only".into()];
+        assert!(named_people(&doc, &team)[0].contains("Al"));
+        doc.whys = vec!["Graceful shutdown was skipped".into()];
+        assert!(named_people(&doc, &team).is_empty(), "a word is not a name");
+    }
+}
