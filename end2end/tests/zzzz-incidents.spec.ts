@@ -28,7 +28,7 @@ test.describe('Incidents', () => {
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
   });
 
-  test('I1. an engineer files an incident from a deploy, marks the suspect entry, adds its action, resolves it, and closes the action', async ({ request }) => {
+  test('I1. an engineer files an incident from a deploy, marks the suspect, writes the note another reviews, records a monitoring hole with its action, resolves it, and closes the action', async ({ request }) => {
     await gotoHydrated(page, '/login');
     await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
@@ -43,6 +43,12 @@ test.describe('Incidents', () => {
     const secret = page.getByTestId('token-secret');
     await expect(secret).toHaveValue(/^shp_\S{16,}$/);
     const token = await secret.inputValue();
+    await form.getByLabel('Name').fill(`incident reviewer ${run}`);
+    await form.locator('select[name="role"]').selectOption('engineer');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await expect(secret).not.toHaveValue(token);
+    await expect(secret).toHaveValue(/^shp_\S{16,}$/);
+    const reviewerToken = await secret.inputValue();
 
     const response = await request.post('/api/v1/deploys', {
       headers: { Authorization: `Bearer ${token}` },
@@ -70,6 +76,7 @@ test.describe('Incidents', () => {
     await filing.getByRole('button', { name: 'File incident' }).click();
 
     await expect(page).toHaveURL(/\/app\/incidents\/\d+$/);
+    const incidentId = page.url().split('/').pop();
     await expect(page.getByRole('heading', { level: 1 })).toContainText(`Checkout answers 500 ${run}`);
     await expect(page.getByTestId('causes')).toContainText(`Cache the invoices ${run}`);
     const suspects = page.getByTestId('suspects');
@@ -94,12 +101,41 @@ test.describe('Incidents', () => {
     // The hole it found gets an action, owned and due.
     const due = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
     const newAction = page.getByRole('form', { name: 'New action' });
-    await newAction.getByLabel('What to do').fill(`Alert on checkout 5xx ${run}`);
+    await newAction.getByLabel('What to do').fill(`Review cache expiries ${run}`);
     await newAction.getByLabel('Due').fill(due);
     await newAction.getByLabel('Type').selectOption('monitoring');
     await newAction.getByRole('button', { name: 'Add action' }).click();
     const followUp = page.getByRole('region', { name: 'Follow-up actions' });
-    await expect(followUp.getByRole('row').filter({ hasText: `Alert on checkout 5xx ${run}` })).toContainText('Open');
+    await expect(followUp.getByRole('row').filter({ hasText: `Review cache expiries ${run}` })).toContainText('Open');
+
+    // The blameless note: written by the admin, reviewed by someone else.
+    const note = page.getByRole('form', { name: 'Root-cause note' });
+    await note.getByLabel('Summary (Markdown)').fill('The checkout cache expired **all at once**.');
+    await expect(note.getByTestId('preview').first()).toContainText('all at once');
+    await note.getByLabel('Five whys (one per line, in order)').fill('Checkout answered 500\nThe cache was cold\nEvery key had the same expiry');
+    await note.getByLabel('Category').selectOption('config');
+    await note.getByRole('button', { name: 'Save note' }).click();
+    await expect(page.getByTestId('note-status')).toHaveText(`Draft · version 1 · written by ${ADMIN.email}`);
+    await expect(page.getByRole('button', { name: 'Approve as reviewer' }), 'its author cannot review it').toHaveCount(0);
+    const review = await request.post(`/api/v1/incidents/${incidentId}/root-cause/review`, {
+      headers: { Authorization: `Bearer ${reviewerToken}` },
+      data: { revision: 1 },
+    });
+    expect(review.status(), await review.text()).toBe(200);
+    await gotoHydrated(page, `/app/incidents/${incidentId}`);
+    await expect(page.getByTestId('note-status')).toContainText('Final · version 1');
+    await expect(page.getByTestId('note-status')).toContainText(`reviewed by token:incident reviewer ${run}`);
+
+    // The monitoring hole that let it through, with its repairing action.
+    const hole = page.getByRole('form', { name: 'New hole' });
+    await hole.getByLabel('Where it was').selectOption('application');
+    await hole.getByLabel('What it let through').fill(`No alert on checkout errors ${run}`);
+    await hole.getByLabel('Repairing action').fill(`Alert on checkout 5xx ${run}`);
+    await hole.getByLabel('Action due').fill(due);
+    await hole.getByLabel('Action type').selectOption('monitoring');
+    await hole.getByRole('button', { name: 'Record hole' }).click();
+    await expect(page.getByTestId('holes')).toContainText(`No alert on checkout errors ${run}`);
+    await expect(page.getByTestId('holes')).toContainText('Open');
 
     await page.getByRole('button', { name: 'Mark resolved' }).click();
     await expect(page.getByRole('heading', { level: 1 })).toContainText('Resolved');
@@ -115,6 +151,9 @@ test.describe('Incidents', () => {
     await page.waitForFunction(() => window.__shiplogHydrated === true);
     await row.getByRole('button', { name: 'Done' }).click();
     await expect(page.getByRole('region', { name: 'Closed lately' }).getByRole('row').filter({ hasText: `Alert on checkout 5xx ${run}` })).toContainText('Done');
+    // The hole closes with its action.
+    await gotoHydrated(page, `/app/incidents/${incidentId}`);
+    await expect(page.getByTestId('holes').getByRole('row').filter({ hasText: `No alert on checkout errors ${run}` })).toContainText('Closed');
     expect(dialogs).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ use crate::api::incidents::{
 use crate::app::components::{action_error, layout::AppLayout, when, ErrorNote};
 use crate::app::routes::actions::{action_table, NewAction};
 use crate::app::routes::release::local_to_rfc3339;
+use crate::app::routes::root_cause::{root_cause_section, NoteActions};
 use crate::model::*;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -181,6 +182,7 @@ pub fn IncidentPage() -> impl IntoView {
         create: ServerAction::<CreateAction>::new(),
         change: ServerAction::<ChangeActionStatus>::new(),
     };
+    let note = NoteActions::default();
     let data = Resource::new(
         move || {
             (
@@ -190,6 +192,9 @@ pub fn IncidentPage() -> impl IntoView {
                 fix.version().get(),
                 actions.create.version().get(),
                 actions.change.version().get(),
+                note.save.version().get(),
+                note.review.version().get(),
+                note.hole.version().get(),
             )
         },
         |(id, ..)| load_incident(id),
@@ -200,7 +205,7 @@ pub fn IncidentPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Incident"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(v) => incident_view(v, status, cause, fix, actions).into_any(),
+                        Ok(v) => incident_view(v, status, cause, fix, actions, note).into_any(),
                     }
                 })}
             </Transition>
@@ -221,13 +226,25 @@ fn incident_view(
     cause: ServerAction<SetIncidentCause>,
     fix: ServerAction<SetIncidentFix>,
     actions: Actions,
+    note: NoteActions,
 ) -> impl IntoView {
     let IncidentView {
         detail,
         can_edit,
         people,
         me,
+        root_cause,
+        timeline_text,
     } = v;
+    let note_section = root_cause_section(
+        detail.incident.id,
+        root_cause,
+        timeline_text,
+        can_edit,
+        me.clone(),
+        people.clone(),
+        note,
+    );
     let i = detail.incident.clone();
     let id = i.id;
     let caused: Vec<i64> = detail.caused_by.iter().map(|c| c.entry.id).collect();
@@ -323,6 +340,7 @@ fn incident_view(
             })}
             {action_error(fix.value())}
         </section>
+        {note_section}
         <section aria-labelledby="actions-h">
             <h2 id="actions-h">"Follow-up actions"</h2>
             {action_error(actions.change.value())}

@@ -120,6 +120,115 @@ fn document(md: &Markdown, input: &NoteInput) -> Result<NoteDocument, AppError> 
     })
 }
 
+/// The team page's form, as typed: the timeline one row per line
+/// (`2026-11-27 21:04 what happened`, UTC), the whys one per line.
+#[derive(Clone, Debug, Default)]
+pub struct NoteForm {
+    pub revision: Option<i64>,
+    pub summary: String,
+    pub timeline: String,
+    pub trigger: String,
+    pub whys: String,
+    pub factors: String,
+    pub category: String,
+    pub went_well: String,
+    pub lessons: String,
+}
+
+/// Timeline rows from `YYYY-MM-DD HH:MM text` lines (UTC).
+pub fn parse_timeline(text: &str) -> Result<Vec<TimelineRow>, AppError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let line = line.trim();
+            let bad = || {
+                AppError::invalid(
+                    "timeline",
+                    format!(
+                        "line {}: start with the time, e.g. 2026-11-27 21:04, then what happened",
+                        i + 1
+                    ),
+                )
+            };
+            let stamp = line.get(..16).ok_or_else(bad)?;
+            let at = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M")
+                .map_err(|_| bad())?
+                .and_utc();
+            Ok(TimelineRow {
+                at,
+                text: line[16..].trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The timeline as the form shows it.
+pub fn timeline_text(rows: &[TimelineRow]) -> String {
+    rows.iter()
+        .map(|r| format!("{} {}", r.at.format("%Y-%m-%d %H:%M"), r.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Saves the note from the team page's form.
+pub async fn save_form(
+    db: &Db,
+    md: &Markdown,
+    actor: &Actor,
+    incident_id: i64,
+    form: NoteForm,
+) -> Result<RootCauseView, AppError> {
+    may_write(actor)?;
+    let input = NoteInput {
+        revision: form.revision,
+        summary: form.summary,
+        timeline: parse_timeline(&form.timeline)?,
+        trigger: form.trigger,
+        whys: form.whys.lines().map(str::to_string).collect(),
+        factors: form.factors,
+        category: validate::choice("category", &form.category)?,
+        went_well: form.went_well,
+        lessons: form.lessons,
+    };
+    save(db, md, actor, incident_id, input).await
+}
+
+/// A hole as the team page's form sends it.
+#[derive(Clone, Debug, Default)]
+pub struct HoleForm {
+    pub area: String,
+    pub component: String,
+    pub description: String,
+    pub action_title: String,
+    pub owner_email: String,
+    pub due: String,
+    pub action_type: String,
+}
+
+pub async fn add_hole_form(
+    db: &Db,
+    actor: &Actor,
+    incident_id: i64,
+    form: HoleForm,
+) -> Result<Hole, AppError> {
+    may_write(actor)?;
+    let due = chrono::NaiveDate::parse_from_str(form.due.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid("action.due", "choose the day the action is due"))?;
+    let input = HoleInput {
+        area: validate::choice("area", &form.area)?,
+        component: Some(form.component).filter(|c| !c.trim().is_empty()),
+        description: form.description,
+        action: HoleAction {
+            title: form.action_title,
+            owner_email: form.owner_email,
+            due,
+            kind: validate::choice("action.type", &form.action_type)?,
+        },
+    };
+    add_hole(db, actor, incident_id, input).await
+}
+
 /// Team members a note names, by full name, email or first name: a warning.
 pub fn named_people(document: &NoteDocument, team: &[User]) -> Vec<String> {
     let text: String = [
@@ -283,6 +392,19 @@ mod tests {
             active: true,
             created_at: chrono::Utc::now(),
         }
+    }
+
+    #[test]
+    fn timelines_read_back() {
+        let rows = parse_timeline("2026-11-27 21:04 Alert fired\n\n2026-11-27 21:10  Rolled back")
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].text, "Rolled back");
+        assert_eq!(
+            timeline_text(&rows),
+            "2026-11-27 21:04 Alert fired\n2026-11-27 21:10 Rolled back"
+        );
+        assert!(parse_timeline("yesterday Alert").is_err());
     }
 
     #[test]
