@@ -64,6 +64,28 @@ fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
+/// Inserts an open action; its id.
+pub(super) async fn insert_action(
+    conn: super::sql::Conn<'_>,
+    new: &NewAction,
+    now: DateTime<Utc>,
+) -> DbResult<i64> {
+    sql(
+        "INSERT INTO actions (title, owner_id, due, kind, status, note, incident_id,
+             created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'open', '', $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(&new.title)
+    .bind(new.owner_id)
+    .bind(new.due)
+    .bind(new.kind.as_str())
+    .bind(new.incident_id)
+    .bind(&new.created_by)
+    .bind(now)
+    .value(conn)
+    .await
+}
+
 impl SqlStore {
     async fn action_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<ActionItem>> {
         Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = $1"))
@@ -78,21 +100,7 @@ impl SqlStore {
 impl ActionStore for SqlStore {
     async fn create_action(&self, new: NewAction) -> DbResult<ActionItem> {
         let mut tx = self.begin().await?;
-        let now = Utc::now();
-        let id: i64 = sql(
-            "INSERT INTO actions (title, owner_id, due, kind, status, note, incident_id,
-                 created_by, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'open', '', $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&new.title)
-        .bind(new.owner_id)
-        .bind(new.due)
-        .bind(new.kind.as_str())
-        .bind(new.incident_id)
-        .bind(&new.created_by)
-        .bind(now)
-        .value(tx.conn())
-        .await?;
+        let id = insert_action(tx.conn(), &new, Utc::now()).await?;
         let action = self
             .action_in(id, tx.conn())
             .await?

@@ -1,6 +1,6 @@
 //! Root-cause notes with their versions, and the holes each incident found.
 
-use super::actions::NewAction;
+use super::actions::{insert_action, NewAction};
 use super::sql::{sql, Arg};
 use super::{DbError, DbResult, SqlStore};
 use crate::model::{Hole, HoleArea, NoteDocument, NoteVersion, RootCause, RootCauseCategory};
@@ -173,20 +173,7 @@ impl RootCauseStore for SqlStore {
     async fn create_hole(&self, hole: NewHole, action: NewAction) -> DbResult<Hole> {
         let mut tx = self.begin().await?;
         let now = Utc::now();
-        let action_id: i64 = sql(
-            "INSERT INTO actions (title, owner_id, due, kind, status, note, incident_id,
-                 created_by, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'open', '', $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&action.title)
-        .bind(action.owner_id)
-        .bind(action.due)
-        .bind(action.kind.as_str())
-        .bind(action.incident_id)
-        .bind(&action.created_by)
-        .bind(now)
-        .value(tx.conn())
-        .await?;
+        let action_id = insert_action(tx.conn(), &action, now).await?;
         let id: i64 = sql(
             "INSERT INTO holes (incident_id, kind, area, component, description, action_id,
                  created_by, created_at)

@@ -1,7 +1,7 @@
 //! `/api/v1/actions`: thin handlers over `service::actions`. Any token reads
 //! them; engineer, pm and admin tokens create and change them.
 
-use super::extract::{ApiCaller, ApiJson, ApiPath, ApiQuery};
+use super::extract::{list_param, ApiCaller, ApiJson, ApiPath, ApiQuery};
 use crate::model::*;
 use crate::server::error::{AppError, ErrorBody};
 use crate::server::service::actions::{self, ActionChange, ActionInput};
@@ -64,18 +64,7 @@ pub async fn list(
     ApiCaller(_): ApiCaller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<ActionItem>>, AppError> {
-    let statuses = p
-        .status
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse()
-                .map_err(|e: String| AppError::invalid("status", e))
-        })
-        .collect::<Result<Vec<ActionStatus>, _>>()?;
+    let statuses: Vec<ActionStatus> = list_param("status", p.status.as_deref())?;
     let incident = match p.incident.as_deref() {
         None => None,
         Some(raw) => Some(

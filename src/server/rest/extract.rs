@@ -130,3 +130,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
             .map_err(|e: QueryRejection| AppError::invalid("query", e.body_text()))
     }
 }
+
+/// A comma-separated query value (`status=open,mitigated`) as values of `T`;
+/// absent or empty is none.
+pub fn list_param<T: std::str::FromStr<Err = String>>(
+    field: &str,
+    raw: Option<&str>,
+) -> Result<Vec<T>, AppError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|e: String| AppError::invalid(field, e)))
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! `service::incidents`. Incidents are the team's own: any token reads them;
 //! engineer, pm and admin tokens file and edit them.
 
-use super::extract::{ApiCaller, ApiJson, ApiPath, ApiQuery};
+use super::extract::{list_param, ApiCaller, ApiJson, ApiPath, ApiQuery};
 use crate::model::*;
 use crate::server::error::{AppError, ErrorBody};
 use crate::server::service::incidents::{
@@ -82,18 +82,7 @@ pub async fn list(
     ApiCaller(_): ApiCaller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<Incident>>, AppError> {
-    let statuses = p
-        .status
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse()
-                .map_err(|e: String| AppError::invalid("status", e))
-        })
-        .collect::<Result<Vec<IncidentStatus>, _>>()?;
+    let statuses: Vec<IncidentStatus> = list_param("status", p.status.as_deref())?;
     let before = p.before.as_deref().map(number).transpose()?;
     Ok(Json(
         incidents::list(&state.db, statuses, p.environment, p.limit, before).await?,

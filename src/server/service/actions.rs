@@ -2,7 +2,7 @@
 //! team member, due on a day, done by hand or by a deploy that says
 //! `Closes-Action: ACT-<n>`, or dropped with a reason.
 
-use super::{validate, Actor};
+use super::{conventional, validate, Actor};
 use crate::model::*;
 use crate::server::db::{ActionEdit, ActionQuery, Db, DbError, NewAction};
 use crate::server::error::AppError;
@@ -286,22 +286,6 @@ pub async fn change(
     Ok(action)
 }
 
-/// The `ACT-<n>` a text names in `Closes-Action:` lines.
-pub fn closes_named(text: &str) -> Vec<i64> {
-    text.lines()
-        .filter_map(|line| {
-            let (key, value) = line.trim().split_once(':')?;
-            key.trim().eq_ignore_ascii_case("closes-action").then(|| {
-                value
-                    .split([',', ' '])
-                    .filter_map(parse_action_number)
-                    .collect::<Vec<_>>()
-            })
-        })
-        .flatten()
-        .collect()
-}
-
 /// A succeeded production deploy whose entries or commits say
 /// `Closes-Action: ACT-<n>` marks each open such action done, with the deploy
 /// as its evidence.
@@ -309,19 +293,7 @@ pub async fn note_closes(db: &Db, deploy: &DeployDetail) -> Result<Vec<String>, 
     if deploy.deploy.status != DeployStatus::Succeeded || deploy.deploy.environment != PRODUCTION {
         return Ok(vec![]);
     }
-    let mut named: Vec<i64> = vec![];
-    let texts = deploy
-        .entries
-        .iter()
-        .map(|e| e.body.as_str())
-        .chain(deploy.commits.iter().map(|c| c.message.as_str()));
-    for text in texts {
-        for id in closes_named(text) {
-            if !named.contains(&id) {
-                named.push(id);
-            }
-        }
-    }
+    let named = conventional::deploy_trailers(deploy, "Closes-Action", parse_action_number);
     let mut closed = vec![];
     for id in named {
         let Some(action) = db.action(id).await? else {
@@ -360,16 +332,6 @@ pub async fn note_closes(db: &Db, deploy: &DeployDetail) -> Result<Vec<String>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn closes_lines_name_actions() {
-        assert_eq!(
-            closes_named("Add the alert\n\nCloses-Action: ACT-7"),
-            vec![7]
-        );
-        assert_eq!(closes_named("closes-action: ACT-1 ACT-2"), vec![1, 2]);
-        assert!(closes_named("See ACT-3").is_empty());
-    }
 
     #[test]
     fn due_dates_are_today_or_later() {

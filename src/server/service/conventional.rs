@@ -1,8 +1,10 @@
 //! Drafts change entries from conventional-commit messages
 //! (`feat(billing)!: add invoices`): the type picks the kind, the scope the
 //! component, `!` or a `BREAKING CHANGE` footer marks a breaking change.
+//! Trailer lines (`Fixes-Incident: INC-12`, `Closes-Action: ACT-7`) in a
+//! deploy's entries and commits link it to what it fixed or closed.
 
-use crate::model::EntryKind;
+use crate::model::{DeployDetail, EntryKind};
 
 #[derive(Debug, PartialEq)]
 pub struct Draft {
@@ -68,6 +70,46 @@ pub fn draft(message: &str) -> Option<Draft> {
     })
 }
 
+/// The numbers a text names in `key: …` trailer lines, as `parse` reads each
+/// word (`Fixes-Incident: INC-12, INC-13`); the key is matched in any case.
+pub fn trailer_numbers(text: &str, key: &str, parse: fn(&str) -> Option<i64>) -> Vec<i64> {
+    text.lines()
+        .filter_map(|line| {
+            let (k, value) = line.trim().split_once(':')?;
+            k.trim().eq_ignore_ascii_case(key).then(|| {
+                value
+                    .split([',', ' '])
+                    .filter_map(parse)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .flatten()
+        .collect()
+}
+
+/// The numbers a deploy's entry bodies and commit messages name in `key`
+/// trailers, each once, in the order they first appear.
+pub fn deploy_trailers(
+    deploy: &DeployDetail,
+    key: &str,
+    parse: fn(&str) -> Option<i64>,
+) -> Vec<i64> {
+    let texts = deploy
+        .entries
+        .iter()
+        .map(|e| e.body.as_str())
+        .chain(deploy.commits.iter().map(|c| c.message.as_str()));
+    let mut named: Vec<i64> = vec![];
+    for text in texts {
+        for n in trailer_numbers(text, key, parse) {
+            if !named.contains(&n) {
+                named.push(n);
+            }
+        }
+    }
+    named
+}
+
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
@@ -97,6 +139,31 @@ mod tests {
         );
         assert_eq!(draft("chore: bump deps").unwrap().kind, EntryKind::Internal);
         assert_eq!(draft("Merge branch 'x'").unwrap().kind, EntryKind::Internal);
+    }
+
+    #[test]
+    fn trailers_name_numbers() {
+        let parse = crate::model::parse_incident_number;
+        assert_eq!(
+            trailer_numbers(
+                "Fix the cache\n\nFixes-Incident: INC-12",
+                "fixes-incident",
+                parse
+            ),
+            vec![12]
+        );
+        assert_eq!(
+            trailer_numbers("fixes-incident: INC-3, INC-4", "Fixes-Incident", parse),
+            vec![3, 4]
+        );
+        assert!(trailer_numbers("Mentions INC-5 in passing", "fixes-incident", parse).is_empty());
+        assert!(trailer_numbers("Fixes-Incident: soon", "fixes-incident", parse).is_empty());
+        let actions = crate::model::parse_action_number;
+        assert_eq!(
+            trailer_numbers("closes-action: ACT-1 ACT-2", "Closes-Action", actions),
+            vec![1, 2]
+        );
+        assert!(trailer_numbers("Closes-Action: INC-2", "Closes-Action", actions).is_empty());
     }
 
     #[test]

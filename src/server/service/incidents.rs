@@ -2,7 +2,7 @@
 //! causes, the suspects that narrow a cause down, the deploy that fixed them
 //! (`Fixes-Incident: INC-<n>`), and what release readiness must know.
 
-use super::{validate, Actor};
+use super::{conventional, validate, Actor};
 use crate::model::*;
 use crate::server::db::{ActionQuery, Db, DbError, IncidentEdit, IncidentQuery, NewIncident};
 use crate::server::error::AppError;
@@ -440,22 +440,6 @@ pub async fn set_cause(
     change(db, md, actor, id, change_set).await
 }
 
-/// The `INC-<n>` a text names in `Fixes-Incident:` lines.
-pub fn fixes_named(text: &str) -> Vec<i64> {
-    text.lines()
-        .filter_map(|line| {
-            let (key, value) = line.trim().split_once(':')?;
-            key.trim().eq_ignore_ascii_case("fixes-incident").then(|| {
-                value
-                    .split([',', ' '])
-                    .filter_map(parse_incident_number)
-                    .collect::<Vec<_>>()
-            })
-        })
-        .flatten()
-        .collect()
-}
-
 /// A succeeded deploy whose entries or commits say `Fixes-Incident: INC-<n>`
 /// becomes the fix of each such incident in its environment that has none
 /// yet, and resolves it. Incidents elsewhere, or already fixed, stay as they are.
@@ -463,19 +447,7 @@ pub async fn note_fixes(db: &Db, deploy: &DeployDetail) -> Result<Vec<String>, A
     if deploy.deploy.status != DeployStatus::Succeeded {
         return Ok(vec![]);
     }
-    let mut named: Vec<i64> = vec![];
-    let texts = deploy
-        .entries
-        .iter()
-        .map(|e| e.body.as_str())
-        .chain(deploy.commits.iter().map(|c| c.message.as_str()));
-    for text in texts {
-        for id in fixes_named(text) {
-            if !named.contains(&id) {
-                named.push(id);
-            }
-        }
-    }
+    let named = conventional::deploy_trailers(deploy, "Fixes-Incident", parse_incident_number);
     let mut fixed = vec![];
     for id in named {
         let Some(incident) = db.incident(id).await? else {
@@ -712,17 +684,6 @@ pub async fn alert(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fixes_lines_name_incidents() {
-        assert_eq!(
-            fixes_named("Fix the cache\n\nFixes-Incident: INC-12"),
-            vec![12]
-        );
-        assert_eq!(fixes_named("fixes-incident: INC-3, INC-4"), vec![3, 4]);
-        assert!(fixes_named("Mentions INC-5 in passing").is_empty());
-        assert!(fixes_named("Fixes-Incident: soon").is_empty());
-    }
 
     #[test]
     fn statuses_keep_their_first_times() {
