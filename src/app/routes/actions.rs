@@ -71,6 +71,24 @@ pub fn action_table(
     }
 }
 
+/// A choice of owner among `people` (email, name), `me` first chosen.
+pub fn owner_select(
+    owner: RwSignal<String>,
+    people: Vec<(String, String)>,
+    me: &str,
+) -> impl IntoView {
+    let options = people
+        .into_iter()
+        .map(|(email, name)| {
+            let selected = email == me;
+            view! { <option value=email.clone() selected=selected>{format!("{name} ({email})")}</option> }
+        })
+        .collect_view();
+    view! {
+        <label>"Owner"<select name="owner" on:change=move |ev| owner.set(event_target_value(&ev))>{options}</select></label>
+    }
+}
+
 /// The form to add an action, owned by one of `people` (email, name).
 #[component]
 pub fn NewAction(
@@ -108,12 +126,7 @@ pub fn NewAction(
             <label>"What to do"<input type="text" name="title" required prop:value=move || title.get()
                 on:input=move |ev| title.set(event_target_value(&ev))/></label>
             <div class="grid4">
-                <label>"Owner"<select name="owner" on:change=move |ev| owner.set(event_target_value(&ev))>
-                    {people.into_iter().map(|(email, name)| {
-                        let selected = email == me;
-                        view! { <option value=email.clone() selected=selected>{format!("{name} ({email})")}</option> }
-                    }).collect_view()}
-                </select></label>
+                {owner_select(owner, people, &me)}
                 <label>"Due"<input type="date" name="due" required prop:value=move || due.get()
                     on:input=move |ev| due.set(event_target_value(&ev))/></label>
                 <label>"Type"<select name="type" on:change=move |ev| kind.set(event_target_value(&ev))>

@@ -2,6 +2,7 @@
 
 use crate::api::incidents::{AddHole, HoleFields, NoteFields, ReviewRootCause, SaveRootCause};
 use crate::app::components::{action_error, markdown_editor::MarkdownEditor, when};
+use crate::app::routes::actions::owner_select;
 use crate::model::*;
 use leptos::prelude::*;
 
@@ -202,12 +203,7 @@ fn hole_form(
             <div class="grid4">
                 <label>"Repairing action"<input type="text" name="action_title" required prop:value=move || title.get()
                     on:input=move |ev| title.set(event_target_value(&ev))/></label>
-                <label>"Owner"<select name="owner" on:change=move |ev| owner.set(event_target_value(&ev))>
-                    {people.into_iter().map(|(email, name)| {
-                        let selected = email == me;
-                        view! { <option value=email.clone() selected=selected>{format!("{name} ({email})")}</option> }
-                    }).collect_view()}
-                </select></label>
+                {owner_select(owner, people, &me)}
                 <label>"Action due"<input type="date" name="due" required prop:value=move || due.get()
                     on:input=move |ev| due.set(event_target_value(&ev))/></label>
                 <label>"Action type"<select name="action_type" on:change=move |ev| kind.set(event_target_value(&ev))>

@@ -92,6 +92,18 @@ fn numbered(mut incident: Incident) -> Incident {
     incident
 }
 
+/// Records the entries that caused an incident.
+async fn insert_causes(tx: &mut super::sql::Tx, id: i64, entries: &[i64]) -> DbResult<()> {
+    for entry in entries {
+        sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*entry)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
 impl SqlStore {
     async fn incident_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Incident>> {
         Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE i.id = $1"))
@@ -131,13 +143,7 @@ impl IncidentStore for SqlStore {
         .or_conflict("this alert group already has an open incident")
         .value(tx.conn())
         .await?;
-        for entry in &new.caused_by {
-            sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(*entry)
-                .execute(tx.conn())
-                .await?;
-        }
+        insert_causes(&mut tx, id, &new.caused_by).await?;
         let incident = self
             .incident_in(id, tx.conn())
             .await?
@@ -215,13 +221,7 @@ impl IncidentStore for SqlStore {
                 .bind(id)
                 .execute(tx.conn())
                 .await?;
-            for entry in entries {
-                sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(*entry)
-                    .execute(tx.conn())
-                    .await?;
-            }
+            insert_causes(&mut tx, id, entries).await?;
         }
         let incident = self
             .incident_in(id, tx.conn())
