@@ -88,15 +88,12 @@ pub struct IncidentView {
 #[server(prefix = "/fn", endpoint = "incident")]
 pub async fn load_incident(id: i64) -> Result<IncidentView, FnError> {
     let (state, user, _) = ctx::signed_in().await?;
-    let root_cause = crate::server::service::root_causes::get(&state.db, id).await?;
+    let team = crate::server::service::users::team(&state.db).await?;
+    let root_cause = crate::server::service::root_causes::view(&state.db, id, &team).await?;
     Ok(IncidentView {
         detail: crate::server::service::incidents::get(&state.db, id).await?,
         can_edit: user.role.can_file_incidents(),
-        people: crate::server::service::users::team(&state.db)
-            .await?
-            .into_iter()
-            .map(|u| (u.email, u.name))
-            .collect(),
+        people: team.into_iter().map(|u| (u.email, u.name)).collect(),
         me: user.email,
         root_cause: root_cause.clone(),
         timeline_text: crate::server::service::root_causes::timeline_text(
@@ -154,37 +151,12 @@ pub async fn incidents_of_entries(entry_ids: Vec<i64>) -> Result<Vec<(i64, Incid
     Ok(crate::server::service::incidents::unresolved_of(&state.db, &entry_ids).await?)
 }
 
-/// The root-cause form's fields, as typed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct NoteFields {
-    pub revision: Option<i64>,
-    pub summary: String,
-    pub timeline: String,
-    pub trigger: String,
-    pub whys: String,
-    pub factors: String,
-    pub category: String,
-    pub went_well: String,
-    pub lessons: String,
-}
-
 /// Writes the root-cause note from the page's form.
 #[server(prefix = "/fn", endpoint = "save_root_cause")]
 pub async fn save_root_cause(id: i64, note: NoteFields) -> Result<(), FnError> {
-    use crate::server::service::root_causes::{self, NoteForm};
     let (state, _, actor) = ctx::signed_in().await?;
-    let form = NoteForm {
-        revision: note.revision,
-        summary: note.summary,
-        timeline: note.timeline,
-        trigger: note.trigger,
-        whys: note.whys,
-        factors: note.factors,
-        category: note.category,
-        went_well: note.went_well,
-        lessons: note.lessons,
-    };
-    root_causes::save_form(&state.db, &state.markdown, &actor, id, form).await?;
+    crate::server::service::root_causes::save_form(&state.db, &state.markdown, &actor, id, note)
+        .await?;
     Ok(())
 }
 
@@ -196,32 +168,10 @@ pub async fn review_root_cause(id: i64, revision: i64) -> Result<(), FnError> {
     Ok(())
 }
 
-/// The hole form's fields, as typed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HoleFields {
-    pub area: String,
-    pub component: String,
-    pub description: String,
-    pub action_title: String,
-    pub owner_email: String,
-    pub due: String,
-    pub action_type: String,
-}
-
 /// Records a hole with the action that repairs it.
 #[server(prefix = "/fn", endpoint = "add_hole")]
 pub async fn add_hole(id: i64, hole: HoleFields) -> Result<(), FnError> {
-    use crate::server::service::root_causes::{self, HoleForm};
     let (state, _, actor) = ctx::signed_in().await?;
-    let form = HoleForm {
-        area: hole.area,
-        component: hole.component,
-        description: hole.description,
-        action_title: hole.action_title,
-        owner_email: hole.owner_email,
-        due: hole.due,
-        action_type: hole.action_type,
-    };
-    root_causes::add_hole_form(&state.db, &actor, id, form).await?;
+    crate::server::service::root_causes::add_hole_form(&state.db, &actor, id, hole).await?;
     Ok(())
 }

@@ -161,3 +161,32 @@ pub struct RootCauseView {
     /// notes describe what happened, not who).
     pub warnings: Vec<String>,
 }
+
+/// The root-cause form's fields as typed: the timeline one row per line
+/// (`2026-11-27 21:04 what happened`, UTC), the whys one per line.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoteFields {
+    /// The version the edit starts from (none for a new note).
+    pub revision: Option<i64>,
+    pub summary: String,
+    pub timeline: String,
+    pub trigger: String,
+    pub whys: String,
+    pub factors: String,
+    pub category: String,
+    pub went_well: String,
+    pub lessons: String,
+}
+
+/// The hole form's fields as typed, with its repairing action's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HoleFields {
+    pub area: String,
+    pub component: String,
+    pub description: String,
+    pub action_title: String,
+    pub owner_email: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    pub action_type: String,
+}

@@ -1,6 +1,6 @@
 //! The root-cause note and the holes, on an incident's page.
 
-use crate::api::incidents::{AddHole, HoleFields, NoteFields, ReviewRootCause, SaveRootCause};
+use crate::api::incidents::{AddHole, ReviewRootCause, SaveRootCause};
 use crate::app::components::{action_error, markdown_editor::MarkdownEditor, when};
 use crate::app::routes::actions::owner_select;
 use crate::model::*;

@@ -52,6 +52,14 @@ const HOLE: &str = "SELECT h.id, h.incident_id, h.kind, h.area, h.component, h.d
     h.created_at
     FROM holes h JOIN actions a ON a.id = h.action_id";
 
+/// The note as it stands on `conn` (inside a transaction that just wrote it).
+async fn note_in(conn: super::sql::Conn<'_>, incident_id: i64) -> DbResult<RootCause> {
+    sql(format!("{NOTE} WHERE incident_id = $1"))
+        .bind(incident_id)
+        .one(conn)
+        .await
+}
+
 fn json(document: &NoteDocument) -> Arg {
     Arg::Json(serde_json::to_value(document).expect("notes always serialise"))
 }
@@ -123,10 +131,7 @@ impl RootCauseStore for SqlStore {
             }
             _ => return Err(DbError::Stale),
         }
-        let note: RootCause = sql(format!("{NOTE} WHERE incident_id = $1"))
-            .bind(incident_id)
-            .one(tx.conn())
-            .await?;
+        let note = note_in(tx.conn(), incident_id).await?;
         tx.commit().await?;
         Ok(note)
     }
@@ -152,10 +157,7 @@ impl RootCauseStore for SqlStore {
         if changed == 0 {
             return Err(DbError::Stale);
         }
-        let note: RootCause = sql(format!("{NOTE} WHERE incident_id = $1"))
-            .bind(incident_id)
-            .one(tx.conn())
-            .await?;
+        let note = note_in(tx.conn(), incident_id).await?;
         tx.commit().await?;
         Ok(note)
     }

@@ -120,21 +120,6 @@ fn document(md: &Markdown, input: &NoteInput) -> Result<NoteDocument, AppError> 
     })
 }
 
-/// The team page's form, as typed: the timeline one row per line
-/// (`2026-11-27 21:04 what happened`, UTC), the whys one per line.
-#[derive(Clone, Debug, Default)]
-pub struct NoteForm {
-    pub revision: Option<i64>,
-    pub summary: String,
-    pub timeline: String,
-    pub trigger: String,
-    pub whys: String,
-    pub factors: String,
-    pub category: String,
-    pub went_well: String,
-    pub lessons: String,
-}
-
 /// Timeline rows from `YYYY-MM-DD HH:MM text` lines (UTC).
 pub fn parse_timeline(text: &str) -> Result<Vec<TimelineRow>, AppError> {
     text.lines()
@@ -177,7 +162,7 @@ pub async fn save_form(
     md: &Markdown,
     actor: &Actor,
     incident_id: i64,
-    form: NoteForm,
+    form: NoteFields,
 ) -> Result<RootCauseView, AppError> {
     may_write(actor)?;
     let input = NoteInput {
@@ -194,23 +179,11 @@ pub async fn save_form(
     save(db, md, actor, incident_id, input).await
 }
 
-/// A hole as the team page's form sends it.
-#[derive(Clone, Debug, Default)]
-pub struct HoleForm {
-    pub area: String,
-    pub component: String,
-    pub description: String,
-    pub action_title: String,
-    pub owner_email: String,
-    pub due: String,
-    pub action_type: String,
-}
-
 pub async fn add_hole_form(
     db: &Db,
     actor: &Actor,
     incident_id: i64,
-    form: HoleForm,
+    form: HoleFields,
 ) -> Result<Hole, AppError> {
     may_write(actor)?;
     let due = chrono::NaiveDate::parse_from_str(form.due.trim(), "%Y-%m-%d")
@@ -265,10 +238,15 @@ pub fn named_people(document: &NoteDocument, team: &[User]) -> Vec<String> {
 
 /// An incident's note, history, holes and warnings.
 pub async fn get(db: &Db, incident_id: i64) -> Result<RootCauseView, AppError> {
+    view(db, incident_id, &super::users::team(db).await?).await
+}
+
+/// The same, checking the note against a team list already read.
+pub async fn view(db: &Db, incident_id: i64, team: &[User]) -> Result<RootCauseView, AppError> {
     incident(db, incident_id).await?;
     let note = db.root_cause(incident_id).await?;
     let warnings = match &note {
-        Some(n) => named_people(&n.document, &super::users::team(db).await?),
+        Some(n) => named_people(&n.document, team),
         None => vec![],
     };
     Ok(RootCauseView {
