@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -94,8 +94,17 @@ impl Application {
     }
 }
 
+/// The app's routes, listed once per process. Leptos stops every resource
+/// in the process from loading while it lists routes (a global flag), so
+/// listing them again while pages render would leave those pages waiting
+/// forever.
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = routes();
     let sessions = SessionManagerLayer::new(state.db.session_store())
         .with_name("shiplog_session")
         .with_http_only(true)

@@ -124,9 +124,22 @@ on_both_databases! {
                 }
             })
         });
+        // Building another app in this process while pages render (as the
+        // other tests do) must not stall them: Leptos suppresses resource
+        // loading process-wide while it lists an app's routes.
+        let builder = {
+            let state = app.app.state.clone();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    drop(shiplog::server::app::router(state.clone()));
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            })
+        };
         for loader in loaders.collect::<Vec<_>>() {
             loader.await.unwrap();
         }
+        builder.await.unwrap();
         let page = app.get(&format!("/app/releases/{slug}")).await.text();
         assert!(page.contains("Waiting"), "the picker found the unlinked entry");
         assert!(page.contains("<h1>The story</h1>"), "the narrative's preview rendered");
