@@ -9,6 +9,7 @@ pub mod email;
 pub mod incidents;
 pub mod people;
 pub mod releases;
+pub mod retros;
 pub mod tokens;
 
 #[cfg(feature = "ssr")]

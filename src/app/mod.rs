@@ -83,6 +83,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/incidents") view=routes::incidents::IncidentsPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/incidents/:id") view=routes::incidents::IncidentPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/actions") view=routes::actions::ActionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/retros") view=routes::retros::RetrosPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/retros/:id") view=routes::retros::RetroPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/people") view=routes::people::PeoplePage ssr=SsrMode::Async/>
                 <Route path=path!("/app/tokens") view=routes::tokens::TokensPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/releases") view=routes::releases::ReleasesPage ssr=SsrMode::Async/>

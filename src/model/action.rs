@@ -68,6 +68,10 @@ pub struct ActionItem {
     pub incident_id: Option<i64>,
     /// The deploy that did it (`Closes-Action: ACT-<n>`).
     pub evidence_deploy_id: Option<i64>,
+    /// The hole it repairs, when it came from one.
+    pub hole_id: Option<i64>,
+    /// The retro whose item it came from, when one did.
+    pub retro_id: Option<i64>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod email;
 pub mod incident;
 pub mod release;
+pub mod retro;
 pub mod root_cause;
 pub mod user;
 
@@ -16,6 +17,7 @@ pub use deploy::*;
 pub use email::*;
 pub use incident::*;
 pub use release::*;
+pub use retro::*;
 pub use root_cause::*;
 pub use user::*;
 

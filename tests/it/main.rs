@@ -14,4 +14,5 @@ mod mail;
 mod people;
 mod public;
 mod releases;
+mod retros;
 mod storage;

@@ -11,6 +11,7 @@ pub mod login;
 pub mod people;
 pub mod release;
 pub mod releases;
+pub mod retros;
 pub mod root_cause;
 pub mod setup;
 pub mod subscribers;

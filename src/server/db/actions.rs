@@ -55,8 +55,10 @@ pub trait ActionStore: Send + Sync {
 }
 
 const COLUMNS: &str = "a.id, a.title, a.owner_id, u.email AS owner_email, u.name AS owner_name,
-    a.due, a.kind, a.status, a.note, a.incident_id, a.evidence_deploy_id, a.created_by,
-    a.created_at, a.updated_at, a.done_at";
+    a.due, a.kind, a.status, a.note, a.incident_id, a.evidence_deploy_id,
+    (SELECT MIN(h.id) FROM holes h WHERE h.action_id = a.id) AS hole_id,
+    (SELECT MIN(ri.retro_id) FROM retro_items ri WHERE ri.action_id = a.id) AS retro_id,
+    a.created_by, a.created_at, a.updated_at, a.done_at";
 
 const FROM: &str = "actions a JOIN users u ON u.id = a.owner_id";
 
@@ -86,8 +88,39 @@ pub(super) async fn insert_action(
     .await
 }
 
+/// Stores an edit if the action is still at `updated_at`; how many rows changed.
+pub(super) async fn update_action_in(
+    conn: super::sql::Conn<'_>,
+    id: i64,
+    updated_at: DateTime<Utc>,
+    edit: &ActionEdit,
+) -> DbResult<u64> {
+    sql(
+        "UPDATE actions SET title = $3, owner_id = $4, due = $5, kind = $6, status = $7,
+             note = $8, evidence_deploy_id = $9, done_at = $10, updated_at = $11
+         WHERE id = $1 AND updated_at = $2",
+    )
+    .bind(id)
+    .bind(updated_at)
+    .bind(&edit.title)
+    .bind(edit.owner_id)
+    .bind(edit.due)
+    .bind(edit.kind.as_str())
+    .bind(edit.status.as_str())
+    .bind(&edit.note)
+    .bind(edit.evidence_deploy_id)
+    .bind(edit.done_at)
+    .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
+    .execute(conn)
+    .await
+}
+
 impl SqlStore {
-    async fn action_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<ActionItem>> {
+    pub(super) async fn action_in(
+        &self,
+        id: i64,
+        conn: super::sql::Conn<'_>,
+    ) -> DbResult<Option<ActionItem>> {
         Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = $1"))
             .bind(id)
             .optional::<ActionItem>(conn)
@@ -152,24 +185,7 @@ impl ActionStore for SqlStore {
         edit: &ActionEdit,
     ) -> DbResult<ActionItem> {
         let mut tx = self.begin().await?;
-        let changed = sql(
-            "UPDATE actions SET title = $3, owner_id = $4, due = $5, kind = $6, status = $7,
-                 note = $8, evidence_deploy_id = $9, done_at = $10, updated_at = $11
-             WHERE id = $1 AND updated_at = $2",
-        )
-        .bind(id)
-        .bind(updated_at)
-        .bind(&edit.title)
-        .bind(edit.owner_id)
-        .bind(edit.due)
-        .bind(edit.kind.as_str())
-        .bind(edit.status.as_str())
-        .bind(&edit.note)
-        .bind(edit.evidence_deploy_id)
-        .bind(edit.done_at)
-        .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
-        .execute(tx.conn())
-        .await?;
+        let changed = update_action_in(tx.conn(), id, updated_at, edit).await?;
         if changed == 0 {
             return Err(DbError::Stale);
         }

@@ -80,14 +80,14 @@ pub trait IncidentStore: Send + Sync {
     ) -> DbResult<Vec<LinkedEntry>>;
 }
 
-const COLUMNS: &str = "i.id, i.title, i.severity, e.slug AS environment, i.detected_at,
+pub(super) const COLUMNS: &str = "i.id, i.title, i.severity, e.slug AS environment, i.detected_at,
     i.detected_by, i.customer_impact, i.customer_impact_html, i.status, i.mitigated_at,
     i.resolved_at, i.fixed_by_deploy_id, i.created_by, i.created_at, i.updated_at";
 
-const FROM: &str = "incidents i JOIN environments e ON e.id = i.environment_id";
+pub(super) const FROM: &str = "incidents i JOIN environments e ON e.id = i.environment_id";
 
 /// Rows carry no number; it is the id, written out.
-fn numbered(mut incident: Incident) -> Incident {
+pub(super) fn numbered(mut incident: Incident) -> Incident {
     incident.number = incident_number(incident.id);
     incident
 }

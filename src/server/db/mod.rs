@@ -14,6 +14,7 @@ mod incidents;
 mod people;
 mod postgres;
 mod releases;
+mod retros;
 mod root_causes;
 mod sql;
 mod sqlite;
@@ -34,6 +35,7 @@ pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };
+pub use retros::{NewRetro, NewRetroItem, NewReview, PeriodRows, RetroItemRow, RetroStore};
 pub use root_causes::{NewHole, RootCauseStore};
 pub use subscribers::{NewSubscriber, SubscriberLink, SubscriberQuery, SubscriberStore};
 pub use tokens::{NewToken, TokenStore};
@@ -73,6 +75,7 @@ pub trait Store:
     + IncidentStore
     + ActionStore
     + RootCauseStore
+    + RetroStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

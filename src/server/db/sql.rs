@@ -135,7 +135,7 @@ pub enum Arg {
     Bool(bool),
     Time(Option<DateTime<Utc>>),
     /// A day (`DATE` on PostgreSQL, `YYYY-MM-DD` text on SQLite).
-    Date(chrono::NaiveDate),
+    Date(Option<chrono::NaiveDate>),
     /// A JSON document (JSONB on PostgreSQL, text on SQLite).
     Json(serde_json::Value),
     /// A set of strings to match with `Dialect::any` (an array on
@@ -206,9 +206,15 @@ impl From<Option<DateTime<Utc>>> for Arg {
         Arg::Time(v.map(db_time))
     }
 }
+impl From<Option<chrono::NaiveDate>> for Arg {
+    fn from(v: Option<chrono::NaiveDate>) -> Arg {
+        Arg::Date(v)
+    }
+}
+
 impl From<chrono::NaiveDate> for Arg {
     fn from(v: chrono::NaiveDate) -> Arg {
-        Arg::Date(v)
+        Arg::Date(Some(v))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod incidents;
 pub mod openapi;
 pub mod releases;
+pub mod retros;
 
 use crate::server::error::AppError;
 use crate::server::state::AppState;
@@ -77,6 +78,27 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", post(incidents::alerts))
         .route("/actions", get(actions::list).post(actions::create))
         .route("/actions/{id}", get(actions::get).patch(actions::update))
+        .route("/retros", get(retros::list).post(retros::create))
+        .route(
+            "/retros/settings",
+            get(retros::settings).put(retros::save_settings),
+        )
+        .route("/retros/{id}", get(retros::get))
+        .route("/retros/{id}/items", post(retros::add_item))
+        .route(
+            "/retros/{id}/items/{item}",
+            axum::routing::patch(retros::change_item),
+        )
+        .route(
+            "/retros/{id}/items/{item}/vote",
+            post(retros::vote).delete(retros::unvote),
+        )
+        .route(
+            "/retros/{id}/items/{item}/action",
+            post(retros::item_action),
+        )
+        .route("/retros/{id}/reviews", post(retros::review))
+        .route("/retros/{id}/close", post(retros::close))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::not_found("There is no such API endpoint.") })
         .method_not_allowed_fallback(|| async {

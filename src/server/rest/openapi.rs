@@ -22,6 +22,9 @@ use utoipa::{Modify, OpenApi};
         super::incidents::root_cause, super::incidents::save_root_cause,
         super::incidents::review_root_cause, super::incidents::add_hole,
         super::actions::create, super::actions::list, super::actions::get, super::actions::update,
+        super::retros::list, super::retros::create, super::retros::settings, super::retros::save_settings,
+        super::retros::get, super::retros::add_item, super::retros::change_item, super::retros::vote,
+        super::retros::unvote, super::retros::item_action, super::retros::review, super::retros::close,
     ),
     modifiers(&BearerAuth)
 )]

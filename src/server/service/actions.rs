@@ -67,7 +67,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
-fn may_act(actor: &Actor) -> Result<(), AppError> {
+pub(super) fn may_act(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_file_incidents(), "create or change actions")
 }
 
@@ -76,7 +76,7 @@ fn not_found(id: i64) -> AppError {
 }
 
 /// An active team member, by email.
-async fn owner(db: &Db, raw: &str) -> Result<i64, AppError> {
+pub(super) async fn owner(db: &Db, raw: &str) -> Result<i64, AppError> {
     let email = validate::email("owner_email", raw)?;
     match db.user_by_email(&email).await? {
         Some(u) if u.active => Ok(u.id),
@@ -91,7 +91,7 @@ async fn owner(db: &Db, raw: &str) -> Result<i64, AppError> {
     }
 }
 
-fn due(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, AppError> {
+pub(super) fn due(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, AppError> {
     if !(1970..=9999).contains(&day.year()) {
         return Err(AppError::invalid(
             "due",
@@ -210,8 +210,7 @@ pub async fn list(
         .await?)
 }
 
-/// Edits an action. Done stamps the time; dropped needs a reason; reopening
-/// clears both and the evidence.
+/// Edits an action (see [`edit_for`]).
 pub async fn change(
     db: &Db,
     actor: &Actor,
@@ -220,6 +219,30 @@ pub async fn change(
 ) -> Result<ActionItem, AppError> {
     may_act(actor)?;
     let current = get(db, id).await?;
+    let edit = edit_for(db, &current, change).await?;
+    let status = edit.status;
+    let action = db
+        .update_action(id, current.updated_at, &edit)
+        .await
+        .map_err(|e| match e {
+            DbError::Stale => AppError::conflict(
+                "Someone else changed this action at the same time; reload and try again.",
+            ),
+            other => other.into(),
+        })?;
+    if status != current.status {
+        tracing::info!(action = %action.number, from = %current.status, to = %status, by = %actor.label, "action status changed");
+    }
+    Ok(action)
+}
+
+/// What `change` makes of the action `current`, checked: done stamps the
+/// time; dropped needs a reason; reopening clears both and the evidence.
+pub async fn edit_for(
+    db: &Db,
+    current: &ActionItem,
+    change: ActionChange,
+) -> Result<ActionEdit, AppError> {
     let status = change.status.unwrap_or(current.status);
     let note = change
         .note
@@ -271,19 +294,7 @@ pub async fn change(
             _ => None,
         },
     };
-    let action = db
-        .update_action(id, current.updated_at, &edit)
-        .await
-        .map_err(|e| match e {
-            DbError::Stale => AppError::conflict(
-                "Someone else changed this action at the same time; reload and try again.",
-            ),
-            other => other.into(),
-        })?;
-    if status != current.status {
-        tracing::info!(action = %action.number, from = %current.status, to = %status, by = %actor.label, "action status changed");
-    }
-    Ok(action)
+    Ok(edit)
 }
 
 /// A succeeded production deploy whose entries or commits say

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod deploys;
 pub mod incidents;
 pub mod releases;
+pub mod retros;
 pub mod root_causes;
 pub mod subscribers;
 pub mod tokens;
