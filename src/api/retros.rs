@@ -133,18 +133,19 @@ pub async fn load_board(id: i64) -> Result<BoardView, FnError> {
     })
 }
 
-/// The board's revision: pages poll it and reload the board when it moves.
+/// The board's revision and whether it is still open: pages poll it and
+/// reload the board when it moves.
 #[server(prefix = "/fn", endpoint = "retro_revision")]
-pub async fn retro_revision(id: i64) -> Result<i64, FnError> {
+pub async fn retro_revision(id: i64) -> Result<(i64, bool), FnError> {
     use crate::server::error::AppError;
     let (state, _, _) = ctx::signed_in().await?;
-    Ok(state
+    let retro = state
         .db
         .retro(id)
         .await
         .map_err(AppError::from)?
-        .ok_or_else(|| AppError::not_found(format!("There is no retro {id}.")))?
-        .revision)
+        .ok_or_else(|| AppError::not_found(format!("There is no retro {id}.")))?;
+    Ok((retro.revision, retro.status == RetroStatus::Open))
 }
 
 #[server(prefix = "/fn", endpoint = "add_retro_item")]

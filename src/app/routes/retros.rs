@@ -150,8 +150,10 @@ pub fn RetroPage() -> impl IntoView {
     let add = ServerAction::<AddRetroItem>::new();
     let vote = ServerAction::<RetroVote>::new();
     let group = ServerAction::<GroupRetroItem>::new();
-    // The board's revision as last seen; polling moves it when others change the board.
+    // The board's revision as last seen; polling moves it when others change
+    // the board, and notices when someone else closed the retro.
     let seen = RwSignal::new(0i64);
+    let closed_elsewhere = RwSignal::new(false);
     let head = Resource::new(
         move || {
             (
@@ -159,6 +161,7 @@ pub fn RetroPage() -> impl IntoView {
                 review.version().get(),
                 close.version().get(),
                 make_action.version().get(),
+                closed_elsewhere.get(),
             )
         },
         |(id, ..)| load_retro(id),
@@ -188,7 +191,7 @@ pub fn RetroPage() -> impl IntoView {
                 if open {
                     let id = id();
                     leptos::task::spawn_local(async move {
-                        if let Ok(rev) = retro_revision(id).await {
+                        if let Ok((rev, still_open)) = retro_revision(id).await {
                             let known = board
                                 .get_untracked()
                                 .and_then(|b| b.ok())
@@ -196,6 +199,9 @@ pub fn RetroPage() -> impl IntoView {
                                 .unwrap_or(0);
                             if rev != known {
                                 seen.set(rev);
+                            }
+                            if !still_open {
+                                closed_elsewhere.set(true);
                             }
                         }
                     });
@@ -215,14 +221,11 @@ pub fn RetroPage() -> impl IntoView {
             body.set(String::new());
         }
     });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        add.dispatch(AddRetroItem {
-            id: id(),
-            column: column.get_untracked(),
-            body: body.get_untracked(),
-            anonymous: anonymous.get_untracked(),
-        });
+    let adding = AddForm {
+        add,
+        column,
+        body,
+        anonymous,
     };
     view! {
         <AppLayout>
@@ -230,38 +233,65 @@ pub fn RetroPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match head.await {
                         Err(e) => view! { <Title text="Retro"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(v) => retro_head(v, review, close).into_any(),
+                        Ok(v) => retro_head(v, review, close, adding).into_any(),
                     }
                 })}
             </Transition>
-            <section aria-labelledby="board-h" class="retro-board-section">
-                <h2 id="board-h">"Board"</h2>
-                {action_error(add.value())}
-                {action_error(vote.value())}
-                {action_error(group.value())}
-                {action_error(make_action.value())}
-                <form class="stack panel retro-add no-print" on:submit=submit aria-label="Add an item">
-                    <div class="grid3">
-                        <label>"Column"<select name="column" on:change=move |ev| column.set(event_target_value(&ev))>
-                            {RetroColumn::ALL.iter().map(|c| view! { <option value=c.as_str()>{c.label()}</option> }).collect_view()}
-                        </select></label>
-                        <label class="span2">"Item"<input type="text" name="body" required maxlength="1000" prop:value=move || body.get()
-                            on:input=move |ev| body.set(event_target_value(&ev))/></label>
-                    </div>
-                    <label class="check"><input type="checkbox" name="anonymous" prop:checked=move || anonymous.get()
-                        on:change=move |ev| anonymous.set(event_target_checked(&ev))/>"Stay anonymous to the others"</label>
-                    <div class="row-actions"><button type="submit" class="button primary" disabled=move || add.pending().get()>"Add item"</button></div>
-                </form>
-                <Transition fallback=|| view! { <p>"Loading the board…"</p> }>
-                    {move || Suspend::new(async move {
-                        match board.await {
-                            Err(e) => view! { <ErrorNote message=error_text(&e)/> }.into_any(),
-                            Ok(b) => board_view(id(), b, vote, group, make_action).into_any(),
-                        }
-                    })}
-                </Transition>
-            </section>
+            {action_error(vote.value())}
+            {action_error(group.value())}
+            {action_error(make_action.value())}
+            <Transition fallback=|| view! { <p>"Loading the board…"</p> }>
+                {move || Suspend::new(async move {
+                    match board.await {
+                        Err(e) => view! { <ErrorNote message=error_text(&e)/> }.into_any(),
+                        Ok(b) => board_view(id(), b, vote, group, make_action).into_any(),
+                    }
+                })}
+            </Transition>
         </AppLayout>
+    }
+}
+
+/// The form that adds an item: its fields live with the page, so a reload
+/// of the retro keeps what is being typed.
+#[derive(Clone, Copy)]
+struct AddForm {
+    add: ServerAction<AddRetroItem>,
+    column: RwSignal<String>,
+    body: RwSignal<String>,
+    anonymous: RwSignal<bool>,
+}
+
+fn add_form(id: i64, f: AddForm) -> impl IntoView {
+    let AddForm {
+        add,
+        column,
+        body,
+        anonymous,
+    } = f;
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        add.dispatch(AddRetroItem {
+            id,
+            column: column.get_untracked(),
+            body: body.get_untracked(),
+            anonymous: anonymous.get_untracked(),
+        });
+    };
+    view! {
+        {action_error(add.value())}
+        <form class="stack panel retro-add no-print" on:submit=submit aria-label="Add an item">
+            <div class="grid3">
+                <label>"Column"<select name="column" on:change=move |ev| column.set(event_target_value(&ev))>
+                    {RetroColumn::ALL.iter().map(|c| view! { <option value=c.as_str() selected=move || column.get() == c.as_str()>{c.label()}</option> }).collect_view()}
+                </select></label>
+                <label class="span2">"Item"<input type="text" name="body" required maxlength="1000" prop:value=move || body.get()
+                    on:input=move |ev| body.set(event_target_value(&ev))/></label>
+            </div>
+            <label class="check"><input type="checkbox" name="anonymous" prop:checked=move || anonymous.get()
+                on:change=move |ev| anonymous.set(event_target_checked(&ev))/>"Stay anonymous to the others"</label>
+            <div class="row-actions"><button type="submit" class="button primary" disabled=move || add.pending().get()>"Add item"</button></div>
+        </form>
     }
 }
 
@@ -269,6 +299,7 @@ fn retro_head(
     v: RetroView,
     review: ServerAction<ReviewRetroAction>,
     close: ServerAction<CloseRetro>,
+    adding: AddForm,
 ) -> impl IntoView {
     let d = v.detail;
     let r = d.retro.clone();
@@ -379,6 +410,8 @@ fn retro_head(
             {(!d.period.failed_deploys.is_empty()).then(|| view! { <h3>"Failed and rolled back"</h3><ul>{failed}</ul> })}
             {(!d.period.incidents.is_empty()).then(|| view! { <h3>"Incidents"</h3><ul>{incidents}</ul> })}
         </section>
+        <h2 id="board-h">"Board"</h2>
+        {open.then(|| add_form(id, adding))}
     }
 }
 
