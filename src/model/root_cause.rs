@@ -143,6 +143,8 @@ pub struct Hole {
     pub action_status: ActionStatus,
     /// Closed once its action is done.
     pub closed: bool,
+    /// When its action was done.
+    pub repaired_at: Option<DateTime<Utc>>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
@@ -189,4 +191,36 @@ pub struct HoleFields {
     /// `YYYY-MM-DD`.
     pub due: String,
     pub action_type: String,
+}
+
+/// A count of open holes under one label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HoleCount {
+    pub label: String,
+    pub count: i64,
+}
+
+/// Holes found and repaired in one month.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HoleMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub found: i64,
+    pub repaired: i64,
+}
+
+/// Where the holes in testing and monitoring are, and the trend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HolesReport {
+    /// Open holes, oldest first.
+    pub open: Vec<Hole>,
+    /// Open holes by kind and area (`testing · unit`).
+    pub by_area: Vec<HoleCount>,
+    /// Open holes by component (`(none)` for holes without one).
+    pub by_component: Vec<HoleCount>,
+    /// The last twelve months, oldest first.
+    pub months: Vec<HoleMonth>,
 }

@@ -371,3 +371,45 @@ on_both_databases! {
         assert_eq!(view["holes"][0]["area"], "application");
     }
 }
+
+on_both_databases! {
+    async fn the_holes_page_charts_open_holes_and_each_month(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Queue", "kind": "feature"}]})).await;
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(incident("Queue stalled", 30))).await.json();
+        let holes = format!("/api/v1/incidents/{}/holes", inc["number"].as_str().unwrap());
+        let due = (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(3)).to_string();
+        let mut actions = vec![];
+        for (area, component, what) in [("logs", Some("queue"), "No alert on a stalled queue"),
+                                         ("unit", Some("queue"), "Retry path untested"),
+                                         ("end-to-end", None, "No checkout journey test")] {
+            let r = app.api(Method::POST, &holes, Some(&eng), Some(json!({"area": area, "component": component, "description": what,
+                "action": {"title": format!("Repair: {what}"), "owner_email": "admin@example.com", "due": due, "type": "testing"}}))).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+            actions.push(r.json()["action_id"].as_i64().unwrap());
+        }
+        let done = app.api(Method::PATCH, &format!("/api/v1/actions/{}", actions[1]), Some(&eng), Some(json!({"status": "done"}))).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+
+        let report = app.api(Method::GET, "/api/v1/holes", Some(&eng), None).await;
+        assert_eq!(report.status, StatusCode::OK, "{}", report.text());
+        let report = report.json();
+        assert_eq!(report["open"].as_array().unwrap().len(), 2, "the repaired hole is closed");
+        assert_eq!(report["by_component"], json!([{"label": "(none)", "count": 1}, {"label": "queue", "count": 1}]));
+        let this_month = report["months"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(this_month["month"], chrono::Utc::now().format("%Y-%m").to_string());
+        assert_eq!((this_month["found"].as_i64(), this_month["repaired"].as_i64()), (Some(3), Some(1)));
+        assert_eq!(app.api(Method::GET, "/api/v1/holes", None, None).await.status, StatusCode::UNAUTHORIZED);
+
+        let page = app.get("/app/holes").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let page = page.text();
+        assert_eq!(page.matches("<svg data-chart=").count(), 3, "three charts, drawn on the server");
+        assert!(page.contains("No alert on a stalled queue"));
+        assert!(!page.contains("Retry path untested"), "a repaired hole leaves the open list");
+        assert!(page.contains("Monitoring · Log monitoring"), "the table beneath names each bar");
+        assert!(page.contains("aria-label=\"Holes found and repaired per month\""));
+    }
+}

@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod campaigns;
 pub mod deploy;
 pub mod deploys;
+pub mod holes;
 pub mod incidents;
 pub mod invite;
 pub mod login;

@@ -42,14 +42,16 @@ pub trait RootCauseStore: Send + Sync {
     /// Records a hole with the action that repairs it, together.
     async fn create_hole(&self, hole: NewHole, action: NewAction) -> DbResult<Hole>;
     async fn holes(&self, incident_id: i64) -> DbResult<Vec<Hole>>;
+    /// Every hole, newest first.
+    async fn all_holes(&self) -> DbResult<Vec<Hole>>;
 }
 
 const NOTE: &str = "SELECT incident_id, document, category, status, author, reviewer, version,
     created_at, updated_at, finalized_at FROM root_causes";
 
 const HOLE: &str = "SELECT h.id, h.incident_id, h.kind, h.area, h.component, h.description,
-    h.action_id, a.status AS action_status, (a.status = 'done') AS closed, h.created_by,
-    h.created_at
+    h.action_id, a.status AS action_status, (a.status = 'done') AS closed,
+    CASE WHEN a.status = 'done' THEN a.done_at END AS repaired_at, h.created_by, h.created_at
     FROM holes h JOIN actions a ON a.id = h.action_id";
 
 /// The note as it stands on `conn` (inside a transaction that just wrote it).
@@ -202,6 +204,12 @@ impl RootCauseStore for SqlStore {
     async fn holes(&self, incident_id: i64) -> DbResult<Vec<Hole>> {
         sql(format!("{HOLE} WHERE h.incident_id = $1 ORDER BY h.id"))
             .bind(incident_id)
+            .all(self.read())
+            .await
+    }
+
+    async fn all_holes(&self) -> DbResult<Vec<Hole>> {
+        sql(format!("{HOLE} ORDER BY h.id DESC LIMIT 10000"))
             .all(self.read())
             .await
     }

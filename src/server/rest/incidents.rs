@@ -244,3 +244,17 @@ pub async fn add_hole(
         Json(root_causes::add_hole(&state.db, &actor, number(&id)?, body).await?),
     ))
 }
+
+/// Where the holes in testing and monitoring are: open ones by area and
+/// component, and those found and repaired in each of the last twelve months.
+#[utoipa::path(get, path = "/api/v1/holes", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report", body = HolesReport),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+    ))]
+pub async fn holes(
+    State(state): State<AppState>,
+    ApiCaller(_): ApiCaller,
+) -> Result<Json<HolesReport>, AppError> {
+    Ok(Json(root_causes::report(&state.db).await?))
+}

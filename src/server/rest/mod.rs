@@ -75,6 +75,7 @@ pub fn router() -> Router<AppState> {
             post(incidents::review_root_cause),
         )
         .route("/incidents/{id}/holes", post(incidents::add_hole))
+        .route("/holes", get(incidents::holes))
         .route("/alerts", post(incidents::alerts))
         .route("/actions", get(actions::list).post(actions::create))
         .route("/actions/{id}", get(actions::get).patch(actions::update))

@@ -357,6 +357,84 @@ pub async fn add_hole(
     Ok(hole)
 }
 
+/// Where the open holes are, and how many were found and repaired in each
+/// of the twelve months up to `today`.
+pub fn holes_report(mut holes: Vec<Hole>, today: chrono::NaiveDate) -> HolesReport {
+    use chrono::Datelike;
+    use std::collections::BTreeMap;
+    holes.sort_by_key(|h| h.id);
+    let open: Vec<Hole> = holes.iter().filter(|h| !h.closed).cloned().collect();
+    let count = |labels: Vec<String>| -> Vec<HoleCount> {
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for l in labels {
+            *counts.entry(l).or_default() += 1;
+        }
+        let mut rows: Vec<HoleCount> = counts
+            .into_iter()
+            .map(|(label, count)| HoleCount { label, count })
+            .collect();
+        rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        rows
+    };
+    let by_area = count(
+        open.iter()
+            .map(|h| format!("{} · {}", h.kind.label(), h.area.label()))
+            .collect(),
+    );
+    let by_component = count(
+        open.iter()
+            .map(|h| h.component.clone().unwrap_or_else(|| "(none)".into()))
+            .collect(),
+    );
+    let month_of = |y: i32, m: u32| format!("{y:04}-{m:02}");
+    let (mut y, mut m) = (today.year(), today.month());
+    let mut keys = vec![];
+    for _ in 0..12 {
+        keys.push(month_of(y, m));
+        if m == 1 {
+            y -= 1;
+            m = 12;
+        } else {
+            m -= 1;
+        }
+    }
+    keys.reverse();
+    let mut months: Vec<HoleMonth> = keys
+        .into_iter()
+        .map(|month| HoleMonth {
+            month,
+            found: 0,
+            repaired: 0,
+        })
+        .collect();
+    for h in &holes {
+        let found = month_of(h.created_at.year(), h.created_at.month());
+        if let Some(row) = months.iter_mut().find(|r| r.month == found) {
+            row.found += 1;
+        }
+        if let Some(at) = h.repaired_at {
+            let repaired = month_of(at.year(), at.month());
+            if let Some(row) = months.iter_mut().find(|r| r.month == repaired) {
+                row.repaired += 1;
+            }
+        }
+    }
+    HolesReport {
+        open,
+        by_area,
+        by_component,
+        months,
+    }
+}
+
+/// The holes page's report, as of today (UTC).
+pub async fn report(db: &Db) -> Result<HolesReport, AppError> {
+    Ok(holes_report(
+        db.all_holes().await?,
+        chrono::Utc::now().date_naive(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,5 +480,78 @@ mod tests {
         assert!(named_people(&doc, &team)[0].contains("Al"));
         doc.whys = vec!["Graceful shutdown was skipped".into()];
         assert!(named_people(&doc, &team).is_empty(), "a word is not a name");
+    }
+
+    fn hole(
+        id: i64,
+        area: HoleArea,
+        component: Option<&str>,
+        found: &str,
+        repaired: Option<&str>,
+    ) -> Hole {
+        let at = |d: &str| {
+            chrono::DateTime::parse_from_rfc3339(&format!("{d}T12:00:00Z"))
+                .unwrap()
+                .to_utc()
+        };
+        Hole {
+            id,
+            incident_id: 1,
+            kind: area.kind(),
+            area,
+            component: component.map(String::from),
+            description: "d".into(),
+            action_id: id,
+            action_status: if repaired.is_some() {
+                ActionStatus::Done
+            } else {
+                ActionStatus::Open
+            },
+            closed: repaired.is_some(),
+            repaired_at: repaired.map(at),
+            created_by: "x".into(),
+            created_at: at(found),
+        }
+    }
+
+    #[test]
+    fn the_holes_report_counts_open_holes_and_each_month() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let holes = vec![
+            hole(
+                1,
+                HoleArea::Unit,
+                Some("billing"),
+                "2026-10-02",
+                Some("2026-11-03"),
+            ),
+            hole(2, HoleArea::Logs, Some("billing"), "2026-11-01", None),
+            hole(3, HoleArea::Logs, None, "2026-11-05", None),
+            hole(4, HoleArea::Unit, Some("search"), "2025-01-05", None),
+        ];
+        let r = holes_report(holes, today);
+        assert_eq!(r.open.iter().map(|h| h.id).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            r.by_area[0],
+            HoleCount {
+                label: "Monitoring · Log monitoring".into(),
+                count: 2
+            }
+        );
+        assert_eq!(r.by_component.len(), 3);
+        assert_eq!(r.months.len(), 12);
+        assert_eq!(r.months[0].month, "2025-12");
+        let nov = r.months.last().unwrap();
+        assert_eq!(
+            (nov.month.as_str(), nov.found, nov.repaired),
+            ("2026-11", 2, 1)
+        );
+        let oct = &r.months[10];
+        assert_eq!((oct.found, oct.repaired), (1, 0));
+        assert_eq!(
+            r.months.iter().map(|m| m.found).sum::<i64>(),
+            3,
+            "older holes fall outside the chart"
+        );
     }
 }
