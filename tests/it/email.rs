@@ -583,3 +583,130 @@ async fn digests_sqlite() {
 async fn digests_postgres() {
     digests_go_out_once_per_period(crate::common::Backend::Postgres).await
 }
+
+/// Action owners hear on the day an action falls due, and once a week about
+/// their overdue ones; never twice for the same day or week.
+async fn action_reminders_go_out_once(backend: crate::common::Backend) {
+    use chrono::{Datelike, TimeDelta, Utc};
+    let tomorrow = Utc::now() + TimeDelta::days(1) + TimeDelta::hours(1);
+    let weekday = format!("{:?}", tomorrow.weekday()).to_lowercase();
+    let Some(app) = TestApp::start_with(
+        backend,
+        &[
+            ("SHIPLOG_DIGEST_HOUR", "0"),
+            ("SHIPLOG_DIGEST_WEEKDAY", weekday.as_str()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    app.setup_admin().await;
+    let eng = app.token("engineer").await;
+    let day = |d: i64| (Utc::now().date_naive() + TimeDelta::days(d)).to_string();
+    let mut ids = vec![];
+    for (title, due) in [
+        ("Alert on <queue> depth", day(1)),
+        ("Test the retry path", day(0)),
+        ("Already done", day(0)),
+    ] {
+        let r = app
+            .api(
+                Method::POST,
+                "/api/v1/actions",
+                Some(&eng),
+                Some(json!({"title": title,
+            "owner_email": "admin@example.com", "due": due, "type": "monitoring"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        ids.push(r.json()["number"].as_str().unwrap().to_string());
+    }
+    app.api(
+        Method::PATCH,
+        &format!("/api/v1/actions/{}", ids[2]),
+        Some(&eng),
+        Some(json!({"status": "done"})),
+    )
+    .await;
+
+    let engine = &app.app.state.engine;
+    assert_eq!(
+        engine.remind_actions(tomorrow).await.unwrap(),
+        2,
+        "one due today, one weekly summary"
+    );
+    let mails = to(&app, "admin@example.com");
+    let due: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("is due today"))
+        .collect();
+    assert_eq!(due.len(), 1, "{mails:?}");
+    assert!(
+        due[0].contains(&format!(
+            "Subject: {} is due today: Alert on <queue> depth",
+            ids[0]
+        )),
+        "{}",
+        due[0]
+    );
+    assert!(
+        due[0].contains("Alert on &lt;queue&gt; depth"),
+        "escaped in HTML: {}",
+        due[0]
+    );
+    assert!(due[0].contains("http://127.0.0.1:3000/app/actions"));
+    let summary: Vec<&String> = mails.iter().filter(|m| m.contains("are overdue")).collect();
+    assert_eq!(summary.len(), 1, "{mails:?}");
+    assert!(summary[0].contains("Test the retry path"));
+    assert!(
+        !summary[0].contains("Already done"),
+        "done actions are not overdue"
+    );
+    assert!(!summary[0].contains("Alert on"), "not overdue yet");
+
+    // Later the same day, another instance or a restart: nothing again.
+    assert_eq!(
+        engine
+            .remind_actions(tomorrow + TimeDelta::hours(2))
+            .await
+            .unwrap(),
+        0
+    );
+    // The next day: nothing falls due, and it is not the summary's weekday.
+    assert_eq!(
+        engine
+            .remind_actions(tomorrow + TimeDelta::days(1))
+            .await
+            .unwrap(),
+        0
+    );
+    // A week on, both are overdue: one summary lists them.
+    assert_eq!(
+        engine
+            .remind_actions(tomorrow + TimeDelta::days(7))
+            .await
+            .unwrap(),
+        1
+    );
+    let mails = to(&app, "admin@example.com");
+    let last = mails
+        .iter()
+        .filter(|m| m.contains("are overdue"))
+        .nth(1)
+        .expect("a second summary");
+    assert!(
+        last.contains("Subject: 2 of your actions are overdue"),
+        "{last}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_reminders_go_out_once_sqlite() {
+    action_reminders_go_out_once(crate::common::Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_reminders_go_out_once_postgres() {
+    action_reminders_go_out_once(crate::common::Backend::Postgres).await
+}

@@ -36,6 +36,8 @@ pub struct ActionQuery {
     pub incident_id: Option<i64>,
     /// Only those due before this day.
     pub due_before: Option<NaiveDate>,
+    /// Only those due on this day.
+    pub due_on: Option<NaiveDate>,
     pub limit: i64,
 }
 
@@ -45,6 +47,10 @@ pub trait ActionStore: Send + Sync {
     async fn action(&self, id: i64) -> DbResult<Option<ActionItem>>;
     /// Open ones first, by due date.
     async fn list_actions(&self, q: &ActionQuery) -> DbResult<Vec<ActionItem>>;
+    /// Claims a reminder before it is sent: `false` when it was claimed already.
+    async fn claim_reminder(&self, key: &str, at: DateTime<Utc>) -> DbResult<bool>;
+    /// Gives a claimed reminder back, after its message could not be sent.
+    async fn release_reminder(&self, key: &str) -> DbResult<()>;
     /// Stores the edit unless the action changed since `updated_at` ([`DbError::Stale`]).
     async fn update_action(
         &self,
@@ -163,6 +169,9 @@ impl ActionStore for SqlStore {
         if let Some(day) = q.due_before {
             filter.push(format!("a.due < {}", params.add(day)));
         }
+        if let Some(day) = q.due_on {
+            filter.push(format!("a.due = {}", params.add(day)));
+        }
         let limit = params.add(q.limit);
         let today = today();
         Ok(sql(format!(
@@ -176,6 +185,24 @@ impl ActionStore for SqlStore {
         .into_iter()
         .map(|a| a.completed(today))
         .collect())
+    }
+
+    async fn claim_reminder(&self, key: &str, at: DateTime<Utc>) -> DbResult<bool> {
+        let claimed = sql("INSERT INTO action_reminders (key, sent_at) VALUES ($1, $2)
+             ON CONFLICT (key) DO NOTHING")
+        .bind(key)
+        .bind(at)
+        .execute(self.write())
+        .await?;
+        Ok(claimed == 1)
+    }
+
+    async fn release_reminder(&self, key: &str) -> DbResult<()> {
+        sql("DELETE FROM action_reminders WHERE key = $1")
+            .bind(key)
+            .execute(self.write())
+            .await?;
+        Ok(())
     }
 
     async fn update_action(

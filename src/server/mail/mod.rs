@@ -323,6 +323,58 @@ pub fn already_subscribed(to: &str, preferences: &str) -> Outgoing {
     )
 }
 
+/// The reminder on the day an action falls due.
+pub fn action_due(action: &crate::model::ActionItem, link: &str) -> Outgoing {
+    let due = action.due.to_string();
+    render(
+        include_str!("templates/action_due/subject.txt"),
+        include_str!("templates/action_due/body.txt"),
+        include_str!("templates/action_due/body.html"),
+        &action.owner_email,
+        &[
+            ("name", action.owner_name.as_str()),
+            ("number", action.number.as_str()),
+            ("title", action.title.as_str()),
+            ("due", due.as_str()),
+            ("link", link),
+        ],
+    )
+}
+
+/// The weekly summary of one owner's overdue actions.
+pub fn actions_overdue(actions: &[crate::model::ActionItem], link: &str) -> Option<Outgoing> {
+    let first = actions.first()?;
+    let items: String = actions
+        .iter()
+        .map(|a| format!("  {} {} (due {})\n", a.number, a.title, a.due))
+        .collect();
+    let items_html: String = actions
+        .iter()
+        .map(|a| {
+            format!(
+                "<li><strong>{}</strong> {} <span style=\"color:#b91c1c\">(due {})</span></li>",
+                crate::server::html::escape(&a.number),
+                crate::server::html::escape(&a.title),
+                a.due
+            )
+        })
+        .collect();
+    let count = actions.len().to_string();
+    Some(render(
+        include_str!("templates/actions_overdue/subject.txt"),
+        include_str!("templates/actions_overdue/body.txt"),
+        include_str!("templates/actions_overdue/body.html"),
+        &first.owner_email,
+        &[
+            ("name", first.owner_name.as_str()),
+            ("count", count.as_str()),
+            ("items", items.as_str()),
+            ("items_html", items_html.as_str()),
+            ("link", link),
+        ],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]

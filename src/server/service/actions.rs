@@ -206,6 +206,7 @@ pub async fn list(
             incident_id,
             due_before,
             limit: MAX_PAGE,
+            ..Default::default()
         })
         .await?)
 }
@@ -338,6 +339,73 @@ pub async fn note_closes(db: &Db, deploy: &DeployDetail) -> Result<Vec<String>, 
         }
     }
     Ok(closed)
+}
+
+/// Sends the reminders whose time has come, once the day's digest hour has
+/// passed in the instance's time zone: each owner hears on the day an
+/// action falls due, and on the digest weekday gets a summary of their
+/// overdue ones. Each reminder is claimed in the database before it is
+/// sent, so none goes out twice; one that fails to send is given back and
+/// tried again on the next pass. How many went out.
+pub async fn send_reminders(
+    db: &Db,
+    mailer: &crate::server::mail::Mailer,
+    config: &crate::server::config::Config,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize, AppError> {
+    use chrono::Timelike;
+    let local = now.with_timezone(&config.time_zone);
+    if local.hour() < config.digest_hour {
+        return Ok(0);
+    }
+    let today = local.date_naive();
+    let link = config
+        .public_url
+        .join("/app/actions")
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let mut sent = 0;
+    let open = |due_on: Option<NaiveDate>, due_before: Option<NaiveDate>| ActionQuery {
+        statuses: vec![ActionStatus::Open],
+        due_on,
+        due_before,
+        limit: 5000,
+        ..Default::default()
+    };
+    let mut messages = vec![];
+    for action in db.list_actions(&open(Some(today), None)).await? {
+        let key = format!("due:{}:{today}", action.id);
+        messages.push((key, crate::server::mail::action_due(&action, &link)));
+    }
+    if local.weekday() == config.digest_weekday {
+        let week = local.iso_week();
+        let mut by_owner: std::collections::BTreeMap<i64, Vec<ActionItem>> = Default::default();
+        for action in db.list_actions(&open(None, Some(today))).await? {
+            by_owner.entry(action.owner_id).or_default().push(action);
+        }
+        for (owner, actions) in by_owner {
+            let key = format!("overdue:{owner}:{}-W{:02}", week.year(), week.week());
+            if let Some(message) = crate::server::mail::actions_overdue(&actions, &link) {
+                messages.push((key, message));
+            }
+        }
+    }
+    for (key, message) in messages {
+        if !db.claim_reminder(&key, now).await? {
+            continue;
+        }
+        match mailer.deliver(message).await {
+            Ok(_) => {
+                tracing::info!(reminder = %key, "action reminder sent");
+                sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(reminder = %key, error = %e, "an action reminder could not be sent; retrying later");
+                db.release_reminder(&key).await?;
+            }
+        }
+    }
+    Ok(sent)
 }
 
 #[cfg(test)]

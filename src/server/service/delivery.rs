@@ -104,6 +104,7 @@ impl Engine {
         campaigns::start_due(&self.db, self.host()).await?;
         if last_digest_check.is_none_or(|t| now - t >= TimeDelta::seconds(30)) {
             self.queue_digests(now).await?;
+            self.remind_actions(now).await?;
             *last_digest_check = Some(now);
         }
         let lease = TimeDelta::from_std(self.config.mail_lease).unwrap_or(TimeDelta::minutes(2));
@@ -411,6 +412,11 @@ impl Engine {
             .public_release_entries(PRODUCTION, &all, &[release.id])
             .await?;
         Ok(Announcement { release, entries })
+    }
+
+    /// Sends the action reminders whose time has come; how many.
+    pub async fn remind_actions(&self, now: DateTime<Utc>) -> Result<usize, AppError> {
+        super::actions::send_reminders(&self.db, &self.mailer, &self.config, now).await
     }
 
     /// Queues the digests whose hour has come (in the instance's time zone).
