@@ -83,6 +83,8 @@ pub struct IncidentView {
     pub root_cause: RootCauseView,
     /// The note's timeline as the form edits it.
     pub timeline_text: String,
+    /// May write the customer-facing note (PMs and admins).
+    pub can_tell_customers: bool,
 }
 
 #[server(prefix = "/fn", endpoint = "incident")]
@@ -93,6 +95,7 @@ pub async fn load_incident(id: i64) -> Result<IncidentView, FnError> {
     Ok(IncidentView {
         detail: crate::server::service::incidents::get(&state.db, id).await?,
         can_edit: user.role.can_file_incidents(),
+        can_tell_customers: user.role.can_manage_releases(),
         people: team.into_iter().map(|u| (u.email, u.name)).collect(),
         me: user.email,
         root_cause: root_cause.clone(),
@@ -104,6 +107,36 @@ pub async fn load_incident(id: i64) -> Result<IncidentView, FnError> {
                 .unwrap_or_default(),
         ),
     })
+}
+
+/// Tells customers about a resolved incident (see `service::incidents::customer_note`).
+#[server(prefix = "/fn", endpoint = "customer_note")]
+pub async fn tell_customers(
+    id: i64,
+    title: String,
+    body: String,
+    announce: bool,
+) -> Result<(), FnError> {
+    use crate::server::service::incidents::{self, CustomerNoteInput};
+    let (state, _, actor) = ctx::signed_in().await?;
+    let input = CustomerNoteInput {
+        title,
+        body,
+        announce,
+    };
+    let note = incidents::customer_note(
+        &state.db,
+        &state.markdown,
+        state.config.host(),
+        &actor,
+        id,
+        input,
+    )
+    .await?;
+    if note.campaign_id.is_some() {
+        state.engine.wake();
+    }
+    Ok(())
 }
 
 /// Moves the incident to `open`, `mitigated` or `resolved`.

@@ -83,6 +83,8 @@ pub struct Incident {
     /// The deploy that fixed it, set by hand or by a deploy whose entry or
     /// commit says `Fixes-Incident: INC-<n>`.
     pub fixed_by_deploy_id: Option<i64>,
+    /// The customer-facing `fix` entry a PM wrote once it was resolved.
+    pub customer_entry_id: Option<i64>,
     /// Who filed it: a person's email, a token's name, or `alertmanager`.
     pub created_by: String,
     pub created_at: DateTime<Utc>,

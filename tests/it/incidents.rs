@@ -413,3 +413,79 @@ on_both_databases! {
         assert!(page.contains("aria-label=\"Holes found and repaired per month\""));
     }
 }
+
+on_both_databases! {
+    async fn customers_hear_of_a_fixed_incident_in_words_written_for_them(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        let pm = app.token("pm").await;
+        let d = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "started_at": ago(120), "entries": [{"title": "Faster invoices", "kind": "improvement", "component": "billing"},
+                                                {"title": "Admin exports", "kind": "feature", "audience": "admins"}]})).await;
+        let (cause, admin_cause) = (ids(&d)[0], ids(&d)[1]);
+        let added = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!(
+            {"email": "reader@example.com", "releases": true, "digest": "off", "confirmed": true}))).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(json!({"title": "Invoices wrong ROOTCAUSE-SECRET",
+            "severity": "sev2", "environment": "production", "detected_at": ago(60), "detected_by": "customer",
+            "customer_impact": "INTERNAL-IMPACT-TEXT", "caused_by_entry_ids": [cause]}))).await.json();
+        let number = inc["number"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/incidents/{number}/customer-note");
+        let note = json!({"title": "Invoice totals are right again", "body": "Some invoices showed **old** totals for an hour."});
+
+        let early = app.api(Method::POST, &path, Some(&pm), Some(note.clone())).await;
+        assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text());
+        assert!(early.text().contains("not resolved"), "{}", early.text());
+        app.api(Method::PATCH, &format!("/api/v1/incidents/{number}"), Some(&eng), Some(json!({"status": "resolved"}))).await;
+        let no_fix = app.api(Method::POST, &path, Some(&pm), Some(note.clone())).await;
+        assert_eq!(no_fix.status, StatusCode::CONFLICT);
+        assert!(no_fix.text().contains("deploy that fixed it"), "{}", no_fix.text());
+        let fix = app.record_deploy(&eng, json!({"environment": "production", "version": "v2", "status": "succeeded",
+            "entries": [{"title": "Recompute totals", "kind": "fix", "audience": "internal"}]})).await;
+        app.api(Method::PATCH, &format!("/api/v1/incidents/{number}"), Some(&eng), Some(json!({"fixed_by_deploy_id": fix["id"]}))).await;
+        let by_engineer = app.api(Method::POST, &path, Some(&eng), Some(note.clone())).await;
+        assert_eq!(by_engineer.status, StatusCode::FORBIDDEN);
+        let bad = app.api(Method::POST, &path, Some(&pm), Some(json!({"title": " "}))).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+
+        let told = app.api(Method::POST, &path, Some(&pm), Some(note.clone())).await;
+        assert_eq!(told.status, StatusCode::CREATED, "{}", told.text());
+        let told = told.json();
+        assert_eq!(told["entry"]["kind"], "fix");
+        assert_eq!(told["entry"]["audience"], "everyone", "the audience of the entry that caused it");
+        assert_eq!(told["entry"]["deploy_id"], fix["id"]);
+        assert_eq!(told["release"], format!("fix-{}", number.to_lowercase()));
+        let again = app.api(Method::POST, &path, Some(&pm), Some(note)).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "told once");
+        let after = app.api(Method::GET, &format!("/api/v1/incidents/{number}"), Some(&eng), None).await.json();
+        assert_eq!(after["customer_entry_id"], told["entry"]["id"]);
+
+        let changes = app.get("/changes").await.text();
+        assert!(changes.contains("Invoice totals are right again"));
+        assert!(changes.contains("<strong>old</strong>"));
+        let mut check = None;
+        while app.app.state.engine.run_once(&mut check).await.unwrap() {}
+        let mails: Vec<String> = std::fs::read_dir(&app.mail_dir).unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap().replace("=\r\n", ""))
+            .filter(|m| m.contains("To: reader@example.com")).collect();
+        assert_eq!(mails.len(), 1, "the subscriber is told by email");
+        assert!(mails[0].contains("Invoice totals are right again"));
+        for text in [changes, mails[0].clone(), app.get("/feeds/changes.atom").await.text()] {
+            assert!(!text.contains("ROOTCAUSE-SECRET") && !text.contains("INTERNAL-IMPACT-TEXT") && !text.contains(&number),
+                "only the note's words reach customers");
+        }
+
+        // A change only admins of customer accounts saw: so is its note.
+        let inc = app.api(Method::POST, "/api/v1/incidents", Some(&eng), Some(json!({"title": "Exports broke", "severity": "sev3",
+            "environment": "production", "detected_at": ago(30), "detected_by": "customer", "customer_impact": "Exports failed.",
+            "caused_by_entry_ids": [admin_cause]}))).await.json();
+        let n2 = inc["number"].as_str().unwrap().to_string();
+        app.api(Method::PATCH, &format!("/api/v1/incidents/{n2}"), Some(&eng), Some(json!({"status": "resolved", "fixed_by_deploy_id": fix["id"]}))).await;
+        let told = app.api(Method::POST, &format!("/api/v1/incidents/{n2}/customer-note"), Some(&pm),
+            Some(json!({"title": "Exports work again", "announce": false}))).await;
+        assert_eq!(told.status, StatusCode::CREATED, "{}", told.text());
+        assert_eq!(told.json()["entry"]["audience"], "admins");
+        assert!(told.json()["release"].is_null());
+        assert!(!app.get("/changes").await.text().contains("Exports work again"), "the public never sees it");
+    }
+}

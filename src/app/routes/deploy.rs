@@ -103,7 +103,7 @@ fn deploy_view(
             .collect();
         let file_href = format!("/app/incidents?environment={}&entry={entry_id}", environment);
         view! {
-            <li class="entry" data-entry-id=entry_id>
+            <li class="entry" id=format!("entry-{entry_id}") data-entry-id=entry_id>
                 {move || if editing.get() == Some(Some(entry_id)) {
                     view! { <EntryEditor deploy_id entry_id=Some(entry_id) initial=form.clone() save editing cohorts=cohorts.clone()/> }.into_any()
                 } else {

@@ -2,7 +2,7 @@ use crate::api::actions::{ChangeActionStatus, CreateAction};
 use crate::api::error_text;
 use crate::api::incidents::{
     load_incident, load_incidents, ChangeIncidentStatus, FileIncident, IncidentView,
-    SetIncidentCause, SetIncidentFix,
+    SetIncidentCause, SetIncidentFix, TellCustomers,
 };
 use crate::app::components::{action_error, layout::AppLayout, when, ErrorNote};
 use crate::app::routes::actions::{action_table, NewAction};
@@ -178,6 +178,7 @@ pub fn IncidentPage() -> impl IntoView {
     let status = ServerAction::<ChangeIncidentStatus>::new();
     let cause = ServerAction::<SetIncidentCause>::new();
     let fix = ServerAction::<SetIncidentFix>::new();
+    let tell = ServerAction::<TellCustomers>::new();
     let actions = Actions {
         create: ServerAction::<CreateAction>::new(),
         change: ServerAction::<ChangeActionStatus>::new(),
@@ -195,6 +196,7 @@ pub fn IncidentPage() -> impl IntoView {
                 note.save.version().get(),
                 note.review.version().get(),
                 note.hole.version().get(),
+                tell.version().get(),
             )
         },
         |(id, ..)| load_incident(id),
@@ -205,7 +207,7 @@ pub fn IncidentPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <Title text="Incident"/><ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok(v) => incident_view(v, status, cause, fix, actions, note).into_any(),
+                        Ok(v) => incident_view(v, status, cause, fix, actions, note, tell).into_any(),
                     }
                 })}
             </Transition>
@@ -227,6 +229,7 @@ fn incident_view(
     fix: ServerAction<SetIncidentFix>,
     actions: Actions,
     note: NoteActions,
+    tell: ServerAction<TellCustomers>,
 ) -> impl IntoView {
     let IncidentView {
         detail,
@@ -235,7 +238,9 @@ fn incident_view(
         me,
         root_cause,
         timeline_text,
+        can_tell_customers,
     } = v;
+    let customers = customer_note_section(&detail, can_tell_customers, tell);
     let note_section = root_cause_section(
         detail.incident.id,
         root_cause,
@@ -311,6 +316,7 @@ fn incident_view(
             <section aria-labelledby="impact-h"><h2 id="impact-h">"Customer impact"</h2>
                 <div class="prose panel" inner_html=i.customer_impact_html.clone()></div></section>
         })}
+        {customers}
         <section aria-labelledby="cause-h">
             <h2 id="cause-h">"Caused by"</h2>
             {if detail.caused_by.is_empty() {
@@ -366,4 +372,62 @@ fn incident_view(
             }}
         </section>
     }
+}
+
+/// Once a resolved incident affected customers: the note that tells them,
+/// or that they were told.
+fn customer_note_section(
+    detail: &IncidentDetail,
+    can_tell: bool,
+    tell: ServerAction<TellCustomers>,
+) -> Option<AnyView> {
+    let i = &detail.incident;
+    if i.status != IncidentStatus::Resolved || i.customer_impact.trim().is_empty() {
+        return None;
+    }
+    if let Some(entry) = i.customer_entry_id {
+        return Some(
+            view! {
+                <section aria-labelledby="told-h" class="panel">
+                    <h2 id="told-h">"Customers were told"</h2>
+                    <p>"The note is a fix entry on the public site, for the customers who could see the change that caused it. "
+                        <a href=format!("/app/deploys/{}#entry-{entry}", i.fixed_by_deploy_id.unwrap_or_default())>"See the entry"</a></p>
+                </section>
+            }
+            .into_any(),
+        );
+    }
+    if !can_tell {
+        return None;
+    }
+    let id = i.id;
+    let title = RwSignal::new(String::new());
+    let body = RwSignal::new(String::new());
+    let announce = RwSignal::new(true);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        tell.dispatch(TellCustomers {
+            id,
+            title: title.get_untracked(),
+            body: body.get_untracked(),
+            announce: announce.get_untracked(),
+        });
+    };
+    Some(
+        view! {
+            <form class="stack panel" on:submit=submit aria-label="Tell customers">
+                <h2>"Tell customers"</h2>
+                <p class="muted">"Only this note reaches customers, as a fix entry of the deploy that fixed it, for the audience of the change that caused it. The root cause and the timeline stay internal."</p>
+                <label>"Title"<input type="text" name="title" required placeholder="Invoices show the right totals again"
+                    prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
+                <label>"What customers saw, and that it is fixed (Markdown)"<textarea rows="4" name="body"
+                    prop:value=move || body.get() on:input=move |ev| body.set(event_target_value(&ev))></textarea></label>
+                <label class="check"><input type="checkbox" name="announce" prop:checked=move || announce.get()
+                    on:change=move |ev| announce.set(event_target_checked(&ev))/>"Also email it to the subscribers who may read it"</label>
+                {action_error(tell.value())}
+                <div class="row-actions"><button type="submit" class="button primary" disabled=move || tell.pending().get()>"Tell customers"</button></div>
+            </form>
+        }
+        .into_any(),
+    )
 }

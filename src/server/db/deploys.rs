@@ -78,6 +78,22 @@ pub trait DeployStore: Send + Sync {
     async fn delete_entry(&self, id: i64) -> DbResult<()>;
 }
 
+/// Adds one entry after a deploy's others, inside `tx`.
+pub(super) async fn add_entry_in(
+    tx: &mut Tx,
+    deploy_id: i64,
+    entry: NewEntry,
+) -> DbResult<ChangeEntry> {
+    let position: i64 = sql("SELECT CAST(COALESCE(MAX(position) + 1, 0) AS BIGINT)
+                             FROM entries WHERE deploy_id = $1")
+    .bind(deploy_id)
+    .value(tx.conn())
+    .await?;
+    let mut added = insert_entries(tx, deploy_id, position, &[entry], Utc::now(), None).await?;
+    mark_shipped(tx.conn(), deploy_id).await?;
+    added.pop().ok_or(super::DbError::NotFound)
+}
+
 /// A deploy as the timeline lists it.
 pub(super) const DEPLOY: &str = "
     SELECT d.id, e.slug AS environment, d.version, d.commit_sha, d.status, d.started_at,
@@ -378,16 +394,9 @@ impl DeployStore for SqlStore {
 
     async fn add_entry(&self, deploy_id: i64, entry: NewEntry) -> DbResult<ChangeEntry> {
         let mut tx = self.begin().await?;
-        let position: i64 = sql("SELECT CAST(COALESCE(MAX(position) + 1, 0) AS BIGINT)
-                                 FROM entries WHERE deploy_id = $1")
-        .bind(deploy_id)
-        .value(tx.conn())
-        .await?;
-        let mut added =
-            insert_entries(&mut tx, deploy_id, position, &[entry], Utc::now(), None).await?;
-        mark_shipped(tx.conn(), deploy_id).await?;
+        let added = add_entry_in(&mut tx, deploy_id, entry).await?;
         tx.commit().await?;
-        added.pop().ok_or(super::DbError::NotFound)
+        Ok(added)
     }
 
     async fn update_entry(&self, id: i64, e: NewEntry) -> DbResult<ChangeEntry> {

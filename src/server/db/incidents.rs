@@ -3,7 +3,9 @@
 use super::releases::linked;
 use super::sql::sql;
 use super::{DbError, DbResult, SqlStore};
-use crate::model::{incident_number, DetectedBy, Incident, IncidentStatus, LinkedEntry, Severity};
+use crate::model::{
+    incident_number, ChangeEntry, DetectedBy, Incident, IncidentStatus, LinkedEntry, Severity,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -49,6 +51,14 @@ pub struct IncidentQuery {
 
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
+    /// Adds the customer-facing note of an incident, as an entry of
+    /// `deploy_id`; an incident that has one already is a conflict.
+    async fn add_customer_note(
+        &self,
+        incident_id: i64,
+        deploy_id: i64,
+        entry: super::NewEntry,
+    ) -> DbResult<ChangeEntry>;
     /// Files an incident with its causes; an alert group that already has an
     /// unresolved incident is a conflict.
     async fn create_incident(&self, new: NewIncident) -> DbResult<Incident>;
@@ -82,7 +92,8 @@ pub trait IncidentStore: Send + Sync {
 
 pub(super) const COLUMNS: &str = "i.id, i.title, i.severity, e.slug AS environment, i.detected_at,
     i.detected_by, i.customer_impact, i.customer_impact_html, i.status, i.mitigated_at,
-    i.resolved_at, i.fixed_by_deploy_id, i.created_by, i.created_at, i.updated_at";
+    i.resolved_at, i.fixed_by_deploy_id, i.customer_entry_id, i.created_by, i.created_at,
+    i.updated_at";
 
 pub(super) const FROM: &str = "incidents i JOIN environments e ON e.id = i.environment_id";
 
@@ -116,6 +127,32 @@ impl SqlStore {
 
 #[async_trait]
 impl IncidentStore for SqlStore {
+    async fn add_customer_note(
+        &self,
+        incident_id: i64,
+        deploy_id: i64,
+        entry: super::NewEntry,
+    ) -> DbResult<ChangeEntry> {
+        let mut tx = self.begin().await?;
+        let added = super::deploys::add_entry_in(&mut tx, deploy_id, entry).await?;
+        let noted = sql(
+            "UPDATE incidents SET customer_entry_id = $1, updated_at = $3
+             WHERE id = $2 AND customer_entry_id IS NULL",
+        )
+        .bind(added.id)
+        .bind(incident_id)
+        .bind(Utc::now())
+        .execute(tx.conn())
+        .await?;
+        if noted == 0 {
+            return Err(DbError::Conflict(
+                "Customers were already told about this incident.".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
     async fn create_incident(&self, new: NewIncident) -> DbResult<Incident> {
         let mut tx = self.begin().await?;
         let environment: Option<i64> = sql("SELECT id FROM environments WHERE slug = $1")

@@ -6,7 +6,8 @@ use super::extract::{list_param, ApiCaller, ApiJson, ApiPath, ApiQuery};
 use crate::model::*;
 use crate::server::error::{AppError, ErrorBody};
 use crate::server::service::incidents::{
-    self, AlertNotification, AlertOutcome, IncidentChange, IncidentInput,
+    self, AlertNotification, AlertOutcome, CustomerNote, CustomerNoteInput, IncidentChange,
+    IncidentInput,
 };
 use crate::server::service::root_causes::{self, HoleInput, NoteInput};
 use crate::server::state::AppState;
@@ -257,4 +258,39 @@ pub async fn holes(
     ApiCaller(_): ApiCaller,
 ) -> Result<Json<HolesReport>, AppError> {
     Ok(Json(root_causes::report(&state.db).await?))
+}
+
+/// Tell customers about a resolved incident that affected them: the note
+/// becomes a `fix` entry (with the audience of the entry that caused it) on
+/// the deploy that fixed it and, with `announce`, an emailed release.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/customer-note", params(("id" = String, Path, description = "`INC-12` or `12`")),
+    request_body = CustomerNoteInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Published (and announced)", body = CustomerNote),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Only PMs and admins tell customers", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Not resolved, no customer impact, no cause or fix recorded, or already told", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ))]
+pub async fn customer_note(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<CustomerNoteInput>,
+) -> Result<(StatusCode, Json<CustomerNote>), AppError> {
+    let note = incidents::customer_note(
+        &state.db,
+        &state.markdown,
+        state.config.host(),
+        &actor,
+        number(&id)?,
+        input,
+    )
+    .await?;
+    if note.campaign_id.is_some() {
+        state.engine.wake();
+    }
+    Ok((StatusCode::CREATED, Json(note)))
 }

@@ -76,6 +76,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/incidents/{id}/holes", post(incidents::add_hole))
         .route("/holes", get(incidents::holes))
+        .route(
+            "/incidents/{id}/customer-note",
+            post(incidents::customer_note),
+        )
         .route("/alerts", post(incidents::alerts))
         .route("/actions", get(actions::list).post(actions::create))
         .route("/actions/{id}", get(actions::get).patch(actions::update))

@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         super::incidents::create, super::incidents::list, super::incidents::get,
         super::incidents::update, super::incidents::alerts,
         super::incidents::root_cause, super::incidents::save_root_cause,
-        super::incidents::review_root_cause, super::incidents::add_hole, super::incidents::holes,
+        super::incidents::review_root_cause, super::incidents::add_hole, super::incidents::holes, super::incidents::customer_note,
         super::actions::create, super::actions::list, super::actions::get, super::actions::update,
         super::retros::list, super::retros::create, super::retros::settings, super::retros::save_settings,
         super::retros::get, super::retros::add_item, super::retros::change_item, super::retros::vote,

@@ -364,6 +364,14 @@ pub async fn change_status(
     Ok(detail)
 }
 
+/// One entry, checked and with its body rendered, ready to store.
+pub async fn checked_entry(md: &Markdown, input: EntryInput) -> Result<NewEntry, AppError> {
+    let mut new = [entry("entry", input)?];
+    render_bodies(md, &mut new, |_| "body".into()).await?;
+    let [new] = new;
+    Ok(new)
+}
+
 pub async fn add_entry(
     db: &Db,
     md: &Markdown,

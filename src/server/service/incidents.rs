@@ -713,3 +713,163 @@ mod tests {
         assert_eq!(alert_severity(&labels), Severity::Sev3);
     }
 }
+
+/// The customer-facing note a PM writes once an incident is resolved.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerNoteInput {
+    /// What customers read, e.g. "Invoices show the right totals again".
+    pub title: String,
+    /// Markdown: what customers saw and that it is fixed. Nothing internal.
+    #[serde(default)]
+    pub body: String,
+    /// Also email it to the subscribers who may read it (default: true).
+    #[serde(default = "yes")]
+    pub announce: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What telling customers made: the `fix` entry, and with an announcement
+/// its release and the campaign sending it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerNote {
+    pub entry: ChangeEntry,
+    pub release: Option<String>,
+    pub campaign_id: Option<i64>,
+}
+
+/// Tells customers about a resolved incident that affected them: the note
+/// becomes a `fix` entry of the deploy that fixed it, for the audience of
+/// the entry that caused it (so nobody reads of a change they never had),
+/// and, with `announce`, a release emailed at once to the subscribers who
+/// may read it. Only the note's own words reach customers.
+pub async fn customer_note(
+    db: &Db,
+    md: &Markdown,
+    host: &str,
+    actor: &Actor,
+    id: i64,
+    input: CustomerNoteInput,
+) -> Result<CustomerNote, AppError> {
+    actor.require(
+        actor.role.can_manage_releases(),
+        "tell customers about incidents",
+    )?;
+    let detail = get(db, id).await?;
+    let incident = &detail.incident;
+    if incident.status != IncidentStatus::Resolved {
+        return Err(AppError::conflict(format!(
+            "{} is not resolved yet: tell customers once it is fixed.",
+            incident.number
+        )));
+    }
+    if incident.customer_impact.trim().is_empty() {
+        return Err(AppError::conflict(format!(
+            "{} records no customer impact: there is nothing to tell customers.",
+            incident.number
+        )));
+    }
+    if incident.customer_entry_id.is_some() {
+        return Err(AppError::conflict(
+            "Customers were already told about this incident.",
+        ));
+    }
+    let cause = detail.caused_by.first().ok_or_else(|| {
+        AppError::conflict(
+            "Mark the entry that caused it first: the note goes to the customers who could see that change.",
+        )
+    })?;
+    let audience = cause.entry.audience.clone();
+    if audience == Audience::Internal {
+        return Err(AppError::conflict(
+            "The change that caused it was internal: no customer could see it.",
+        ));
+    }
+    let fix = match incident.fixed_by_deploy_id {
+        Some(d) => super::deploys::get(db, d).await?,
+        None => {
+            return Err(AppError::conflict(
+                "Set the deploy that fixed it first: the note is an entry of that deploy.",
+            ))
+        }
+    };
+    if fix.deploy.environment != PRODUCTION || fix.deploy.status != DeployStatus::Succeeded {
+        return Err(AppError::conflict(format!(
+            "The fixing deploy ({}) has not succeeded in production, so customers do not have the fix yet.",
+            fix.deploy.version
+        )));
+    }
+    let new = super::deploys::checked_entry(
+        md,
+        super::deploys::EntryInput {
+            title: input.title.clone(),
+            body: input.body.clone(),
+            kind: EntryKind::Fix,
+            audience: Some(audience.clone()),
+            risk: None,
+            component: cause.entry.component.clone(),
+            breaking: false,
+            links: vec![],
+        },
+    )
+    .await?;
+    let entry = db.add_customer_note(id, fix.deploy.id, new).await?;
+    tracing::info!(incident = %incident.number, entry = entry.id, by = %actor.label, "customers told of an incident");
+    let mut note = CustomerNote {
+        entry,
+        release: None,
+        campaign_id: None,
+    };
+    if input.announce {
+        let (release, campaign) = announce_note(
+            db,
+            md,
+            host,
+            actor,
+            incident,
+            &note.entry,
+            &audience,
+            &input,
+        )
+        .await?;
+        note.release = Some(release);
+        note.campaign_id = Some(campaign);
+    }
+    Ok(note)
+}
+
+/// Publishes the note as a release of its own and sends its announcement.
+#[allow(clippy::too_many_arguments)]
+async fn announce_note(
+    db: &Db,
+    md: &Markdown,
+    host: &str,
+    actor: &Actor,
+    incident: &Incident,
+    entry: &ChangeEntry,
+    audience: &Audience,
+    input: &CustomerNoteInput,
+) -> Result<(String, i64), AppError> {
+    use super::releases;
+    let release = releases::create(
+        db,
+        md,
+        actor,
+        &releases::ReleaseInput {
+            title: input.title.clone(),
+            slug: Some(format!("fix-{}", incident.number.to_lowercase())),
+            version_name: None,
+            narrative: input.body.clone(),
+            audience: Some(audience.clone()),
+        },
+    )
+    .await?;
+    let linked = releases::link(db, actor, &release.slug, &[entry.id], None, false).await?;
+    releases::publish(db, actor, &release.slug, linked.release.revision, false).await?;
+    let (campaign, _) = super::campaigns::create(db, actor, &release.slug).await?;
+    super::campaigns::send(db, host, actor, campaign.id, None).await?;
+    Ok((release.slug, campaign.id))
+}
