@@ -81,5 +81,40 @@ on_both_databases! {
         assert!(cohorts.iter().any(|c| c.slug == "beta" && !c.members.is_empty()));
         let unannounced = app.db().unannounced("production").await.unwrap();
         assert!(!unannounced.is_empty());
+
+        // The defects loop, fitted to those deploys.
+        assert!(summary.contains("Defects: 6 incidents"), "{summary}");
+        let incidents = app.api(Method::GET, "/api/v1/incidents?limit=50", Some(&token), None).await.json();
+        let incidents = incidents.as_array().unwrap_or_else(|| panic!("{incidents}")).clone();
+        assert_eq!(incidents.len(), 6);
+        assert_eq!(incidents.iter().filter(|i| i["status"] == "open").count(), 1, "the newest is still open: defects first");
+        let mut finals = 0;
+        for i in &incidents {
+            let d = app.api(Method::GET, &format!("/api/v1/incidents/{}", i["number"].as_str().unwrap()), Some(&token), None).await.json();
+            let cause = &d["caused_by"][0]["entry"];
+            assert!(cause.is_object(), "every incident names the entry that caused it: {d}");
+            assert!(d["caused_by"][0]["deployed_at"].as_str().unwrap() < i["detected_at"].as_str().unwrap(), "caused before detected");
+            if i["status"] == "resolved" {
+                assert!(d["fixed_by_deploy_id"].is_i64() && d["time_to_restore_seconds"].as_i64().unwrap() > 0, "{d}");
+            }
+            let note = app.api(Method::GET, &format!("/api/v1/incidents/{}/root-cause", i["number"].as_str().unwrap()), Some(&token), None).await.json();
+            if note["note"]["status"] == "final" {
+                finals += 1;
+                assert_ne!(note["note"]["reviewer"], note["note"]["author"]);
+            }
+        }
+        assert!(finals >= 3, "most notes are reviewed");
+        let holes = app.api(Method::GET, "/api/v1/holes", Some(&token), None).await.json();
+        assert!(!holes["open"].as_array().unwrap().is_empty());
+        assert!(holes["months"].as_array().unwrap().iter().map(|m| m["repaired"].as_i64().unwrap()).sum::<i64>() > 0, "{holes}");
+        let overdue = app.api(Method::GET, "/api/v1/actions?overdue=true", Some(&token), None).await.json();
+        assert!(!overdue.as_array().unwrap().is_empty(), "an action is overdue");
+        let retros = app.api(Method::GET, "/api/v1/retros", Some(&token), None).await.json();
+        let statuses: Vec<&str> = retros["retros"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["open", "closed", "closed"]);
+        let first = retros["retros"][2]["id"].as_i64().unwrap();
+        let retro = app.api(Method::GET, &format!("/api/v1/retros/{first}"), Some(&token), None).await.json();
+        assert!(retro["items"].as_array().unwrap().iter().any(|i| i["action_id"].is_i64()), "an item became an action");
+        assert!(retro["period"]["deploys"].as_i64().unwrap() > 0, "its period holds deploys: {}", retro["period"]);
     }
 }

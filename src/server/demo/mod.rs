@@ -1,8 +1,11 @@
 //! `shiplog demo`: realistic data for an empty database. By default about 30
 //! weeknight deploys over six weeks across staging and production, 150 entries
 //! of every kind, several people, a CI token, customer accounts, cohorts
-//! (among them `beta`) and a few releases. `--entries` and `--releases` scale it
+//! (among them `beta`) and a few releases, and the defects loop that fits
+//! them: incidents, root-cause notes, holes, actions and retros. `--entries` and `--releases` scale it
 //! up for benchmarks. Seeded, so every run makes the same data.
+
+mod defects;
 
 use crate::model::*;
 use crate::server::db::Db;
@@ -308,6 +311,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         deploy_count += 1;
     }
     let release_count = make_releases(db, &md, size.releases).await?;
+    let defects = defects::fill(db, &md).await?;
     let token = tokens::create(db, &Actor::system(), "demo-ci", "engineer")
         .await
         .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
@@ -317,12 +321,17 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("could not refresh the planner's statistics: {e}"))?;
     Ok(format!(
         "Demo data: {deploy_count} deploys with {} entries, {release_count} releases, {} accounts, {} cohorts; people created: {}.\n\
+         Defects: {} incidents with their root-cause notes, {} holes, {} actions, {} retros.\n\
          Sign in as admin@example.com (or pm@, eng@, viewer@example.com) with the password `{DEMO_PASSWORD}`.\n\
          CI token (engineer): {}",
         size.entries,
         ACCOUNTS.len(),
         COHORTS.len(),
         if created_people.is_empty() { "none (they existed)".to_string() } else { created_people.join(", ") },
+        defects.incidents,
+        defects.holes,
+        defects.actions,
+        defects.retros,
         token.secret
     ))
 }
