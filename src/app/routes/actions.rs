@@ -57,7 +57,9 @@ pub fn action_table(
                     <td>{due_cell(&a)}</td>
                     <td>{a.status.label()}
                         {a.evidence_deploy_id.map(|d| view! { " · "<a href=format!("/app/deploys/{d}")>"evidence"</a> })}
-                        {a.incident_id.map(|i| view! { " · "<a href=format!("/app/incidents/{i}")>{incident_number(i)}</a> })}</td>
+                        {a.incident_id.map(|i| view! { " · "<a href=format!("/app/incidents/{i}")>{incident_number(i)}</a> })}
+                        {a.hole_id.map(|_| view! { " · from a hole" })}
+                        {a.retro_id.map(|r| view! { " · "<a href=format!("/app/retros/{r}")>"from a retro"</a> })}</td>
                     <td class="row-actions">{controls}</td>
                 </tr>
             }
@@ -65,7 +67,7 @@ pub fn action_table(
         .collect_view();
     view! {
         <table class="table actions">
-            <thead><tr><th scope="col">"ActionItem"</th><th scope="col">"Type"</th><th scope="col">"Owner"</th><th scope="col">"Due"</th><th scope="col">"Status"</th><th scope="col"><span class="sr-only">"Change"</span></th></tr></thead>
+            <thead><tr><th scope="col">"Action"</th><th scope="col">"Type"</th><th scope="col">"Owner"</th><th scope="col">"Due"</th><th scope="col">"Status"</th><th scope="col"><span class="sr-only">"Change"</span></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
