@@ -8,6 +8,7 @@ mod audiences;
 mod auth;
 mod email;
 mod email_smtp;
+mod gates;
 mod hardening;
 mod incidents;
 mod mail;

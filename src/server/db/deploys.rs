@@ -47,6 +47,7 @@ pub struct NewDeploy {
     pub created_by: Option<String>,
     pub entries: Vec<NewEntry>,
     pub commits: Vec<NewCommit>,
+    pub build_id: Option<i64>,
 }
 
 /// One page of the timeline: newest first, strictly older than `before` (a deploy id).
@@ -236,8 +237,8 @@ impl DeployStore for SqlStore {
         .await?;
         let id: i64 = sql(
             "INSERT INTO deploys (environment_id, version, commit_sha, status, started_at,
-                finished_at, created_by, created_at)
-             VALUES ((SELECT id FROM environments WHERE slug = $1), $2, $3, $4, $5, $6, $7, $8)
+                finished_at, created_by, created_at, build_id)
+             VALUES ((SELECT id FROM environments WHERE slug = $1), $2, $3, $4, $5, $6, $7, $8, $9)
              RETURNING id",
         )
         .bind(&d.environment)
@@ -248,6 +249,7 @@ impl DeployStore for SqlStore {
         .bind(d.finished_at)
         .bind(&d.created_by)
         .bind(now)
+        .bind(d.build_id)
         .or_conflict(format!(
             "version `{}` has already been deployed to `{}`",
             d.version, d.environment

@@ -10,6 +10,7 @@ mod campaigns;
 mod changes;
 mod deploys;
 mod dialect;
+mod gates;
 mod incidents;
 mod people;
 mod postgres;
@@ -30,6 +31,7 @@ pub use audiences::AudienceStore;
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
+pub use gates::{BlockQuery, BuildEdit, GateStore, NewBlock, NewBuild};
 pub use incidents::{IncidentEdit, IncidentQuery, IncidentStore, NewIncident};
 pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
@@ -76,6 +78,7 @@ pub trait Store:
     + ActionStore
     + RootCauseStore
     + RetroStore
+    + GateStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

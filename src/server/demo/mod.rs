@@ -304,6 +304,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
                 finished_at: finished,
                 entries: Some(entries),
                 commits,
+                build_id: None,
             },
         )
         .await

@@ -6,6 +6,7 @@ pub mod audiences;
 pub mod deploys;
 pub mod email;
 pub mod extract;
+pub mod gates;
 pub mod incidents;
 pub mod openapi;
 pub mod releases;
@@ -83,6 +84,15 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", post(incidents::alerts))
         .route("/actions", get(actions::list).post(actions::create))
         .route("/actions/{id}", get(actions::get).patch(actions::update))
+        .route("/builds", get(gates::list_builds).post(gates::create_build))
+        .route("/builds/promotable", get(gates::promotable))
+        .route(
+            "/builds/{id}",
+            get(gates::get_build).patch(gates::update_build),
+        )
+        .route("/gate", get(gates::gate))
+        .route("/blocks", get(gates::list_blocks).post(gates::place_block))
+        .route("/blocks/{id}", axum::routing::delete(gates::lift_block))
         .route("/retros", get(retros::list).post(retros::create))
         .route(
             "/retros/settings",

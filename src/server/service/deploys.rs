@@ -30,8 +30,12 @@ pub struct DeployInput {
     pub finished_at: Option<DateTime<Utc>>,
     /// The changelog. When absent, entries are drafted from `commits`.
     pub entries: Option<Vec<EntryInput>>,
+    /// Default: the build's commits, when `build_id` names one.
     #[serde(default)]
     pub commits: Vec<CommitInput>,
+    /// The build this deploy ships (`POST /api/v1/builds`).
+    #[serde(default)]
+    pub build_id: Option<i64>,
 }
 
 /// One change entry as the API takes it.
@@ -171,6 +175,26 @@ pub async fn create(
     input: DeployInput,
 ) -> Result<DeployDetail, AppError> {
     actor.require(actor.role.can_write_deploys(), "record deploys")?;
+    let mut input = input;
+    if let Some(id) = input.build_id {
+        let build = db
+            .build(id)
+            .await?
+            .ok_or_else(|| AppError::invalid("build_id", format!("there is no build {id}")))?;
+        if input.commits.is_empty() {
+            input.commits = build
+                .commits
+                .into_iter()
+                .map(|c| CommitInput {
+                    sha: c.sha,
+                    message: c.message,
+                    author: c.author,
+                    authored_at: c.authored_at,
+                })
+                .collect();
+        }
+        input.commit = input.commit.or(Some(build.commit));
+    }
     let status = input.status.unwrap_or(DeployStatus::Started);
     let started_at = validate::timestamp("started_at", input.started_at.unwrap_or_else(Utc::now))?;
     if let Some(f) = input.finished_at {
@@ -264,6 +288,7 @@ pub async fn create(
         created_by: Some(actor.label.clone()),
         entries,
         commits,
+        build_id: input.build_id,
     };
     let detail = db.create_deploy(deploy).await?;
     tracing::info!(deploy = detail.deploy.id, environment = %detail.deploy.environment,

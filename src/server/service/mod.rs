@@ -8,6 +8,7 @@ pub mod changes;
 pub mod conventional;
 pub mod delivery;
 pub mod deploys;
+pub mod gates;
 pub mod incidents;
 pub mod releases;
 pub mod retros;

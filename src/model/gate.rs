@@ -1,0 +1,130 @@
+//! Deploying safely: the builds CI records, the blocks anyone may place, and
+//! the gate that says whether a build may go to an environment tonight.
+
+use super::deploy::string_enum;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+string_enum! {
+    /// Where a build is.
+    BuildStatus {
+        Running => "running", "Running";
+        Passed => "passed", "Passed";
+        Failed => "failed", "Failed";
+    }
+}
+
+/// A build's test counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TestCounts {
+    pub passed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+}
+
+/// One commit of a build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct BuildCommit {
+    pub sha: String,
+    pub message: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub authored_at: Option<DateTime<Utc>>,
+}
+
+/// A build CI recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Build {
+    pub id: i64,
+    pub version: String,
+    pub commit: String,
+    pub branch: String,
+    pub status: BuildStatus,
+    pub url: Option<String>,
+    pub commits: Vec<BuildCommit>,
+    pub tests: Option<TestCounts>,
+    /// The token or person that recorded it.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When it passed or failed.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+string_enum! {
+    /// Whether a block still holds.
+    BlockState {
+        Active => "active", "Active";
+        Expired => "expired", "Expired";
+        Lifted => "lifted", "Lifted";
+    }
+}
+
+/// A block on an environment: on all of it, on one entry's change, or on a
+/// component.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Block {
+    pub id: i64,
+    /// The environment's slug.
+    pub environment: String,
+    pub reason: String,
+    /// The entry whose change must not go further.
+    pub entry_id: Option<i64>,
+    pub entry_title: Option<String>,
+    /// The component nothing may touch.
+    pub component: Option<String>,
+    /// Who placed it: a person's email or a token's name.
+    pub placed_by: String,
+    pub placed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub lifted_by: Option<String>,
+    pub lifted_at: Option<DateTime<Utc>>,
+    /// Why it was lifted.
+    pub lift_note: Option<String>,
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    pub state: Option<BlockState>,
+}
+
+impl Block {
+    /// Fills in its state as of `now`.
+    pub fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.state = Some(if self.lifted_at.is_some() {
+            BlockState::Lifted
+        } else if self.expires_at <= now {
+            BlockState::Expired
+        } else {
+            BlockState::Active
+        });
+        self
+    }
+
+    /// What it blocks, for people.
+    pub fn scope(&self) -> String {
+        match (&self.entry_title, &self.component) {
+            (Some(title), _) => format!("the change “{title}”"),
+            (None, Some(c)) => format!("component {c}"),
+            (None, None) => format!("every deploy to {}", self.environment),
+        }
+    }
+}
+
+/// Whether a build (or any) may go to an environment now, and why not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Gate {
+    pub environment: String,
+    pub build: Option<i64>,
+    pub open: bool,
+    /// Every reason it is closed, for people.
+    pub reasons: Vec<String>,
+    /// The blocks that hold now.
+    pub blocks: Vec<Block>,
+}
