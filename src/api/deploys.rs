@@ -14,6 +14,8 @@ pub struct Timeline {
     pub deploys: Vec<Deploy>,
     pub next_before: Option<i64>,
     pub environments: Vec<String>,
+    /// Each environment's gate now, production first.
+    pub gates: Vec<Gate>,
 }
 
 #[server(prefix = "/fn", endpoint = "timeline")]
@@ -24,11 +26,13 @@ pub async fn load_timeline(
     use crate::server::service::deploys;
     let (state, _, _) = ctx::signed_in().await?;
     let page = deploys::list(&state.db, environment, Some(deploys::DEFAULT_PAGE), before).await?;
+    let environments = deploys::environments(&state.db).await?;
     Ok(Timeline {
         open_incidents: crate::server::service::incidents::unresolved(&state.db).await?,
         deploys: page.deploys,
         next_before: page.next_before,
-        environments: deploys::environments(&state.db).await?,
+        gates: crate::server::service::gates::gates(&state.db, &environments).await?,
+        environments,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod audiences;
 pub mod auth;
 pub mod deploys;
 pub mod email;
+pub mod gates;
 pub mod holes;
 pub mod incidents;
 pub mod people;

@@ -5,6 +5,7 @@
 
 use super::action::ActionItem;
 use super::deploy::{string_enum, Deploy};
+use super::gate::Block;
 use super::incident::Incident;
 use super::root_cause::{NoteStatus, RootCauseCategory};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -134,6 +135,8 @@ pub struct RetroPeriodSummary {
     pub failed_deploys: Vec<Deploy>,
     /// Incidents detected in the period, with their root causes.
     pub incidents: Vec<RetroIncident>,
+    /// Deploys blocked in the period: every block placed, lifted or not.
+    pub blocks: Vec<Block>,
 }
 
 /// A retro with everything its page shows, as one reader sees it.

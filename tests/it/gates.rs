@@ -182,3 +182,31 @@ on_both_databases! {
         assert_eq!(unknown.json()["error"]["field"], "build_id");
     }
 }
+
+on_both_databases! {
+    async fn the_team_blocks_from_the_home_page_and_sees_the_history(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        app.record_deploy(&eng, json!({"environment": "production", "version": "p1", "status": "succeeded",
+            "entries": [{"title": "Something", "kind": "fix"}]})).await;
+        let home = app.get("/app").await.text();
+        assert!(home.contains("Tonight&#x27;s deploy") || home.contains("Tonight's deploy"), "the gate panel is on the home page");
+        assert!(home.contains("Gate open"));
+        let empty = app.call("place_block", &[("environment", "production"), ("reason", ""), ("component", "")]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", empty.text());
+        let placed = app.call("place_block", &[("environment", "production"), ("reason", "Database migration running"), ("component", "")]).await;
+        assert_eq!(placed.status, StatusCode::OK, "{}", placed.text());
+        let home = app.get("/app").await.text();
+        assert!(home.contains("Gate closed") && home.contains("Database migration running"), "closed, with the reason");
+        let blocks = app.api(Method::GET, "/api/v1/blocks", Some(&eng), None).await.json();
+        let id = blocks[0]["id"].as_i64().unwrap().to_string();
+        assert_eq!(blocks[0]["placed_by"], "admin@example.com");
+        let page = app.get("/app/blocks").await.text();
+        assert!(page.contains("Database migration running") && page.contains("Holding"));
+        let lifted = app.call("lift_block", &[("id", &id), ("note", "Migration done")]).await;
+        assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text());
+        let page = app.get("/app/blocks").await.text();
+        assert!(page.contains("Lifted") && page.contains("Migration done"), "the lift is in the history");
+        assert!(app.get("/app").await.text().contains("Gate open"));
+    }
+}

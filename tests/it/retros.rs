@@ -54,6 +54,9 @@ on_both_databases! {
             "summary": "A config flag flipped the pool size.", "category": "config"}))).await;
         assert_eq!(note.status, StatusCode::OK, "{}", note.text());
 
+        let block = app.api(Method::POST, "/api/v1/blocks", Some(&viewer), Some(json!({"environment": "production",
+            "reason": "Payments provider maintenance"}))).await;
+        assert_eq!(block.status, StatusCode::CREATED, "{}", block.text());
         let refused = app.api(Method::POST, "/api/v1/retros", Some(&viewer), Some(json!({}))).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         let r = app.api(Method::POST, "/api/v1/retros", Some(&eng), Some(json!({}))).await;
@@ -73,6 +76,7 @@ on_both_databases! {
         assert_eq!(incidents[0]["incident"]["number"], number.as_str());
         assert_eq!(incidents[0]["root_cause_category"], "config");
         assert_eq!(incidents[0]["root_cause_summary"], "A config flag flipped the pool size.");
+        assert_eq!(retro["period"]["blocks"][0]["reason"], "Payments provider maintenance", "blocks of the period");
 
         let again = app.api(Method::POST, "/api/v1/retros", Some(&eng), Some(json!({}))).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());

@@ -33,9 +33,10 @@ pub fn TimelinePage() -> impl IntoView {
             .get("before")
             .and_then(|b| b.parse::<i64>().ok())
     };
+    let block = crate::app::routes::blocks::BlockForm::new();
     let data = Resource::new(
-        move || (environment(), before()),
-        |(env, before)| load_timeline(env, before),
+        move || (environment(), before(), block.place.version().get()),
+        |(env, before, _)| load_timeline(env, before),
     );
 
     view! {
@@ -80,6 +81,7 @@ pub fn TimelinePage() -> impl IntoView {
                             let empty = t.deploys.is_empty();
                             view! {
                                 <OpenIncidents incidents=t.open_incidents.clone()/>
+                                {crate::app::routes::blocks::gate_panel(t.gates.clone(), block)}
                                 <nav class="tabs" aria-label="Environments">{tabs}</nav>
                                 {if empty {
                                     view! { <p class="empty">"No deploys yet. Record one from CI with "<code>"POST /api/v1/deploys"</code>" (see the README) or run "<code>"shiplog demo"</code>"."</p> }.into_any()

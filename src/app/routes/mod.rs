@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod audiences;
+pub mod blocks;
 pub mod campaigns;
 pub mod deploy;
 pub mod deploys;

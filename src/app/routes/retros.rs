@@ -371,6 +371,17 @@ fn retro_head(
             }
         })
         .collect_view();
+    let blocks = d
+        .period
+        .blocks
+        .iter()
+        .map(|b| {
+            let lifted = b.lifted_at.map(|t| format!(" · lifted {} by {}: {}", when(&t), b.lifted_by.clone().unwrap_or_default(), b.lift_note.clone().unwrap_or_default()));
+            view! {
+                <li>{format!("{} blocked {} on {}: {}", b.placed_by, b.scope(), when(&b.placed_at), b.reason)}{lifted}</li>
+            }
+        })
+        .collect_view();
     let print = move |_| {
         #[cfg(feature = "hydrate")]
         {
@@ -405,10 +416,11 @@ fn retro_head(
         </section>
         <section aria-labelledby="period-h">
             <h2 id="period-h">"The period"</h2>
-            <p>{format!("{} deploys, {} of them to production; {} failed or rolled back; {} incidents.",
-                d.period.deploys, d.period.production_deploys, d.period.failed_deploys.len(), d.period.incidents.len())}</p>
+            <p>{format!("{} deploys, {} of them to production; {} failed or rolled back; {} incidents; {} blocks.",
+                d.period.deploys, d.period.production_deploys, d.period.failed_deploys.len(), d.period.incidents.len(), d.period.blocks.len())}</p>
             {(!d.period.failed_deploys.is_empty()).then(|| view! { <h3>"Failed and rolled back"</h3><ul>{failed}</ul> })}
             {(!d.period.incidents.is_empty()).then(|| view! { <h3>"Incidents"</h3><ul>{incidents}</ul> })}
+            {(!d.period.blocks.is_empty()).then(|| view! { <h3>"Blocks"</h3><ul>{blocks}</ul> })}
         </section>
         <h2 id="board-h">"Board"</h2>
         {open.then(|| add_form(id, adding))}

@@ -42,6 +42,8 @@ pub struct BlockQuery {
     pub environment: Option<String>,
     /// Only blocks that hold at this time.
     pub holding_at: Option<DateTime<Utc>>,
+    /// Only blocks placed in `[from, until)`.
+    pub placed_in: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub limit: i64,
 }
 
@@ -284,6 +286,13 @@ impl GateStore for SqlStore {
             filter.push(format!(
                 "b.lifted_at IS NULL AND b.expires_at > {}",
                 params.add(at)
+            ));
+        }
+        if let Some((from, until)) = q.placed_in {
+            filter.push(format!(
+                "b.placed_at >= {} AND b.placed_at < {}",
+                params.add(from),
+                params.add(until)
             ));
         }
         let limit = params.add(q.limit);

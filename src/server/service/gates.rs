@@ -312,6 +312,7 @@ pub async fn blocks(
         .list_blocks(&BlockQuery {
             environment: environment.map(str::to_string),
             holding_at: holding.then(Utc::now),
+            placed_in: None,
             limit: 500,
         })
         .await?)
@@ -404,6 +405,17 @@ pub async fn gate(db: &Db, environment: &str, build: Option<i64>) -> Result<Gate
         reasons,
         blocks: applying,
     })
+}
+
+/// Every environment's gate for any deploy, production first.
+pub async fn gates(db: &Db, environments: &[String]) -> Result<Vec<Gate>, AppError> {
+    let mut environments = environments.to_vec();
+    environments.sort_by_key(|e| (e != PRODUCTION, e.clone()));
+    let mut all = Vec::with_capacity(environments.len());
+    for env in environments {
+        all.push(gate(db, &env, None).await?);
+    }
+    Ok(all)
 }
 
 /// The newest passed build the gate lets through to `environment` and that

@@ -234,6 +234,13 @@ pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<RetroDetail, AppErro
             incident,
         });
     }
+    let blocks = db
+        .list_blocks(&crate::server::db::BlockQuery {
+            placed_in: Some((from, until)),
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
     let reviews = db.retro_reviews(id).await?;
     // An open retro reviews every action open when it opened; a closed one
     // shows what it decided.
@@ -259,6 +266,7 @@ pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<RetroDetail, AppErro
             production_deploys: rows.production_deploys,
             failed_deploys: rows.failed_deploys,
             incidents,
+            blocks,
         },
         actions_to_review,
         reviews,
