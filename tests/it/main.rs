@@ -12,6 +12,7 @@ mod gates;
 mod hardening;
 mod incidents;
 mod mail;
+mod metrics;
 mod people;
 mod public;
 mod releases;

@@ -12,6 +12,7 @@ mod deploys;
 mod dialect;
 mod gates;
 mod incidents;
+mod metrics;
 mod people;
 mod postgres;
 mod releases;
@@ -33,6 +34,7 @@ pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
 pub use gates::{BlockQuery, BuildEdit, GateStore, NewBlock, NewBuild};
 pub use incidents::{IncidentEdit, IncidentQuery, IncidentStore, NewIncident};
+pub use metrics::{DoraDeploy, MetricsStore};
 pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
@@ -79,6 +81,7 @@ pub trait Store:
     + RootCauseStore
     + RetroStore
     + GateStore
+    + MetricsStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

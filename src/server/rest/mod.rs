@@ -8,6 +8,7 @@ pub mod email;
 pub mod extract;
 pub mod gates;
 pub mod incidents;
+pub mod metrics;
 pub mod openapi;
 pub mod releases;
 pub mod retros;
@@ -91,6 +92,7 @@ pub fn router() -> Router<AppState> {
             get(gates::get_build).patch(gates::update_build),
         )
         .route("/gate", get(gates::gate))
+        .route("/metrics/dora", get(metrics::dora))
         .route("/blocks", get(gates::list_blocks).post(gates::place_block))
         .route("/blocks/{id}", axum::routing::delete(gates::lift_block))
         .route("/retros", get(retros::list).post(retros::create))

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         super::actions::create, super::actions::list, super::actions::get, super::actions::update,
         super::gates::create_build, super::gates::list_builds, super::gates::get_build,
         super::gates::update_build, super::gates::promotable, super::gates::gate,
+        super::metrics::dora,
         super::gates::place_block, super::gates::list_blocks, super::gates::lift_block,
         super::retros::list, super::retros::create, super::retros::settings, super::retros::save_settings,
         super::retros::get, super::retros::add_item, super::retros::change_item, super::retros::vote,

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod deploys;
 pub mod gates;
 pub mod incidents;
+pub mod metrics;
 pub mod releases;
 pub mod retros;
 pub mod root_causes;
