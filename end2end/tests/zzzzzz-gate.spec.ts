@@ -82,3 +82,28 @@ test('G1. a viewer blocks tonight\'s deploy from the home page and an engineer s
     await guestContext.close();
   }
 });
+
+test('G2. the metrics page renders its charts with JavaScript off', async ({ browser, baseURL }) => {
+  const dialogs: string[] = [];
+  const errors: string[] = [];
+  const admin = await signedIn(browser, baseURL, ADMIN.email, dialogs, errors);
+  const state = await admin.context().storageState();
+  await admin.context().close();
+  const context = await browser.newContext({ baseURL, javaScriptEnabled: false, storageState: state });
+  try {
+    const page = await context.newPage();
+    const response = await page.goto('/app/metrics');
+    expect(response?.status()).toBe(200);
+    await expect(page.getByRole('heading', { name: 'Delivery metrics', level: 1 })).toBeVisible();
+    await expect(page.locator('svg[data-chart]')).toHaveCount(4);
+    await expect(page.locator('svg[data-chart="deploys"] rect.chart-bar').first()).toBeVisible();
+    await expect(page.getByRole('table', { name: 'Delivery metrics week by week' })).toBeVisible();
+    // The window form is a plain GET: it works without JavaScript too.
+    await page.getByLabel('From').fill('2026-01-01');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect(page).toHaveURL(/from=2026-01-01/);
+    await expect(page.locator('svg[data-chart]')).toHaveCount(4);
+  } finally {
+    await context.close();
+  }
+});

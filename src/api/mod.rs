@@ -9,6 +9,7 @@ pub mod email;
 pub mod gates;
 pub mod holes;
 pub mod incidents;
+pub mod metrics;
 pub mod people;
 pub mod releases;
 pub mod retros;

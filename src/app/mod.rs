@@ -85,6 +85,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/actions") view=routes::actions::ActionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/holes") view=routes::holes::HolesPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/blocks") view=routes::blocks::BlocksPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/metrics") view=routes::metrics::MetricsPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/retros") view=routes::retros::RetrosPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/retros/:id") view=routes::retros::RetroPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/people") view=routes::people::PeoplePage ssr=SsrMode::Async/>

@@ -137,6 +137,20 @@ pub struct RetroPeriodSummary {
     pub incidents: Vec<RetroIncident>,
     /// Deploys blocked in the period: every block placed, lifted or not.
     pub blocks: Vec<Block>,
+    /// The period's DORA numbers for production.
+    pub dora: PeriodDora,
+}
+
+/// The DORA numbers of a retro's period, for production (see
+/// `GET /api/v1/metrics/dora`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PeriodDora {
+    pub deployment_frequency_per_day: f64,
+    pub lead_time_median_hours: Option<f64>,
+    pub change_failure_rate: Option<f64>,
+    pub time_to_restore_median_hours: Option<f64>,
+    pub rework_rate: Option<f64>,
 }
 
 /// A retro with everything its page shows, as one reader sees it.

@@ -121,6 +121,10 @@ pub fn router(state: AppState) -> Router {
             "/app/subscribers/export.csv",
             get(crate::server::downloads::subscribers_csv),
         )
+        .route(
+            "/app/metrics/dora.csv",
+            get(crate::server::downloads::dora_csv),
+        )
         .merge(public::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();

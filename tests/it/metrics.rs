@@ -82,3 +82,34 @@ on_both_databases! {
         assert_eq!(app.api(Method::GET, "/api/v1/metrics/dora", None, None).await.status, StatusCode::UNAUTHORIZED);
     }
 }
+
+on_both_databases! {
+    async fn the_metrics_page_charts_weeks_and_exports_them(app) {
+        app.setup_admin().await;
+        let eng = app.token("engineer").await;
+        let finished = at(3, 21, 0);
+        app.record_deploy(&eng, json!({"environment": "production", "version": "w1", "status": "succeeded",
+            "started_at": (finished - TimeDelta::minutes(5)).to_rfc3339(), "finished_at": finished.to_rfc3339(),
+            "commits": [{"sha": sha(9), "message": "fix: x", "authored_at": (finished - TimeDelta::hours(6)).to_rfc3339()}],
+            "entries": [{"title": "x", "kind": "fix"}]})).await;
+        let from = (Utc::now().date_naive() - TimeDelta::days(27)).to_string();
+        let to = Utc::now().date_naive().to_string();
+        let page = app.get(&format!("/app/metrics?environment=production&from={from}&to={to}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let text = page.text();
+        assert_eq!(text.matches("<svg data-chart=").count(), 4, "four weekly charts drawn on the server");
+        assert!(text.contains("aria-label=\"Delivery metrics week by week\""), "with the table beneath");
+        assert!(text.contains("6.0 h"), "the lead time is shown");
+        let csv = app.get(&format!("/app/metrics/dora.csv?environment=production&from={from}&to={to}")).await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert_eq!(csv.headers.get("content-type").unwrap(), "text/csv; charset=utf-8");
+        let body = csv.text();
+        let lines: Vec<&str> = body.lines().collect();
+        assert!(lines[0].starts_with("week_start,deploys,deployment_frequency_per_day,lead_time_median_hours"));
+        assert!(lines.len() >= 5, "a row per week: {body}");
+        assert_eq!(lines.iter().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<i64>().unwrap()).sum::<i64>(), 1);
+        assert!(body.contains(",6.000,"), "{body}");
+        let bad = app.get("/app/metrics?from=2026-13-01").await;
+        assert!(bad.text().contains("use a date like"), "a bad date says so on the page");
+    }
+}

@@ -77,6 +77,8 @@ on_both_databases! {
         assert_eq!(incidents[0]["root_cause_category"], "config");
         assert_eq!(incidents[0]["root_cause_summary"], "A config flag flipped the pool size.");
         assert_eq!(retro["period"]["blocks"][0]["reason"], "Payments provider maintenance", "blocks of the period");
+        assert_eq!(retro["period"]["dora"]["deployment_frequency_per_day"], 1.0 / 7.0, "one succeeded production deploy in 7 days");
+        assert_eq!(retro["period"]["dora"]["change_failure_rate"], 0.5, "of two finished, one was rolled back... {}", retro["period"]["dora"]);
 
         let again = app.api(Method::POST, "/api/v1/retros", Some(&eng), Some(json!({}))).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());

@@ -27,6 +27,7 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                             {role.map(|_| view! { <A href="/app/actions">"Actions"</A> })}
                             {role.map(|_| view! { <A href="/app/holes">"Holes"</A> })}
                             {role.map(|_| view! { <A href="/app/blocks">"Blocks"</A> })}
+                            {role.map(|_| view! { <A href="/app/metrics">"Metrics"</A> })}
                             {role.map(|_| view! { <A href="/app/retros">"Retros"</A> })}
                             {manages.then(|| view! { <A href="/app/releases">"Releases"</A> })}
                             {role.map(|_| view! { <A href="/app/unannounced">"Not announced"</A> })}

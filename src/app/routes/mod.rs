@@ -10,6 +10,7 @@ pub mod holes;
 pub mod incidents;
 pub mod invite;
 pub mod login;
+pub mod metrics;
 pub mod people;
 pub mod release;
 pub mod releases;

@@ -295,6 +295,22 @@ fn add_form(id: i64, f: AddForm) -> impl IntoView {
     }
 }
 
+fn dora_text(d: &PeriodDora) -> String {
+    let hours = |v: Option<f64>| v.map(|h| format!("{h:.1} h")).unwrap_or_else(|| "—".into());
+    let share = |v: Option<f64>| {
+        v.map(|x| format!("{:.0} %", x * 100.0))
+            .unwrap_or_else(|| "—".into())
+    };
+    format!(
+        "{:.2} deploys a day; lead time {}; change failure rate {}; time to restore {}; rework rate {}.",
+        d.deployment_frequency_per_day,
+        hours(d.lead_time_median_hours),
+        share(d.change_failure_rate),
+        hours(d.time_to_restore_median_hours),
+        share(d.rework_rate)
+    )
+}
+
 fn retro_head(
     v: RetroView,
     review: ServerAction<ReviewRetroAction>,
@@ -421,6 +437,8 @@ fn retro_head(
             {(!d.period.failed_deploys.is_empty()).then(|| view! { <h3>"Failed and rolled back"</h3><ul>{failed}</ul> })}
             {(!d.period.incidents.is_empty()).then(|| view! { <h3>"Incidents"</h3><ul>{incidents}</ul> })}
             {(!d.period.blocks.is_empty()).then(|| view! { <h3>"Blocks"</h3><ul>{blocks}</ul> })}
+            <h3>"Delivery (production)"</h3>
+            <p data-testid="retro-dora">{dora_text(&d.period.dora)}" "<a href=format!("/app/metrics?from={}&to={}", r.period_start, r.period_end)>"Metrics"</a></p>
         </section>
         <h2 id="board-h">"Board"</h2>
         {open.then(|| add_form(id, adding))}

@@ -241,6 +241,7 @@ pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<RetroDetail, AppErro
             ..Default::default()
         })
         .await?;
+    let dora = super::metrics::dora(db, PRODUCTION, retro.period_start, retro.period_end).await?;
     let reviews = db.retro_reviews(id).await?;
     // An open retro reviews every action open when it opened; a closed one
     // shows what it decided.
@@ -267,6 +268,13 @@ pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<RetroDetail, AppErro
             failed_deploys: rows.failed_deploys,
             incidents,
             blocks,
+            dora: PeriodDora {
+                deployment_frequency_per_day: dora.deployment_frequency_per_day,
+                lead_time_median_hours: dora.lead_time_hours.median,
+                change_failure_rate: dora.change_failure_rate,
+                time_to_restore_median_hours: dora.time_to_restore_hours.median,
+                rework_rate: dora.rework_rate,
+            },
         },
         actions_to_review,
         reviews,
