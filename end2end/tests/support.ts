@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import { expect, type Browser, type Page } from '@playwright/test';
 
 // Helpers shared by the spec files. Not a spec file itself (Playwright only
 // runs *.spec.ts / *.test.ts), so importing it runs no tests. It holds no state:
@@ -81,4 +81,27 @@ export function watch(
     else void dialog.dismiss();
   });
   page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
+}
+
+/**
+ * A new browser context signed in as `email` (with PASSWORD), its page
+ * watched into `dialogs` and `errors`. Close it with `page.context().close()`.
+ */
+export async function signedIn(
+  browser: Browser,
+  baseURL: string | undefined,
+  email: string,
+  dialogs: string[],
+  errors: string[],
+): Promise<Page> {
+  const context = await browser.newContext({ baseURL });
+  await context.addInitScript(hydrationProbe);
+  const page = await context.newPage();
+  watch(page, dialogs, errors);
+  await gotoHydrated(page, '/login');
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/app$/);
+  return page;
 }

@@ -1,5 +1,5 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
-import { ADMIN, PASSWORD, gotoHydrated, hydrationProbe, watch } from './support';
+import { expect, test, type Page } from '@playwright/test';
+import { ADMIN, gotoHydrated, signedIn } from './support';
 
 // Two people in one retro at once: each sees the other's items and votes
 // appear without reloading; the facilitator makes an action of an item and
@@ -8,19 +8,6 @@ import { ADMIN, PASSWORD, gotoHydrated, hydrationProbe, watch } from './support'
 
 const DANA = 'dana@example.com';
 const run = Date.now().toString(36);
-
-async function signedIn(browser: Browser, baseURL: string | undefined, email: string, dialogs: string[], errors: string[]) {
-  const context = await browser.newContext({ baseURL });
-  await context.addInitScript(hydrationProbe);
-  const page = await context.newPage();
-  watch(page, dialogs, errors);
-  await gotoHydrated(page, '/login');
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/app$/);
-  return page;
-}
 
 function column(page: Page, name: string) {
   return page.getByRole('region', { name, exact: true });

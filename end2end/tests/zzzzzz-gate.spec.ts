@@ -1,5 +1,5 @@
-import { expect, test, type Browser } from '@playwright/test';
-import { ADMIN, PASSWORD, gotoHydrated, hydrationProbe, watch } from './support';
+import { expect, test } from '@playwright/test';
+import { ADMIN, PASSWORD, gotoHydrated, hydrationProbe, signedIn, watch } from './support';
 
 // Anyone can block tonight's deploy: an admin invites a viewer, the viewer
 // blocks from the home page, and an engineer sees the gate closed with the
@@ -9,19 +9,6 @@ import { ADMIN, PASSWORD, gotoHydrated, hydrationProbe, watch } from './support'
 const VIEWER = { name: 'Vera Viewer', email: 'vera@example.com' };
 const DANA = 'dana@example.com';
 const run = Date.now().toString(36);
-
-async function signedIn(browser: Browser, baseURL: string | undefined, email: string, dialogs: string[], errors: string[]) {
-  const context = await browser.newContext({ baseURL });
-  await context.addInitScript(hydrationProbe);
-  const page = await context.newPage();
-  watch(page, dialogs, errors);
-  await gotoHydrated(page, '/login');
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/app$/);
-  return page;
-}
 
 test('G1. a viewer blocks tonight\'s deploy from the home page and an engineer sees the gate closed', async ({ browser, baseURL }) => {
   const dialogs: string[] = [];

@@ -182,16 +182,7 @@ pub async fn create(
             .await?
             .ok_or_else(|| AppError::invalid("build_id", format!("there is no build {id}")))?;
         if input.commits.is_empty() {
-            input.commits = build
-                .commits
-                .into_iter()
-                .map(|c| CommitInput {
-                    sha: c.sha,
-                    message: c.message,
-                    author: c.author,
-                    authored_at: c.authored_at,
-                })
-                .collect();
+            input.commits = build.commits.into_iter().map(CommitInput::from).collect();
         }
         input.commit = input.commit.or(Some(build.commit));
     }
@@ -222,33 +213,7 @@ pub async fn create(
             format!("at most {MAX_COMMITS} commits per deploy"),
         ));
     }
-    let commits = input
-        .commits
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let field = format!("commits[{i}]");
-            let message = c.message.trim().to_string();
-            if message.is_empty() {
-                return Err(AppError::invalid(
-                    format!("{field}.message"),
-                    "the commit message is required",
-                ));
-            }
-            Ok(NewCommit {
-                sha: validate::commit_sha(&format!("{field}.sha"), &c.sha)?,
-                message,
-                author: c
-                    .author
-                    .map(|a| a.trim().to_string())
-                    .filter(|a| !a.is_empty()),
-                authored_at: c
-                    .authored_at
-                    .map(|t| validate::timestamp(&format!("{field}.authored_at"), t))
-                    .transpose()?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let commits = checked_commits(input.commits)?;
     let drafted = input.entries.is_none();
     let mut entries = match input.entries {
         Some(entries) => {
@@ -387,6 +352,48 @@ pub async fn change_status(
     super::incidents::note_fixes(db, &detail).await?;
     super::actions::note_closes(db, &detail).await?;
     Ok(detail)
+}
+
+impl From<BuildCommit> for CommitInput {
+    fn from(c: BuildCommit) -> Self {
+        CommitInput {
+            sha: c.sha,
+            message: c.message,
+            author: c.author,
+            authored_at: c.authored_at,
+        }
+    }
+}
+
+/// Commits as the API takes them (a deploy's or a build's), checked: each
+/// error names `commits[i].<field>`.
+pub fn checked_commits(commits: Vec<CommitInput>) -> Result<Vec<NewCommit>, AppError> {
+    commits
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let field = format!("commits[{i}]");
+            let message = c.message.trim().to_string();
+            if message.is_empty() {
+                return Err(AppError::invalid(
+                    format!("{field}.message"),
+                    "the commit message is required",
+                ));
+            }
+            Ok(NewCommit {
+                sha: validate::commit_sha(&format!("{field}.sha"), &c.sha)?,
+                message,
+                author: c
+                    .author
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty()),
+                authored_at: c
+                    .authored_at
+                    .map(|t| validate::timestamp(&format!("{field}.authored_at"), t))
+                    .transpose()?,
+            })
+        })
+        .collect()
 }
 
 /// One entry, checked and with its body rendered, ready to store.

@@ -72,29 +72,21 @@ pub async fn create_build(db: &Db, actor: &Actor, input: BuildInput) -> Result<B
             format!("at most {MAX_COMMITS} commits per build"),
         ));
     }
-    let mut commits = Vec::with_capacity(input.commits.len());
-    for (i, c) in input.commits.into_iter().enumerate() {
-        let field = format!("commits[{i}]");
-        let message = c.message.trim().to_string();
-        if message.is_empty() {
-            return Err(AppError::invalid(
-                format!("{field}.message"),
-                "the commit message is required",
-            ));
-        }
-        commits.push(BuildCommit {
-            sha: validate::commit_sha(&format!("{field}.sha"), &c.sha)?,
-            message,
-            author: c
-                .author
-                .map(|a| a.trim().to_string())
-                .filter(|a| !a.is_empty()),
-            authored_at: c
-                .authored_at
-                .map(|t| validate::timestamp(&format!("{field}.authored_at"), t))
-                .transpose()?,
-        });
-    }
+    let commits = super::deploys::checked_commits(
+        input
+            .commits
+            .into_iter()
+            .map(super::deploys::CommitInput::from)
+            .collect(),
+    )?
+    .into_iter()
+    .map(|c| BuildCommit {
+        sha: c.sha,
+        message: c.message,
+        author: c.author,
+        authored_at: c.authored_at,
+    })
+    .collect();
     let branch = validate::title("branch", &input.branch)?;
     let build = db
         .create_build(NewBuild {
