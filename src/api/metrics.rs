@@ -42,17 +42,9 @@ pub async fn load_metrics(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<MetricsView, FnError> {
-    use crate::server::error::AppError;
-    use crate::server::service::{deploys, metrics};
+    use crate::server::service::{deploys, metrics, validate};
     let (state, _, _) = ctx::signed_in().await?;
-    let day = |field: &str, v: Option<String>| -> Result<Option<NaiveDate>, AppError> {
-        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| AppError::invalid(field, "use a date like 2026-11-26")),
-        }
-    };
+    let day = |field: &str, v: Option<String>| validate::day(field, v.as_deref().unwrap_or(""));
     let (from, to) = metrics::days(day("from", from)?, day("to", to)?)?;
     let environment = environment
         .filter(|e| !e.trim().is_empty())

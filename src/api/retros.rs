@@ -41,22 +41,13 @@ pub async fn create_retro(
     period_start: String,
     period_end: String,
 ) -> Result<i64, FnError> {
-    use crate::server::error::AppError;
     use crate::server::service::retros::{self, RetroInput};
+    use crate::server::service::validate;
     let (state, _, actor) = ctx::signed_in().await?;
-    let day = |field: &str, raw: &str| -> Result<Option<NaiveDate>, AppError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| AppError::invalid(field, "choose a day"))
-    };
     let input = RetroInput {
         title: Some(title),
-        period_start: day("period_start", &period_start)?,
-        period_end: day("period_end", &period_end)?,
+        period_start: validate::day("period_start", &period_start)?,
+        period_end: validate::day("period_end", &period_end)?,
         facilitator_email: None,
     };
     Ok(retros::create(&state.db, &actor, input).await?.id)
@@ -216,17 +207,10 @@ pub async fn review_retro_action(
     due: String,
     note: String,
 ) -> Result<(), FnError> {
-    use crate::server::error::AppError;
     use crate::server::service::retros::{self, ActionRef, ReviewInput};
     use crate::server::service::validate;
     let (state, _, actor) = ctx::signed_in().await?;
-    let due = match due.trim() {
-        "" => None,
-        raw => Some(
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .map_err(|_| AppError::invalid("due", "choose the new due day"))?,
-        ),
-    };
+    let due = validate::day("due", &due)?;
     let input = ReviewInput {
         action_id: ActionRef::Id(action),
         outcome: validate::choice("outcome", &outcome)?,

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// The retros, newest first, with the cadence.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,13 +28,9 @@ pub struct RetroList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemChange {
-    #[serde(deserialize_with = "present")]
+    #[serde(deserialize_with = "crate::server::service::validate::present")]
     #[schema(value_type = Option<i64>)]
     pub group_with: Option<Option<i64>>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 /// List retros.

@@ -7,7 +7,7 @@ use crate::model::*;
 use crate::server::db::{ActionEdit, ActionQuery, Db, DbError, NewAction};
 use crate::server::error::AppError;
 use chrono::{Datelike, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 const MAX_PAGE: i64 = 500;
 
@@ -58,13 +58,12 @@ pub struct ActionChange {
     pub status: Option<ActionStatus>,
     pub note: Option<String>,
     /// The deploy that did it; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "crate::server::service::validate::present"
+    )]
     #[schema(value_type = Option<i64>)]
     pub evidence_deploy_id: Option<Option<i64>>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 pub(super) fn may_act(actor: &Actor) -> Result<(), AppError> {

@@ -7,15 +7,11 @@ use crate::model::*;
 use crate::server::db::{BlockQuery, BuildEdit, Db, DbError, NewBlock, NewBuild};
 use crate::server::error::AppError;
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc, Weekday};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 const MAX_COMMITS: usize = 5000;
 /// A block lasts at most this long.
 const MAX_BLOCK_DAYS: i64 = 30;
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
 
 /// A build as CI reports it.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -37,7 +33,10 @@ pub struct BuildInput {
 #[serde(deny_unknown_fields)]
 pub struct BuildChange {
     pub status: Option<BuildStatus>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "crate::server::service::validate::present"
+    )]
     #[schema(value_type = Option<String>)]
     pub url: Option<Option<String>>,
     pub tests: Option<TestCounts>,

@@ -8,7 +8,7 @@ use crate::server::db::{ActionQuery, Db, DbError, IncidentEdit, IncidentQuery, N
 use crate::server::error::AppError;
 use crate::server::markdown::Markdown;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How many deploys before detection the suspects come from.
@@ -50,14 +50,12 @@ pub struct IncidentChange {
     /// Replaces the entries that introduced it.
     pub caused_by_entry_ids: Option<Vec<i64>>,
     /// The deploy that fixed it; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "crate::server::service::validate::present"
+    )]
     #[schema(value_type = Option<i64>)]
     pub fixed_by_deploy_id: Option<Option<i64>>,
-}
-
-/// A field that is present (even as `null`) is `Some`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 fn may_file(actor: &Actor) -> Result<(), AppError> {

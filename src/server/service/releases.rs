@@ -508,12 +508,9 @@ pub async fn candidates(
 /// (UTC) with the last one included.
 fn candidate_query(filter: &PickerFilter) -> Result<CandidateQuery, AppError> {
     let day = |field: &str, v: &str, end: bool| -> Result<Option<DateTime<Utc>>, AppError> {
-        let v = v.trim();
-        if v.is_empty() {
+        let Some(d) = validate::day(field, v)? else {
             return Ok(None);
-        }
-        let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map_err(|_| AppError::invalid(field, "use a date like 2026-11-26"))?;
+        };
         // The end day is included: entries before the next midnight.
         let d = if end { d + TimeDelta::days(1) } else { d };
         Ok(Some(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()))

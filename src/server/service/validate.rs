@@ -182,6 +182,26 @@ pub fn choice<T: std::str::FromStr<Err = String>>(field: &str, raw: &str) -> Res
         .map_err(|e: String| AppError::invalid(field, e))
 }
 
+/// For `Option<Option<T>>` fields: a field that is there, even as `null`,
+/// is `Some` (`null` clears), while an absent one stays `None` (unchanged).
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// A day typed as `YYYY-MM-DD`; blank is `None`.
+pub fn day(field: &str, raw: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        v => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, "use a date like 2026-11-26")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
