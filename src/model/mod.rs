@@ -10,6 +10,7 @@ pub mod incident;
 pub mod release;
 pub mod retro;
 pub mod root_cause;
+pub mod safety;
 pub mod user;
 
 pub use action::*;
@@ -21,6 +22,7 @@ pub use incident::*;
 pub use release::*;
 pub use retro::*;
 pub use root_cause::*;
+pub use safety::*;
 pub use user::*;
 
 mod fn_error;

@@ -83,6 +83,9 @@ pub struct Config {
     pub mail_lease: std::time::Duration,
     /// DKIM signing, when a key is configured.
     pub dkim: Option<Dkim>,
+    /// The wait before a webhook's first retry; each next retry waits four
+    /// times longer.
+    pub webhook_retry: std::time::Duration,
 }
 
 /// A setting that stopped start-up.
@@ -287,6 +290,9 @@ impl Config {
                 .max(1)
                 .into(),
         );
+        let webhook_retry = std::time::Duration::from_secs(
+            number("SHIPLOG_WEBHOOK_RETRY_SECONDS", 30, 3_600)?.into(),
+        );
         let time_zone = match nonempty("SHIPLOG_TIME_ZONE") {
             None => chrono_tz::UTC,
             Some(v) => v.trim().parse::<chrono_tz::Tz>().map_err(|_| {
@@ -356,6 +362,7 @@ impl Config {
             digest_hour,
             digest_weekday,
             mail_lease,
+            webhook_retry,
             page_cache_ttl,
             page_cache_bytes,
             image_hosts,

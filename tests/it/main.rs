@@ -17,4 +17,5 @@ mod people;
 mod public;
 mod releases;
 mod retros;
+mod safety;
 mod storage;

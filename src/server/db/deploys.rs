@@ -229,10 +229,16 @@ impl DeployStore for SqlStore {
     async fn create_deploy(&self, d: NewDeploy) -> DbResult<DeployDetail> {
         let now = Utc::now();
         let mut tx = self.begin().await?;
-        sql("INSERT INTO environments (slug, created_at) VALUES ($1, $2)
-             ON CONFLICT (slug) DO NOTHING")
+        sql(
+            "INSERT INTO environments (slug, created_at, kind, schedule_days, schedule_time)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (slug) DO NOTHING",
+        )
         .bind(&d.environment)
         .bind(now)
+        .bind(super::environments::kind_of(&d.environment).as_str())
+        .bind(super::environments::default_days(&d.environment))
+        .bind(super::environments::default_time(&d.environment))
         .execute(tx.conn())
         .await?;
         let id: i64 = sql(

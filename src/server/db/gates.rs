@@ -60,8 +60,9 @@ pub trait GateStore: Send + Sync {
         updated_at: DateTime<Utc>,
         edit: &BuildEdit,
     ) -> DbResult<Build>;
-    /// The builds already deployed (successfully or in progress) to an environment.
-    async fn deployed_builds(&self, environment: &str) -> DbResult<Vec<i64>>;
+    /// Which of `among` are already deployed (successfully or in progress)
+    /// to an environment.
+    async fn deployed_builds(&self, environment: &str, among: &[i64]) -> DbResult<Vec<i64>>;
     /// The environment must exist.
     async fn place_block(&self, new: NewBlock) -> DbResult<Block>;
     async fn block(&self, id: i64) -> DbResult<Option<Block>>;
@@ -237,12 +238,15 @@ impl GateStore for SqlStore {
         Ok(build)
     }
 
-    async fn deployed_builds(&self, environment: &str) -> DbResult<Vec<i64>> {
-        sql("SELECT DISTINCT d.build_id FROM deploys d
+    async fn deployed_builds(&self, environment: &str, among: &[i64]) -> DbResult<Vec<i64>> {
+        sql(format!(
+            "SELECT DISTINCT d.build_id FROM deploys d
              JOIN environments e ON e.id = d.environment_id
-             WHERE e.slug = $1 AND d.build_id IS NOT NULL
-               AND d.status IN ('started', 'succeeded')")
+             WHERE e.slug = $1 AND {} AND d.status IN ('started', 'succeeded')",
+            self.dialect().any("d.build_id", "$2")
+        ))
         .bind(environment)
+        .bind(super::sql::Arg::Ints(among.to_vec()))
         .column(self.read())
         .await
     }

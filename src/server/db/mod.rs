@@ -10,13 +10,16 @@ mod campaigns;
 mod changes;
 mod deploys;
 mod dialect;
+mod environments;
 mod gates;
 mod incidents;
 mod metrics;
+mod notify;
 mod people;
 mod postgres;
 mod releases;
 mod retros;
+mod risk;
 mod root_causes;
 mod sql;
 mod sqlite;
@@ -32,14 +35,17 @@ pub use audiences::AudienceStore;
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
+pub use environments::{EnvDeploy, EnvironmentRow, EnvironmentStore, NightNote};
 pub use gates::{BlockQuery, BuildEdit, GateStore, NewBlock, NewBuild};
 pub use incidents::{IncidentEdit, IncidentQuery, IncidentStore, NewIncident};
 pub use metrics::{DoraDeploy, MetricsStore};
+pub use notify::{Attempt, DueDelivery, NewNotification, NewWebhook, NotifyStore, Unmailed};
 pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };
 pub use retros::{NewRetro, NewRetroItem, NewReview, PeriodRows, RetroItemRow, RetroStore};
+pub use risk::{ProcessRow, ProcessScope, RiskStore};
 pub use root_causes::{NewHole, RootCauseStore};
 pub use subscribers::{NewSubscriber, SubscriberLink, SubscriberQuery, SubscriberStore};
 pub use tokens::{NewToken, TokenStore};
@@ -82,6 +88,9 @@ pub trait Store:
     + RetroStore
     + GateStore
     + MetricsStore
+    + EnvironmentStore
+    + RiskStore
+    + NotifyStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

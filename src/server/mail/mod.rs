@@ -341,6 +341,30 @@ pub fn action_due(action: &crate::model::ActionItem, link: &str) -> Outgoing {
     )
 }
 
+/// A failure notification to a team member who chose its event.
+pub fn notification(
+    to: &str,
+    name: &str,
+    event: crate::model::NotifyEvent,
+    summary: &str,
+    link: &str,
+    profile: &str,
+) -> Outgoing {
+    render(
+        include_str!("templates/notification/subject.txt"),
+        include_str!("templates/notification/body.txt"),
+        include_str!("templates/notification/body.html"),
+        to,
+        &[
+            ("name", name),
+            ("summary", summary),
+            ("event", event.label()),
+            ("link", link),
+            ("profile", profile),
+        ],
+    )
+}
+
 /// The weekly summary of one owner's overdue actions.
 pub fn actions_overdue(actions: &[crate::model::ActionItem], link: &str) -> Option<Outgoing> {
     let first = actions.first()?;

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod releases;
 pub mod retros;
+pub mod safety;
 
 use crate::server::error::AppError;
 use crate::server::state::AppState;
@@ -95,6 +96,41 @@ pub fn router() -> Router<AppState> {
         .route("/metrics/dora", get(metrics::dora))
         .route("/blocks", get(gates::list_blocks).post(gates::place_block))
         .route("/blocks/{id}", axum::routing::delete(gates::lift_block))
+        .route(
+            "/environments",
+            get(safety::list_environments).post(safety::create_environment),
+        )
+        .route(
+            "/environments/{slug}",
+            axum::routing::put(safety::update_environment),
+        )
+        .route("/calendar", get(safety::calendar))
+        .route(
+            "/calendar/{environment}/{night}",
+            axum::routing::put(safety::explain_night),
+        )
+        .route("/risk", get(safety::risk_settings))
+        .route("/risk/map", get(safety::risk_map))
+        .route("/risk/rules/{risk}", axum::routing::put(safety::set_rule))
+        .route(
+            "/risk/components/{component}",
+            axum::routing::put(safety::mark_risky).delete(safety::unmark_risky),
+        )
+        .route("/entries/{id}/process", get(safety::entry_process))
+        .route("/entries/{id}/checklist", axum::routing::put(safety::check))
+        .route(
+            "/webhooks",
+            get(safety::list_webhooks).post(safety::create_webhook),
+        )
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(safety::remove_webhook),
+        )
+        .route("/webhooks/{id}/deliveries", get(safety::deliveries))
+        .route(
+            "/webhooks/deliveries/{id}/redeliver",
+            post(safety::redeliver),
+        )
         .route("/retros", get(retros::list).post(retros::create))
         .route(
             "/retros/settings",

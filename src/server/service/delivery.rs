@@ -102,9 +102,12 @@ impl Engine {
     ) -> Result<bool, AppError> {
         let now = Utc::now();
         campaigns::start_due(&self.db, self.host()).await?;
+        super::notify::deliver_due(&self.db, &self.config, now).await?;
         if last_digest_check.is_none_or(|t| now - t >= TimeDelta::seconds(30)) {
             self.queue_digests(now).await?;
             self.remind_actions(now).await?;
+            super::notify::check_gates(&self.db, &self.config, now).await?;
+            super::notify::send_emails(&self.db, &self.mailer, &self.config, now).await?;
             *last_digest_check = Some(now);
         }
         let lease = TimeDelta::from_std(self.config.mail_lease).unwrap_or(TimeDelta::minutes(2));

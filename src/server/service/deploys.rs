@@ -260,6 +260,7 @@ pub async fn create(
         version = %detail.deploy.version, by = %actor.label, "deploy recorded");
     super::incidents::note_fixes(db, &detail).await?;
     super::actions::note_closes(db, &detail).await?;
+    super::notify::deploy_finished_badly(db, &detail).await;
     Ok(detail)
 }
 
@@ -351,6 +352,7 @@ pub async fn change_status(
     let detail = get(db, id).await?;
     super::incidents::note_fixes(db, &detail).await?;
     super::actions::note_closes(db, &detail).await?;
+    super::notify::deploy_finished_badly(db, &detail).await;
     Ok(detail)
 }
 

@@ -100,6 +100,9 @@ pub async fn create_build(db: &Db, actor: &Actor, input: BuildInput) -> Result<B
         })
         .await?;
     tracing::info!(build = build.id, status = %build.status, by = %actor.label, "build recorded");
+    if build.status == BuildStatus::Failed {
+        super::notify::build_failed(db, &build).await;
+    }
     Ok(build)
 }
 
@@ -161,6 +164,9 @@ pub async fn change_build(
         })?;
     if status != current.status {
         tracing::info!(build = id, from = %current.status, to = %status, by = %actor.label, "build status changed");
+        if status == BuildStatus::Failed {
+            super::notify::build_failed(db, &build).await;
+        }
     }
     Ok(build)
 }
@@ -176,7 +182,7 @@ pub struct BlockInput {
     pub entry_id: Option<i64>,
     /// Block every change to a component.
     pub component: Option<String>,
-    /// Default: the morning after the next deploy night.
+    /// Default: the morning after the environment's next deploy night.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -256,7 +262,7 @@ pub async fn place_block(
             }
             at
         }
-        None => after_next_deploy_night(now, tz),
+        None => super::environments::block_default_expiry(db, &environment, now, tz).await?,
     };
     let block = db
         .place_block(NewBlock {
@@ -269,6 +275,7 @@ pub async fn place_block(
         })
         .await?;
     tracing::info!(block = block.id, environment = %block.environment, by = %actor.label, "deploy blocked");
+    super::notify::block_changed(db, &block, false).await;
     Ok(block)
 }
 
@@ -289,6 +296,7 @@ pub async fn lift_block(db: &Db, actor: &Actor, id: i64, note: &str) -> Result<B
         .ok_or_else(|| AppError::not_found(format!("There is no block {id}.")))?;
     let block = db.lift_block(id, &actor.label, note, Utc::now()).await?;
     tracing::info!(block = id, by = %actor.label, "block lifted");
+    super::notify::block_changed(db, &block, true).await;
     Ok(block)
 }
 
@@ -381,6 +389,17 @@ pub async fn gate(db: &Db, environment: &str, build: Option<i64>) -> Result<Gate
         }
     }
     if let Some(b) = &build {
+        for p in super::risk::of_build(db, b).await? {
+            for unmet in &p.unmet {
+                reasons.push(format!(
+                    "The change “{}” ({} risk, in {} {}) {unmet}.",
+                    p.title,
+                    p.effective_risk.as_str(),
+                    p.environment,
+                    p.version
+                ));
+            }
+        }
         if b.status != BuildStatus::Passed {
             reasons.push(format!(
                 "Build {} has not passed: it is {}.",
@@ -416,8 +435,9 @@ pub async fn promotable(
     environment: &str,
 ) -> Result<Result<Build, Vec<String>>, AppError> {
     let environment = validate::environment_slug("environment", environment)?;
-    let deployed = db.deployed_builds(&environment).await?;
     let recent = db.list_builds(None, 50).await?;
+    let ids: Vec<i64> = recent.iter().map(|b| b.id).collect();
+    let deployed = db.deployed_builds(&environment, &ids).await?;
     let mut reasons = vec![];
     if recent.is_empty() {
         reasons.push("No build has been recorded yet.".to_string());
