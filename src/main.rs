@@ -8,6 +8,8 @@ use shiplog::server::{db, demo, service};
 use std::io::Read;
 use std::process::ExitCode;
 
+mod ci;
+
 #[derive(Parser)]
 #[command(
     name = "shiplog",
@@ -43,6 +45,12 @@ enum Command {
         /// How many releases to group them into.
         #[arg(long, default_value_t = 6)]
         releases: usize,
+    },
+    /// The client for CI: record builds and deploys, ask the gate (reads
+    /// SHIPLOG_URL and SHIPLOG_TOKEN).
+    Ci {
+        #[command(subcommand)]
+        command: ci::CiCommand,
     },
 }
 
@@ -84,6 +92,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The CI client talks to a server: it needs none of the server's settings.
+    if let Some(Command::Ci { command }) = cli.command {
+        return ci::run(command).await;
+    }
     if let Err(e) = dotenvy::dotenv() {
         if !e.not_found() {
             eprintln!("shiplog: the .env file could not be read: {e}");
@@ -167,6 +179,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Command::Ci { .. } => unreachable!("handled before the settings are read"),
     }
 }
 

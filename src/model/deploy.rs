@@ -220,6 +220,8 @@ pub struct Deploy {
     pub entry_count: i64,
     /// Who recorded it: a person's email or a token's name.
     pub created_by: Option<String>,
+    /// The build it shipped, when CI named one.
+    pub build_id: Option<i64>,
 }
 
 impl Deploy {

@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod audiences;
 mod auth;
+mod cli;
 mod email;
 mod email_smtp;
 mod gates;

@@ -98,7 +98,7 @@ pub(super) async fn add_entry_in(
 /// A deploy as the timeline lists it.
 pub(super) const DEPLOY: &str = "
     SELECT d.id, e.slug AS environment, d.version, d.commit_sha, d.status, d.started_at,
-           d.finished_at, d.created_by,
+           d.finished_at, d.created_by, d.build_id,
            (SELECT COUNT(*) FROM entries x WHERE x.deploy_id = d.id) AS entry_count
     FROM deploys d
     JOIN environments e ON e.id = d.environment_id";
@@ -305,6 +305,7 @@ impl DeployStore for SqlStore {
             finished_at: d.finished_at.map(db_time),
             entry_count: entries.len() as i64,
             created_by: d.created_by,
+            build_id: d.build_id,
         };
         let commits = d
             .commits
