@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod people;
 pub mod releases;
 pub mod retros;
+pub mod safety;
 pub mod tokens;
 
 #[cfg(feature = "ssr")]

@@ -86,6 +86,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/holes") view=routes::holes::HolesPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/blocks") view=routes::blocks::BlocksPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/metrics") view=routes::metrics::MetricsPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/environments") view=routes::environments::EnvironmentsPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/calendar") view=routes::calendar::CalendarPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/risk") view=routes::risk::RiskPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/webhooks") view=routes::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/profile") view=routes::profile::ProfilePage ssr=SsrMode::Async/>
                 <Route path=path!("/app/retros") view=routes::retros::RetrosPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/retros/:id") view=routes::retros::RetroPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/people") view=routes::people::PeoplePage ssr=SsrMode::Async/>

@@ -755,3 +755,49 @@ async fn failures_are_emailed_to_who_chose_them_sqlite() {
 async fn failures_are_emailed_to_who_chose_them_postgres() {
     failures_are_emailed_to_who_chose_them(Backend::Postgres).await
 }
+
+on_both_databases! {
+    async fn the_team_pages_show_environments_calendar_risk_webhooks_and_profile(app) {
+        let ci = app.token("engineer").await;
+        let admin = app.token("admin").await;
+        let d = app.record_deploy(&ci, json!({"environment": "production", "version": "8.0.0", "status": "succeeded",
+            "entries": [{"title": "Faster exports", "kind": "improvement", "component": "exports"}]})).await;
+        app.record_deploy(&ci, json!({"environment": "staging", "version": "8.1.0", "status": "succeeded",
+            "entries": [{"title": "Risky <b>thing</b>", "kind": "feature", "risk": "high"}]})).await;
+        api(&app, Method::PUT, "/api/v1/risk/rules/high", &admin,
+            Some(json!({"approvals": 2, "checklist": ["Rollback plan"]}))).await;
+        api(&app, Method::PUT, "/api/v1/risk/components/exports", &admin, Some(json!({"note": "Big files"}))).await;
+        api(&app, Method::POST, "/api/v1/webhooks", &admin, Some(json!({"url": "https://hooks.example.com/x",
+            "events": ["deploy.failed"], "secret": "sixteen-chars-long"}))).await;
+        app.setup_admin().await;
+        let page = app.get("/app/environments").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(html.contains("data-environment=\"production\"") && html.contains("8.0.0"), "{html}");
+        assert!(html.contains("Mon, Tue, Wed, Thu, Fri at 21:00"), "{html}");
+        assert!(html.contains("Add an environment"), "admins manage them");
+        let html = app.get("/app/calendar").await.text();
+        assert!(html.contains("Streak") && html.contains("data-testid=\"streak\""), "{html}");
+        let html = app.get("/app/risk").await.text();
+        assert!(html.contains("data-component=\"exports\""), "{html}");
+        assert!(html.contains("Risky &lt;b&gt;thing&lt;/b&gt;"), "escaped and waiting: {html}");
+        assert!(html.contains("needs 2 more approvals"), "{html}");
+        assert!(html.contains("Rule for high risk"), "{html}");
+        let html = app.get("/app/webhooks").await.text();
+        assert!(html.contains("https://hooks.example.com/x"), "{html}");
+        assert!(!html.contains("sixteen-chars-long"), "the secret is never shown");
+        let html = app.get("/app/profile").await.text();
+        assert!(html.contains("Email me when") && html.contains("build.failed"), "{html}");
+        let _ = d;
+
+        // A viewer sees the pages but not the admin forms, nor the webhooks.
+        app.sign_in_as(Role::Viewer).await;
+        let html = app.get("/app/environments").await.text();
+        assert!(html.contains("8.0.0") && !html.contains("Add an environment"), "{html}");
+        let html = app.get("/app/risk").await.text();
+        assert!(!html.contains("Rule for high risk") && !html.contains(">Approve<"), "{html}");
+        let html = app.get("/app/webhooks").await.text();
+        assert!(!html.contains("https://hooks.example.com/x"), "{html}");
+        assert!(html.contains("may not see webhooks") && !html.contains("Add the webhook"), "says why: {html}");
+    }
+}

@@ -27,6 +27,9 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                             {role.map(|_| view! { <A href="/app/actions">"Actions"</A> })}
                             {role.map(|_| view! { <A href="/app/holes">"Holes"</A> })}
                             {role.map(|_| view! { <A href="/app/blocks">"Blocks"</A> })}
+                            {role.map(|_| view! { <A href="/app/environments">"Environments"</A> })}
+                            {role.map(|_| view! { <A href="/app/calendar">"Calendar"</A> })}
+                            {role.map(|_| view! { <A href="/app/risk">"Risk"</A> })}
                             {role.map(|_| view! { <A href="/app/metrics">"Metrics"</A> })}
                             {role.map(|_| view! { <A href="/app/retros">"Retros"</A> })}
                             {manages.then(|| view! { <A href="/app/releases">"Releases"</A> })}
@@ -36,12 +39,13 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                             {role.filter(|r| r.is_admin()).map(|_| view! {
                                 <A href="/app/people">"People"</A>
                                 <A href="/app/tokens">"API tokens"</A>
+                                <A href="/app/webhooks">"Webhooks"</A>
                             })}
                             <a href="/" rel="external">"Public notes"</a>
                         </nav>
                         <div class="who">
                             {user.map(|u| view! {
-                                <span class="who-name" title=u.email.clone()>{u.name.clone()}" · "{u.role.label()}</span>
+                                <a class="who-name" href="/app/profile" title=format!("{}: your profile and notifications", u.email)>{u.name.clone()}" · "{u.role.label()}</a>
                             })}
                             <ActionForm action=logout>
                                 <button type="submit" class="button-link" data-testid="logout">"Sign out"</button>

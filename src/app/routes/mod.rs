@@ -3,23 +3,28 @@
 pub mod actions;
 pub mod audiences;
 pub mod blocks;
+pub mod calendar;
 pub mod campaigns;
 pub mod deploy;
 pub mod deploys;
+pub mod environments;
 pub mod holes;
 pub mod incidents;
 pub mod invite;
 pub mod login;
 pub mod metrics;
 pub mod people;
+pub mod profile;
 pub mod release;
 pub mod releases;
 pub mod retros;
+pub mod risk;
 pub mod root_cause;
 pub mod setup;
 pub mod subscribers;
 pub mod tokens;
 pub mod unannounced;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

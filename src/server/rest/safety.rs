@@ -163,9 +163,10 @@ pub async fn risk_settings(
     State(state): State<AppState>,
     ApiCaller(_): ApiCaller,
 ) -> Result<Json<RiskSettings>, AppError> {
+    let (rules, risky_components) = risk::settings(&state.db).await?;
     Ok(Json(RiskSettings {
-        rules: state.db.risk_rules().await?,
-        risky_components: state.db.risky_components().await?,
+        rules,
+        risky_components,
     }))
 }
 

@@ -304,6 +304,11 @@ pub async fn unmark_risky(db: &Db, actor: &Actor, component: &str) -> Result<(),
     })
 }
 
+/// The rule of each risk level, low to high, and the risky components.
+pub async fn settings(db: &Db) -> Result<(Vec<RiskRule>, Vec<RiskyComponent>), AppError> {
+    Ok((db.risk_rules().await?, db.risky_components().await?))
+}
+
 /// Per component: production deploys, incidents caused and the change failure rate.
 pub async fn risk_map(db: &Db) -> Result<Vec<RiskMapRow>, AppError> {
     let mut rows = db.risk_map().await?;
