@@ -70,7 +70,14 @@ on_both_databases! {
         assert_eq!(deploys, 30);
         assert_eq!(total_entries, 150);
         assert_eq!(kinds.len(), 5, "every kind: {kinds:?}");
-        assert_eq!(app.db().list_environments().await.unwrap(), ["production", "staging"]);
+        assert_eq!(app.db().list_environments().await.unwrap(), ["internal", "production", "staging"]);
+        // Deploy safety: nights without a deploy explained but the newest.
+        let cal = shiplog::server::service::environments::calendar(app.db(), chrono_tz::UTC, "production", None, None)
+            .await
+            .unwrap();
+        assert_eq!(cal.flagged, 1, "{cal:?}");
+        assert!(cal.nights.iter().any(|n| n.reason == Some(shiplog::model::NightReason::Holiday)));
+        assert!(summary.contains("Deploy safety"), "{summary}");
         assert!(app.db().count_users().await.unwrap() >= 4);
         assert!(shiplog::server::demo::fill(app.db(), Default::default()).await.is_err(), "a second run refuses");
         assert!(app.get("/changes").await.text().matches("class=\"change\"").count() > 20);

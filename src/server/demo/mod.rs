@@ -6,6 +6,7 @@
 //! up for benchmarks. Seeded, so every run makes the same data.
 
 mod defects;
+mod safety;
 
 use crate::model::*;
 use crate::server::db::Db;
@@ -313,6 +314,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
     }
     let release_count = make_releases(db, &md, size.releases).await?;
     let defects = defects::fill(db, &md).await?;
+    let nights_explained = safety::fill(db, chrono_tz::UTC).await?;
     let token = tokens::create(db, &Actor::system(), "demo-ci", "engineer")
         .await
         .map_err(|e| anyhow::anyhow!("could not create the demo token: {e}"))?;
@@ -323,6 +325,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
     Ok(format!(
         "Demo data: {deploy_count} deploys with {} entries, {release_count} releases, {} accounts, {} cohorts; people created: {}.\n\
          Defects: {} incidents with their root-cause notes, {} holes, {} actions, {} retros.\n\
+         Deploy safety: an internal environment, rules for medium and high risk, billing marked risky, {nights_explained} nights without a deploy explained.\n\
          Sign in as admin@example.com (or pm@, eng@, viewer@example.com) with the password `{DEMO_PASSWORD}`.\n\
          CI token (engineer): {}",
         size.entries,
