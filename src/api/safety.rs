@@ -268,3 +268,25 @@ pub async fn save_notifications(events: String) -> Result<(), FnError> {
     crate::server::service::notify::set_preferences(&state.db, &actor, events).await?;
     Ok(())
 }
+
+/// A page of the audit log (admins).
+#[server(prefix = "/fn", endpoint = "audit")]
+pub async fn load_audit(
+    actor: Option<String>,
+    path: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    before: Option<i64>,
+) -> Result<Vec<AuditEntry>, FnError> {
+    use crate::server::service::audit::{self, AuditFilter};
+    let (state, _, me) = ctx::signed_in().await?;
+    let filter = AuditFilter {
+        actor,
+        path,
+        from,
+        to,
+        before,
+        limit: None,
+    };
+    Ok(audit::list(&state.db, &me, filter).await?)
+}

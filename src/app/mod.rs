@@ -90,6 +90,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app/calendar") view=routes::calendar::CalendarPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/risk") view=routes::risk::RiskPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/webhooks") view=routes::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                <Route path=path!("/app/audit") view=routes::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/profile") view=routes::profile::ProfilePage ssr=SsrMode::Async/>
                 <Route path=path!("/app/retros") view=routes::retros::RetrosPage ssr=SsrMode::Async/>
                 <Route path=path!("/app/retros/:id") view=routes::retros::RetroPage ssr=SsrMode::Async/>

@@ -265,3 +265,25 @@ pub struct WebhookDelivery {
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
+
+/// Rows per page of the audit log.
+pub const AUDIT_PAGE: i64 = 50;
+
+/// One write, as the audit log keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// A person's email, a token's name (`token:<name>`), or `anonymous`.
+    pub actor: String,
+    /// `person`, `token` or `anonymous`.
+    pub actor_kind: String,
+    pub method: String,
+    /// The path written to, which names the object (`/api/v1/blocks/12`).
+    pub path: String,
+    pub status: i64,
+    /// Where it came from (the client's address).
+    pub ip: String,
+}

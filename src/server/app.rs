@@ -138,6 +138,10 @@ pub fn router(state: AppState) -> Router {
             public::cache::invalidate_on_write,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::server::audit::record,
+        ))
         .layer(sessions)
         // Pages rendered per request are compressed at the fastest level: a
         // third of their cost went to gzip at the default one, for a few

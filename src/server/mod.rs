@@ -1,6 +1,7 @@
 //! Everything that only runs on the server.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod audiences;
+mod audit;
 mod auth;
 mod cli;
 mod email;

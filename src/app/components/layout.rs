@@ -40,6 +40,7 @@ pub fn AppLayout(children: ChildrenFn) -> impl IntoView {
                                 <A href="/app/people">"People"</A>
                                 <A href="/app/tokens">"API tokens"</A>
                                 <A href="/app/webhooks">"Webhooks"</A>
+                                <A href="/app/audit">"Audit log"</A>
                             })}
                             <a href="/" rel="external">"Public notes"</a>
                         </nav>

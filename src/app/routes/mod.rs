@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod audiences;
+pub mod audit;
 pub mod blocks;
 pub mod calendar;
 pub mod campaigns;

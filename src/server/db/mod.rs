@@ -6,6 +6,7 @@
 
 mod actions;
 mod audiences;
+mod audit;
 mod campaigns;
 mod changes;
 mod deploys;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use actions::{ActionEdit, ActionQuery, ActionStore, NewAction};
 pub use audiences::AudienceStore;
+pub use audit::{AuditQuery, AuditStore, NewAudit};
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
@@ -91,6 +93,7 @@ pub trait Store:
     + EnvironmentStore
     + RiskStore
     + NotifyStore
+    + AuditStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

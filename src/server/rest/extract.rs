@@ -29,7 +29,11 @@ impl FromRequestParts<AppState> for ApiCaller {
             .ok_or_else(|| {
                 AppError::unauthorized("The Authorization header must be `Bearer <token>`.")
             })?;
-        Ok(ApiCaller(tokens::authenticate(&state.db, secret).await?))
+        let actor = tokens::authenticate(&state.db, secret).await?;
+        if let Some(slot) = parts.extensions.get::<crate::server::audit::AuditSlot>() {
+            slot.set(&actor.label);
+        }
+        Ok(ApiCaller(actor))
     }
 }
 

@@ -131,6 +131,7 @@ pub fn router() -> Router<AppState> {
             "/webhooks/deliveries/{id}/redeliver",
             post(safety::redeliver),
         )
+        .route("/audit", get(safety::audit))
         .route("/retros", get(retros::list).post(retros::create))
         .route(
             "/retros/settings",

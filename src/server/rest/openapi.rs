@@ -31,7 +31,7 @@ use utoipa::{Modify, OpenApi};
         super::safety::set_rule, super::safety::mark_risky, super::safety::unmark_risky,
         super::safety::risk_map, super::safety::entry_process, super::safety::check,
         super::safety::create_webhook, super::safety::list_webhooks, super::safety::remove_webhook,
-        super::safety::deliveries, super::safety::redeliver,
+        super::safety::deliveries, super::safety::redeliver, super::safety::audit,
         super::retros::list, super::retros::create, super::retros::settings, super::retros::save_settings,
         super::retros::get, super::retros::add_item, super::retros::change_item, super::retros::vote,
         super::retros::unvote, super::retros::item_action, super::retros::review, super::retros::close,

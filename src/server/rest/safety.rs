@@ -387,3 +387,45 @@ pub async fn redeliver(
         Json(notify::redeliver(&state.db, &actor, id).await?),
     ))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Exactly this actor: an email, `token:<name>` or `anonymous`.
+    pub actor: Option<String>,
+    /// Paths containing this text, e.g. `/blocks`.
+    pub path: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC).
+    pub from: Option<String>,
+    /// Last day, inclusive.
+    pub to: Option<String>,
+    /// Rows older than this id: the next page.
+    pub before: Option<i64>,
+    /// 1 to 500 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// The audit log: every write, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditParams), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Writes, newest first", body = [AuditEntry]),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Admins only", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid", body = ErrorBody),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiQuery(p): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<AuditEntry>>, AppError> {
+    use crate::server::service::audit::{self, AuditFilter};
+    let filter = AuditFilter {
+        actor: p.actor,
+        path: p.path,
+        from: p.from,
+        to: p.to,
+        before: p.before,
+        limit: p.limit,
+    };
+    Ok(Json(audit::list(&state.db, &actor, filter).await?))
+}

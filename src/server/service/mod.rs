@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod audiences;
+pub mod audit;
 pub mod campaigns;
 pub mod changes;
 pub mod conventional;
