@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, default_value_t = 6)]
         releases: usize,
     },
+    /// Copy the SQLite database, while it serves, into a new file, and check the copy.
+    Backup {
+        /// The new file.
+        file: std::path::PathBuf,
+    },
     /// The client for CI: record builds and deploys, ask the gate (reads
     /// SHIPLOG_URL and SHIPLOG_TOKEN).
     Ci {
@@ -177,6 +182,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = db::connect(config.database_url.expose()).await?;
             let summary = demo::fill(&store, demo::DemoSize { entries, releases }).await?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let store = db::connect(config.database_url.expose()).await?;
+            let made = service::backup::backup(&store, &file).await?;
+            println!(
+                "Backed up {} deploys into {} ({} bytes); integrity check: {}.",
+                made.deploys,
+                file.display(),
+                made.bytes,
+                made.integrity
+            );
             Ok(())
         }
         Command::Ci { .. } => unreachable!("handled before the settings are read"),

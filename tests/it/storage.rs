@@ -125,3 +125,66 @@ on_both_databases! {
         assert!(retro["period"]["deploys"].as_i64().unwrap() > 0, "its period holds deploys: {}", retro["period"]);
     }
 }
+
+/// `shiplog backup`: a consistent copy while writes go on, checked, never
+/// over an existing file; PostgreSQL says to use pg_dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_a_serving_sqlite_database() {
+    use serde_json::json;
+    let app = crate::common::TestApp::start(crate::common::Backend::Sqlite)
+        .await
+        .unwrap();
+    let ci = app.token("engineer").await;
+    for i in 0..20 {
+        app.record_deploy(
+            &ci,
+            json!({"environment": "production", "version": format!("1.0.{i}"),
+            "status": "succeeded", "entries": [{"title": "x", "kind": "fix"}]}),
+        )
+        .await;
+    }
+    // Writes keep coming while the copy is made.
+    let writer = {
+        let db = app.db().clone();
+        tokio::spawn(async move {
+            let actor = shiplog::server::service::Actor::system();
+            for i in 0..50 {
+                let input: shiplog::server::service::deploys::DeployInput = serde_json::from_value(json!({
+                    "environment": "production", "version": format!("2.0.{i}"), "status": "succeeded",
+                    "entries": [{"title": "y", "kind": "fix"}]})).unwrap();
+                shiplog::server::service::deploys::create(
+                    &db,
+                    &shiplog::server::markdown::Markdown::default(),
+                    &actor,
+                    input,
+                )
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("copy.db");
+    let made = shiplog::server::service::backup::backup(app.db(), &target)
+        .await
+        .unwrap();
+    writer.await.unwrap();
+    assert_eq!(made.integrity, "ok");
+    assert!((20..=70).contains(&made.deploys), "{made:?}");
+    assert!(made.bytes > 0);
+    let copy = shiplog::server::db::connect(&format!("sqlite://{}", target.display()))
+        .await
+        .unwrap();
+    assert_eq!(copy.count_deploys().await.unwrap(), made.deploys);
+    let again = shiplog::server::service::backup::backup(app.db(), &target)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("exists already"), "{again}");
+
+    if let Some(pg) = crate::common::TestApp::start(crate::common::Backend::Postgres).await {
+        let err = shiplog::server::service::backup::backup(pg.db(), &dir.path().join("pg.db"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("pg_dump"), "{err}");
+    }
+}

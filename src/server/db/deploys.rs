@@ -64,6 +64,8 @@ pub trait DeployStore: Send + Sync {
     async fn deploy(&self, id: i64) -> DbResult<Option<DeployDetail>>;
     async fn list_deploys(&self, query: &DeployQuery) -> DbResult<Vec<Deploy>>;
     async fn list_environments(&self) -> DbResult<Vec<String>>;
+    /// Every deploy ever recorded.
+    async fn count_deploys(&self) -> DbResult<i64>;
     /// Moves the status on only if it is still `from` (so two writers cannot both win).
     async fn set_deploy_status(
         &self,
@@ -359,6 +361,10 @@ impl DeployStore for SqlStore {
         .bind(q.limit)
         .all(self.read())
         .await
+    }
+
+    async fn count_deploys(&self) -> DbResult<i64> {
+        sql("SELECT COUNT(*) FROM deploys").value(self.read()).await
     }
 
     async fn list_environments(&self) -> DbResult<Vec<String>> {

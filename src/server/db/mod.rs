@@ -103,6 +103,12 @@ pub trait Store:
     async fn ping(&self) -> DbResult<()>;
     /// After a bulk load: the planner's statistics, where the database keeps them.
     async fn refresh_statistics(&self) -> DbResult<()>;
+    /// A consistent copy of a SQLite database into a new file, while it
+    /// serves (`VACUUM INTO`). PostgreSQL is backed up with `pg_dump`.
+    async fn backup_into(&self, path: &str) -> DbResult<()>;
+    /// SQLite's `PRAGMA integrity_check` (`ok` when sound); PostgreSQL
+    /// checks itself and answers `ok`.
+    async fn integrity_check(&self) -> DbResult<String>;
 }
 
 /// The store chosen at start-up, shared by every request.
@@ -162,6 +168,33 @@ impl Store for SqlStore {
     async fn ping(&self) -> DbResult<()> {
         sql::sql("SELECT 1").execute(self.read()).await?;
         Ok(())
+    }
+
+    async fn backup_into(&self, path: &str) -> DbResult<()> {
+        match self.dialect() {
+            dialect::Dialect::Sqlite => {
+                sql::sql("VACUUM INTO $1")
+                    .bind(path)
+                    .execute(self.write())
+                    .await?;
+                Ok(())
+            }
+            dialect::Dialect::Postgres => Err(DbError::Conflict(
+                "This Shiplog runs on PostgreSQL: back it up with pg_dump (see the README).".into(),
+            )),
+        }
+    }
+
+    async fn integrity_check(&self) -> DbResult<String> {
+        match self.dialect() {
+            dialect::Dialect::Sqlite => {
+                let lines: Vec<String> = sql::sql("PRAGMA integrity_check")
+                    .column(self.read())
+                    .await?;
+                Ok(lines.join("; "))
+            }
+            dialect::Dialect::Postgres => Ok("ok".into()),
+        }
     }
 
     async fn refresh_statistics(&self) -> DbResult<()> {

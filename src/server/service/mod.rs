@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod audiences;
 pub mod audit;
+pub mod backup;
 pub mod campaigns;
 pub mod changes;
 pub mod conventional;
