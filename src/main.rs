@@ -46,6 +46,9 @@ enum Command {
         #[arg(long, default_value_t = 6)]
         releases: usize,
     },
+    /// Render and sanitise every stored Markdown text again (after upgrading
+    /// Shiplog's Markdown renderer or sanitiser).
+    Rerender,
     /// Copy the SQLite database, while it serves, into a new file, and check the copy.
     Backup {
         /// The new file.
@@ -182,6 +185,31 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = db::connect(config.database_url.expose()).await?;
             let summary = demo::fill(&store, demo::DemoSize { entries, releases }).await?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Rerender => {
+            let store = db::connect(config.database_url.expose()).await?;
+            let md = shiplog::server::markdown::Markdown::new(
+                Some(&config.public_url),
+                &config.image_hosts,
+            );
+            for r in service::rerender::rerender(&store, &md).await? {
+                println!(
+                    "{}: {} rendered, {} changed{}",
+                    r.field,
+                    r.seen,
+                    r.changed,
+                    if r.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; refused now, kept as plain text: {}",
+                            r.refused.join(", ")
+                        )
+                    }
+                );
+            }
+            println!("Customer pages show the new HTML once the page cache expires (SHIPLOG_PAGE_CACHE_MS).");
             Ok(())
         }
         Command::Backup { file } => {

@@ -188,3 +188,27 @@ async fn backup_copies_a_serving_sqlite_database() {
         assert!(err.to_string().contains("pg_dump"), "{err}");
     }
 }
+
+// `shiplog rerender`: stored HTML made by an older renderer (here: written
+// straight into the database, script and all) is rendered and sanitised
+// again; what is already current is left alone.
+on_both_databases! {
+    async fn rerender_sanitises_every_stored_markdown_field_again(app) {
+        use serde_json::json;
+        let ci = app.token("engineer").await;
+        let d = app.record_deploy(&ci, json!({"environment": "production", "version": "1.0.0", "status": "succeeded",
+            "entries": [{"title": "a", "kind": "fix", "body": "Now **bold**"}, {"title": "b", "kind": "fix", "body": "plain"}]})).await;
+        let stale = d["entries"][0]["id"].as_i64().unwrap();
+        let md = shiplog::server::markdown::Markdown::default();
+        let field = shiplog::server::db::MARKDOWN_FIELDS[0];
+        app.db().set_rendered(field, stale, "<p>Now <b>bold</b><script>alert(1)</script></p>", "old").await.unwrap();
+        let reports = shiplog::server::service::rerender::rerender(app.db(), &md).await.unwrap();
+        let entries = reports.iter().find(|r| r.field == "entries.body").unwrap();
+        assert_eq!((entries.seen, entries.changed), (2, 1), "{reports:?}");
+        assert!(entries.refused.is_empty());
+        let detail = app.api(axum::http::Method::GET, &format!("/api/v1/deploys/{}", d["id"]), Some(&ci), None).await.json();
+        assert_eq!(detail["entries"][0]["body_html"], "<p>Now <strong>bold</strong></p>\n");
+        let again = shiplog::server::service::rerender::rerender(app.db(), &md).await.unwrap();
+        assert!(again.iter().all(|r| r.changed == 0), "{again:?}");
+    }
+}

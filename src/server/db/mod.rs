@@ -19,6 +19,7 @@ mod notify;
 mod people;
 mod postgres;
 mod releases;
+mod rerender;
 mod retros;
 mod risk;
 mod root_causes;
@@ -46,6 +47,7 @@ pub use people::{NewInvitation, NewUser, PeopleStore};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };
+pub use rerender::{MarkdownField, RerenderStore, MARKDOWN_FIELDS};
 pub use retros::{NewRetro, NewRetroItem, NewReview, PeriodRows, RetroItemRow, RetroStore};
 pub use risk::{ProcessRow, ProcessScope, RiskStore};
 pub use root_causes::{NewHole, RootCauseStore};
@@ -94,6 +96,7 @@ pub trait Store:
     + RiskStore
     + NotifyStore
     + AuditStore
+    + RerenderStore
     + 'static
 {
     /// Which database this is, for logs and benchmarks.

@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod metrics;
 pub mod notify;
 pub mod releases;
+pub mod rerender;
 pub mod retros;
 pub mod risk;
 pub mod root_causes;
