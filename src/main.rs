@@ -240,6 +240,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         std::time::Duration::from_secs(10),
         move || pages.invalidate(),
     );
+    if let Some(addr) = app.state.config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("SHIPLOG_METRICS_LISTEN: cannot listen on {addr}: {e}"))?;
+        let router = axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(shiplog::server::telemetry::open),
+            )
+            .with_state(app.state.db.clone());
+        tracing::info!(%addr, "metrics are served");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, router).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("SHIPLOG_LISTEN: cannot listen on {listen}: {e}"))?;

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::server::telemetry::for_admins))
         .nest("/api/v1", rest::router())
         .route(
             "/app/subscribers/export.csv",
@@ -155,6 +156,7 @@ pub fn router(state: AppState) -> Router {
             crate::server::headers::SecurityHeaders::new(&state.config),
             crate::server::headers::security_headers,
         ))
+        .layer(middleware::from_fn(crate::server::telemetry::track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

@@ -86,6 +86,8 @@ pub struct Config {
     /// The wait before a webhook's first retry; each next retry waits four
     /// times longer.
     pub webhook_retry: std::time::Duration,
+    /// A private address serving `/metrics` without authentication.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A setting that stopped start-up.
@@ -122,6 +124,16 @@ impl Config {
                 format!("`{listen_raw}` is not an address like 127.0.0.1:3000"),
             )
         })?;
+
+        let metrics_listen = match nonempty("SHIPLOG_METRICS_LISTEN") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "SHIPLOG_METRICS_LISTEN",
+                    format!("`{v}` is not an address like 127.0.0.1:9464"),
+                )
+            })?),
+        };
 
         let database_url =
             nonempty("DATABASE_URL").unwrap_or_else(|| "sqlite://shiplog.db".to_string());
@@ -363,6 +375,7 @@ impl Config {
             digest_weekday,
             mail_lease,
             webhook_retry,
+            metrics_listen,
             page_cache_ttl,
             page_cache_bytes,
             image_hosts,

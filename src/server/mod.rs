@@ -17,3 +17,4 @@ pub mod public;
 pub mod rest;
 pub mod service;
 pub mod state;
+pub mod telemetry;

@@ -537,3 +537,31 @@ async fn futures_join_all<F: std::future::Future>(
     );
     outputs
 }
+
+on_both_databases! {
+    async fn metrics_are_for_admin_tokens_in_prometheus_text(app) {
+        use axum::http::{Method, StatusCode};
+        let viewer = app.token("viewer").await;
+        let admin = app.token("admin").await;
+        app.api(Method::POST, "/api/v1/blocks", Some(&viewer), Some(serde_json::json!({"environment": "nowhere", "reason": "x"}))).await;
+        app.api(Method::GET, "/api/v1/nothing-here/12345", Some(&viewer), None).await;
+        assert_eq!(app.get("/metrics").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.api(Method::GET, "/metrics", Some(&viewer), None).await.status, StatusCode::FORBIDDEN);
+        let r = app.api(Method::GET, "/metrics", Some(&admin), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        let text = r.text();
+        assert!(text.contains("shiplog_http_requests_total{route=\"/api/v1/blocks\",method=\"POST\",status=\"422\"}"), "{text}");
+        assert!(text.contains("shiplog_http_request_duration_seconds_bucket{route=\"/api/v1/blocks\",le=\"+Inf\"}"), "{text}");
+        assert!(text.contains("route=\"unmatched\""), "a 404 is one series: {text}");
+        assert!(!text.contains("12345"), "{text}");
+        assert!(text.contains("shiplog_db_connections{pool="), "{text}");
+        assert!(text.contains("shiplog_queue_depth{queue=\"mail\"} 0"), "{text}");
+        assert!(text.contains("# TYPE shiplog_engine_runs_total counter"), "{text}");
+        // Every sample line parses as `name{labels} value`.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}

@@ -112,6 +112,10 @@ pub trait Store:
     /// SQLite's `PRAGMA integrity_check` (`ok` when sound); PostgreSQL
     /// checks itself and answers `ok`.
     async fn integrity_check(&self) -> DbResult<String>;
+    /// Each pool: (name, open connections, idle ones).
+    fn pool_stats(&self) -> Vec<(&'static str, u32, usize)>;
+    /// Messages waiting: (subscriber mail, webhook deliveries).
+    async fn queue_depths(&self) -> DbResult<(i64, i64)>;
 }
 
 /// The store chosen at start-up, shared by every request.
@@ -186,6 +190,21 @@ impl Store for SqlStore {
                 "This Shiplog runs on PostgreSQL: back it up with pg_dump (see the README).".into(),
             )),
         }
+    }
+
+    fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        self.pools.stats()
+    }
+
+    async fn queue_depths(&self) -> DbResult<(i64, i64)> {
+        let mail: i64 = sql::sql("SELECT COUNT(*) FROM deliveries WHERE status = 'queued'")
+            .value(self.read())
+            .await?;
+        let hooks: i64 =
+            sql::sql("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'")
+                .value(self.read())
+                .await?;
+        Ok((mail, hooks))
     }
 
     async fn integrity_check(&self) -> DbResult<String> {

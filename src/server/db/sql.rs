@@ -46,6 +46,18 @@ impl Pools {
         }
     }
 
+    /// Each pool: (name, open connections, idle ones).
+    pub fn stats(&self) -> Vec<(&'static str, u32, usize)> {
+        match self {
+            Pools::Sqlite { read, write, bulk } => vec![
+                ("read", read.size(), read.num_idle()),
+                ("write", write.size(), write.num_idle()),
+                ("bulk", bulk.size(), bulk.num_idle()),
+            ],
+            Pools::Postgres(pg) => vec![("postgres", pg.size(), pg.num_idle())],
+        }
+    }
+
     /// For queries that only read.
     pub fn read(&self) -> Conn<'_> {
         match self {

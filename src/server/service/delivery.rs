@@ -81,10 +81,17 @@ impl Engine {
         tokio::spawn(async move {
             let mut last_digest_check = None;
             loop {
+                let t = crate::server::telemetry::global();
+                t.engine_runs
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match self.run_once(&mut last_digest_check).await {
                     Ok(true) => continue,
                     Ok(false) => {}
-                    Err(e) => tracing::error!(error = %e, "the delivery engine failed; retrying"),
+                    Err(e) => {
+                        t.engine_failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::error!(error = %e, "the delivery engine failed; retrying")
+                    }
                 }
                 tokio::select! {
                     _ = self.wake.notified() => {}

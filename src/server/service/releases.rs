@@ -484,10 +484,17 @@ pub fn spawn_scheduler(db: Db, every: std::time::Duration, published: impl Fn() 
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            let t = crate::server::telemetry::global();
+            t.scheduler_runs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match publish_due(&db).await {
                 Ok(ids) if !ids.is_empty() => published(),
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "publishing scheduled releases failed"),
+                Err(e) => {
+                    t.scheduler_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!(error = %e, "publishing scheduled releases failed")
+                }
             }
         }
     });
