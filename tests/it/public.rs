@@ -190,10 +190,21 @@ on_both_databases! {
         flate2::read::GzDecoder::new(&first.body[..]).read_to_string(&mut html).unwrap();
         assert!(html.contains("First change"));
         assert_eq!(html, app.get("/changes").await.text(), "the same page, plain or gzipped");
+        assert!(app.app.state.pages.usage().0 >= 1, "the page is in the cache");
+        // A write that does not pass through this instance's HTTP layer (as
+        // another instance's would) is not seen until the page expires: the
+        // page really comes from the cache.
+        let input: shiplog::server::service::deploys::DeployInput = serde_json::from_value(json!({
+            "environment": "production", "version": "v1b", "status": "succeeded",
+            "entries": [entry("Unseen change", "feature", "everyone")]})).unwrap();
+        shiplog::server::service::deploys::create(app.db(), &shiplog::server::markdown::Markdown::default(),
+            &shiplog::server::service::Actor::system(), input).await.unwrap();
+        assert!(!app.get("/changes").await.text().contains("Unseen change"), "served from the cache");
         // A write through the API shows at once.
         app.record_deploy(&t, json!({"environment": "production", "version": "v2", "status": "succeeded",
             "entries": [entry("Second change", "feature", "everyone")]})).await;
-        assert!(app.get("/changes").await.text().contains("Second change"));
+        let page = app.get("/changes").await.text();
+        assert!(page.contains("Second change") && page.contains("Unseen change"));
     }
 
     async fn older_and_newer_pages_walk_every_change_once(app) {

@@ -467,8 +467,8 @@ pub async fn set_archived(
 }
 
 /// Publishes what is due; safe to run on several instances at once.
-pub async fn publish_due(db: &Db) -> Result<Vec<i64>, AppError> {
-    let ids = db.publish_due(Utc::now()).await?;
+pub async fn publish_due(db: &Db, now: DateTime<Utc>) -> Result<Vec<i64>, AppError> {
+    let ids = db.publish_due(now).await?;
     for id in &ids {
         tracing::info!(release = id, "scheduled release published");
         super::campaigns::on_published(db, *id, "scheduler").await?;
@@ -476,10 +476,28 @@ pub async fn publish_due(db: &Db) -> Result<Vec<i64>, AppError> {
     Ok(ids)
 }
 
-/// Runs `publish_due` every `every` until the process ends, calling
-/// `published` when something went out. Nothing is kept in memory: a restart
-/// simply finds the same due releases in the database.
-pub fn spawn_scheduler(db: Db, every: std::time::Duration, published: impl Fn() + Send + 'static) {
+/// One pass of the scheduler at `now`: publishes what is due and, when
+/// something went out, calls `published` (which drops the cached pages).
+pub async fn scheduler_tick(
+    db: &Db,
+    now: DateTime<Utc>,
+    published: &(impl Fn() + Send + Sync),
+) -> Result<usize, AppError> {
+    let ids = publish_due(db, now).await?;
+    if !ids.is_empty() {
+        published();
+    }
+    Ok(ids.len())
+}
+
+/// Runs `scheduler_tick` every `every` until the process ends. Nothing is
+/// kept in memory: a restart simply finds the same due releases in the
+/// database.
+pub fn spawn_scheduler(
+    db: Db,
+    every: std::time::Duration,
+    published: impl Fn() + Send + Sync + 'static,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
@@ -487,14 +505,10 @@ pub fn spawn_scheduler(db: Db, every: std::time::Duration, published: impl Fn() 
             let t = crate::server::telemetry::global();
             t.scheduler_runs
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            match publish_due(&db).await {
-                Ok(ids) if !ids.is_empty() => published(),
-                Ok(_) => {}
-                Err(e) => {
-                    t.scheduler_failures
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::error!(error = %e, "publishing scheduled releases failed")
-                }
+            if let Err(e) = scheduler_tick(&db, Utc::now(), &published).await {
+                t.scheduler_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(error = %e, "publishing scheduled releases failed");
             }
         }
     });
