@@ -155,10 +155,16 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| fail(1, format!("cannot reach {}: {}", self.base, cause(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            fail(
+                1,
+                format!(
+                    "cannot reach {}: {}",
+                    self.base,
+                    shiplog::server::service::notify::error_chain(&e)
+                ),
+            )
+        })?;
         let status = response.status().as_u16();
         let text = response
             .text()
@@ -183,16 +189,6 @@ impl Client {
             Err(refused(status, &value))
         }
     }
-}
-
-fn cause(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 fn refused(status: u16, body: &Value) -> Failure {

@@ -26,12 +26,9 @@ pub async fn save_environment(
     days: String,
     time: String,
 ) -> Result<(), FnError> {
-    use crate::server::error::AppError;
     use crate::server::service::environments::{self, EnvironmentInput};
     let (state, _, actor) = ctx::signed_in().await?;
-    let kind: EnvironmentKind = kind
-        .parse()
-        .map_err(|e: String| AppError::invalid("kind", e))?;
+    let kind: EnvironmentKind = crate::server::service::validate::choice("kind", &kind)?;
     let input = EnvironmentInput {
         slug: slug.clone(),
         kind,
@@ -86,10 +83,7 @@ pub async fn explain_night(
         .ok_or_else(|| AppError::invalid("night", "which night?"))?;
     let reason = match reason.trim() {
         "" => None,
-        r => Some(
-            r.parse()
-                .map_err(|e: String| AppError::invalid("reason", e))?,
-        ),
+        r => Some(validate::choice("reason", r)?),
     };
     let input = environments::NightInput {
         reason,
@@ -155,12 +149,9 @@ pub async fn save_risk_rule(
     checklist: String,
     staged: bool,
 ) -> Result<(), FnError> {
-    use crate::server::error::AppError;
     use crate::server::service::risk::{self, RuleInput};
     let (state, _, actor) = ctx::signed_in().await?;
-    let level: Risk = risk
-        .parse()
-        .map_err(|e: String| AppError::invalid("risk", e))?;
+    let level: Risk = crate::server::service::validate::choice("risk", &risk)?;
     let input = RuleInput {
         approvals,
         checklist: checklist
@@ -207,20 +198,10 @@ pub async fn add_webhook(
     secret: String,
     format: String,
 ) -> Result<(), FnError> {
-    use crate::server::error::AppError;
     use crate::server::service::notify::{self, WebhookInput};
     let (state, _, actor) = ctx::signed_in().await?;
-    let events = events
-        .split(',')
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            e.parse()
-                .map_err(|m: String| AppError::invalid("events", m))
-        })
-        .collect::<Result<Vec<NotifyEvent>, _>>()?;
-    let format = format
-        .parse()
-        .map_err(|e: String| AppError::invalid("format", e))?;
+    let events: Vec<NotifyEvent> = crate::server::service::validate::choices("events", &events)?;
+    let format = crate::server::service::validate::choice("format", &format)?;
     let input = WebhookInput {
         url,
         events,
@@ -255,16 +236,8 @@ pub async fn load_notifications() -> Result<Vec<NotifyEvent>, FnError> {
 /// Replaces the person's choice; `events` is comma-separated.
 #[server(prefix = "/fn", endpoint = "save_notifications")]
 pub async fn save_notifications(events: String) -> Result<(), FnError> {
-    use crate::server::error::AppError;
     let (state, _, actor) = ctx::signed_in().await?;
-    let events = events
-        .split(',')
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            e.parse()
-                .map_err(|m: String| AppError::invalid("events", m))
-        })
-        .collect::<Result<Vec<NotifyEvent>, _>>()?;
+    let events: Vec<NotifyEvent> = crate::server::service::validate::choices("events", &events)?;
     crate::server::service::notify::set_preferences(&state.db, &actor, events).await?;
     Ok(())
 }

@@ -185,9 +185,7 @@ pub async fn set_rule(
     ApiPath(level): ApiPath<String>,
     ApiJson(input): ApiJson<RuleInput>,
 ) -> Result<Json<RiskRule>, AppError> {
-    let level: Risk = level
-        .parse()
-        .map_err(|e: String| AppError::invalid("risk", e))?;
+    let level: Risk = validate::choice("risk", &level)?;
     Ok(Json(risk::set_rule(&state.db, &actor, level, input).await?))
 }
 

@@ -280,7 +280,11 @@ pub async fn deliver_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result
                 Some(i64::from(r.status().as_u16())),
                 None,
             ),
-            Err(e) => (false, None, Some(short_error(&e))),
+            Err(e) => (
+                false,
+                None,
+                Some(error_chain(&e).chars().take(300).collect()),
+            ),
         };
         let attempt = if ok {
             Attempt {
@@ -324,14 +328,16 @@ pub async fn deliver_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result
     Ok(tried)
 }
 
-fn short_error(e: &reqwest::Error) -> String {
+/// An HTTP error with its causes, in one line ("connection refused" is
+/// only in the innermost one).
+pub fn error_chain(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         text = format!("{text}: {s}");
         source = s.source();
     }
-    text.chars().take(300).collect()
+    text
 }
 
 /// A webhook as an admin configures it.

@@ -182,6 +182,17 @@ pub fn choice<T: std::str::FromStr<Err = String>>(field: &str, raw: &str) -> Res
         .map_err(|e: String| AppError::invalid(field, e))
 }
 
+/// A comma-separated list of choices (`build.failed,block.placed`); blanks are skipped.
+pub fn choices<T: std::str::FromStr<Err = String>>(
+    field: &str,
+    raw: &str,
+) -> Result<Vec<T>, AppError> {
+    raw.split(',')
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| choice(field, c))
+        .collect()
+}
+
 /// For `Option<Option<T>>` fields: a field that is there, even as `null`,
 /// is `Some` (`null` clears), while an absent one stays `None` (unchanged).
 pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
