@@ -358,11 +358,7 @@ pub async fn send_reminders(
         return Ok(0);
     }
     let today = local.date_naive();
-    let link = config
-        .public_url
-        .join("/app/actions")
-        .map(|u| u.to_string())
-        .unwrap_or_default();
+    let link = config.link("/app/actions");
     let mut sent = 0;
     let open = |due_on: Option<NaiveDate>, due_before: Option<NaiveDate>| ActionQuery {
         statuses: vec![ActionStatus::Open],

@@ -107,15 +107,15 @@ pub async fn block_default_expiry(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Result<DateTime<Utc>, AppError> {
-    let rows = db.environment_rows().await?;
-    let schedule = rows
-        .iter()
-        .find(|r| r.slug == environment)
-        .and_then(Schedule::of);
-    Ok(match schedule.and_then(|s| s.next(now, tz)) {
-        Some((day, _)) => night_ends(day, tz),
-        None => super::gates::after_next_deploy_night(now, tz),
-    })
+    Ok(
+        match schedule_of(db, environment)
+            .await?
+            .and_then(|s| s.next(now, tz))
+        {
+            Some((day, _)) => night_ends(day, tz),
+            None => super::gates::after_next_deploy_night(now, tz),
+        },
+    )
 }
 
 fn checked(input: EnvironmentInput, slug: String) -> Result<EnvironmentRow, AppError> {

@@ -171,9 +171,9 @@ pub async fn send_emails(
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     let mut sent = 0;
-    let profile = absolute(config, "/app/profile");
+    let profile = config.link("/app/profile");
     for n in db.unmailed_notifications(now - TimeDelta::days(1)).await? {
-        let link = absolute(config, n.link.as_deref().unwrap_or("/app"));
+        let link = config.link(n.link.as_deref().unwrap_or("/app"));
         let mut all = true;
         for (email, name) in db.notify_recipients(n.event).await? {
             let key = format!("notify:{}:{email}", n.id);
@@ -197,14 +197,6 @@ pub async fn send_emails(
         }
     }
     Ok(sent)
-}
-
-fn absolute(config: &Config, path: &str) -> String {
-    config
-        .public_url
-        .join(path)
-        .map(|u| u.to_string())
-        .unwrap_or_else(|_| path.to_string())
 }
 
 fn client() -> &'static reqwest::Client {
@@ -250,7 +242,7 @@ pub async fn deliver_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result
             continue;
         }
         tried += 1;
-        let link = absolute(config, d.link.as_deref().unwrap_or("/app"));
+        let link = config.link(d.link.as_deref().unwrap_or("/app"));
         let body = match d.format {
             WebhookFormat::Json => {
                 let mut payload = d.payload.clone();
