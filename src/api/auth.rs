@@ -16,21 +16,21 @@ pub async fn current_user() -> Result<Option<User>, FnError> {
 
 #[server(prefix = "/fn", endpoint = "create_admin")]
 pub async fn create_admin(email: String, name: String, password: String) -> Result<(), FnError> {
-    use crate::server::{auth::session, service::users};
+    use crate::server::service::users;
     let state = ctx::state()?;
     let user = users::create_first_admin(&state.db, &email, &name, &password).await?;
-    session::sign_in(&ctx::session().await?, &user).await?;
+    ctx::start_session(&state, &user).await?;
     leptos_axum::redirect("/app");
     Ok(())
 }
 
 #[server(prefix = "/fn", endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), FnError> {
-    use crate::server::{auth::session, service::users};
+    use crate::server::service::users;
     let state = ctx::state()?;
     let address = ctx::client_address(&state).await;
     let user = users::authenticate(&state.db, &email, &password, &address).await?;
-    session::sign_in(&ctx::session().await?, &user).await?;
+    ctx::start_session(&state, &user).await?;
     // Only a path of this site, never an absolute URL elsewhere.
     let target = crate::server::service::validate::next_path(next.as_deref());
     leptos_axum::redirect(&target);
@@ -39,7 +39,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
 #[server(prefix = "/fn", endpoint = "logout")]
 pub async fn logout() -> Result<(), FnError> {
-    crate::server::auth::session::sign_out(&ctx::session().await?).await?;
+    let state = ctx::state()?;
+    crate::server::auth::session::sign_out(&state, &ctx::session().await?).await?;
     leptos_axum::redirect("/login");
     Ok(())
 }
@@ -57,10 +58,31 @@ pub async fn accept_invitation(
     name: String,
     password: String,
 ) -> Result<(), FnError> {
-    use crate::server::{auth::session, service::users};
+    use crate::server::service::users;
     let state = ctx::state()?;
     let user = users::accept_invitation(&state.db, &token, &name, &password).await?;
-    session::sign_in(&ctx::session().await?, &user).await?;
+    ctx::start_session(&state, &user).await?;
     leptos_axum::redirect("/app");
     Ok(())
+}
+
+/// Where the signed-in person is signed in (this browser marked `current`).
+#[server(prefix = "/fn", endpoint = "my_sessions")]
+pub async fn my_sessions() -> Result<Vec<SignIn>, FnError> {
+    let (state, user, here) = ctx::signed_in_here().await?;
+    Ok(crate::server::service::sessions::list(&state.db, &user, here).await?)
+}
+
+/// Signs one of the person's other browsers out.
+#[server(prefix = "/fn", endpoint = "end_session")]
+pub async fn end_session(id: i64) -> Result<(), FnError> {
+    let (state, user, here) = ctx::signed_in_here().await?;
+    Ok(crate::server::service::sessions::end(&state.db, &user, here, id).await?)
+}
+
+/// Signs every other browser of the person out; answers how many.
+#[server(prefix = "/fn", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<u64, FnError> {
+    let (state, user, here) = ctx::signed_in_here().await?;
+    Ok(crate::server::service::sessions::end_others(&state.db, &user, here).await?)
 }

@@ -50,6 +50,28 @@ mod ctx {
         Ok((state, user, actor))
     }
 
+    /// Signs this browser in as `user`, recording where from.
+    pub async fn start_session(state: &AppState, user: &User) -> Result<(), FnError> {
+        let address = client_address(state).await;
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .unwrap_or_default();
+        let agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        Ok(session::sign_in(state, &session().await?, user, &address, agent).await?)
+    }
+
+    /// The signed-in person and the sign-in this browser's session names.
+    pub async fn signed_in_here() -> Result<(AppState, User, i64), FnError> {
+        let (state, user, _) = signed_in().await?;
+        let id = session::sign_in_of(&session().await?)
+            .await?
+            .ok_or_else(AppError::sign_in_required)?;
+        Ok((state, user, id))
+    }
+
     /// The address a request came from, for sign-in throttling.
     pub async fn client_address(state: &AppState) -> String {
         use axum::extract::ConnectInfo;

@@ -96,3 +96,84 @@ pub struct NewApiToken {
     pub token: ApiToken,
     pub secret: String,
 }
+
+/// One place a person is signed in (a browser session), for "your sessions".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct SignIn {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip: String,
+    pub user_agent: String,
+    /// The session this list was asked from.
+    #[cfg_attr(feature = "ssr", sqlx(default))]
+    pub current: bool,
+}
+
+impl SignIn {
+    /// "Firefox on Linux", from the browser's User-Agent, or "Unknown browser".
+    pub fn device(&self) -> String {
+        let ua = self.user_agent.as_str();
+        let browser = [
+            ("Edg/", "Edge"),
+            ("OPR/", "Opera"),
+            ("Firefox/", "Firefox"),
+            ("Chromium/", "Chromium"),
+            ("Chrome/", "Chrome"),
+            ("Safari/", "Safari"),
+            ("curl/", "curl"),
+        ]
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map(|(_, name)| *name);
+        let system = [
+            ("Android", "Android"),
+            ("iPhone", "iOS"),
+            ("iPad", "iPadOS"),
+            ("Windows", "Windows"),
+            ("Mac OS X", "macOS"),
+            ("CrOS", "ChromeOS"),
+            ("Linux", "Linux"),
+        ]
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map(|(_, name)| *name);
+        match (browser, system) {
+            (Some(b), Some(s)) => format!("{b} on {s}"),
+            (Some(b), None) => b.to_string(),
+            (None, Some(s)) => format!("A browser on {s}"),
+            (None, None) => "Unknown browser".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod sign_in_tests {
+    use super::*;
+
+    fn with_agent(ua: &str) -> SignIn {
+        SignIn {
+            id: 1,
+            created_at: Utc::now(),
+            last_seen_at: Utc::now(),
+            ip: "10.0.0.1".into(),
+            user_agent: ua.into(),
+            current: false,
+        }
+    }
+
+    #[test]
+    fn devices_are_named_from_the_user_agent() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(with_agent(chrome).device(), "Chrome on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(with_agent(edge).device(), "Edge on Windows");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(with_agent(safari).device(), "Safari on iOS");
+        let firefox =
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.0; rv:120.0) Gecko/20100101 Firefox/120.0";
+        assert_eq!(with_agent(firefox).device(), "Firefox on macOS");
+        assert_eq!(with_agent("").device(), "Unknown browser");
+    }
+}

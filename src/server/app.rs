@@ -105,12 +105,17 @@ fn routes() -> Vec<AxumRouteListing> {
 
 pub fn router(state: AppState) -> Router {
     let routes = routes();
+    let secure = state.config.secure_cookies();
+    // The cookie outlives nothing on the server: session::current_user ends a
+    // session past its idle or absolute lifetime whatever the browser keeps.
+    let idle = time::Duration::seconds(state.config.sessions.idle.num_seconds());
     let sessions = SessionManagerLayer::new(state.db.session_store())
-        .with_name("shiplog_session")
+        .with_name(session::cookie_name(secure))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(state.config.secure_cookies())
-        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle));
     let site_root = state.config.site_root.clone();
 
     let app = Router::new()

@@ -34,6 +34,7 @@ pub const READ_FUNCTIONS: &[&str] = &[
     "invitation",
     "metrics",
     "my_notifications",
+    "my_sessions",
     "open_incidents",
     "people",
     "preview_campaign",

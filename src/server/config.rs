@@ -64,6 +64,8 @@ pub struct Config {
     pub page_cache_ttl: std::time::Duration,
     /// At most this many bytes of rendered pages are kept in memory.
     pub page_cache_bytes: usize,
+    /// How long a browser session lasts unused, and at most.
+    pub sessions: crate::server::service::sessions::Lifetimes,
     /// Hosts (besides this instance) that images in Markdown may load from.
     pub image_hosts: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
@@ -233,6 +235,31 @@ impl Config {
                 )
             })?;
 
+        let hours = |name: &'static str, default: &str| -> Result<chrono::TimeDelta, ConfigError> {
+            let raw = nonempty(name).unwrap_or_else(|| default.into());
+            raw.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (1..=24 * 366).contains(h))
+                .map(chrono::TimeDelta::hours)
+                .ok_or_else(|| {
+                    bad(
+                        name,
+                        format!("`{raw}` is not a number of hours (1 to 8784)"),
+                    )
+                })
+        };
+        let sessions = crate::server::service::sessions::Lifetimes {
+            idle: hours("SHIPLOG_SESSION_IDLE_HOURS", "336")?,
+            max: hours("SHIPLOG_SESSION_MAX_HOURS", "720")?,
+        };
+        if sessions.idle > sessions.max {
+            return Err(bad(
+                "SHIPLOG_SESSION_IDLE_HOURS",
+                "the idle lifetime cannot be longer than SHIPLOG_SESSION_MAX_HOURS".to_string(),
+            ));
+        }
+
         let list = |name: &str| -> Vec<String> {
             nonempty(name)
                 .unwrap_or_default()
@@ -378,6 +405,7 @@ impl Config {
             metrics_listen,
             page_cache_ttl,
             page_cache_bytes,
+            sessions,
             image_hosts,
             trusted_proxies,
             database_url: Secret::new(database_url),
@@ -426,6 +454,27 @@ mod tests {
         assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
         assert!(!c.secure_cookies());
         assert!(matches!(c.mail, MailConfig::Folder(_)));
+    }
+
+    #[test]
+    fn session_lifetimes_are_hours_and_idle_fits_within_the_maximum() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.sessions.idle, chrono::TimeDelta::days(14));
+        assert_eq!(c.sessions.max, chrono::TimeDelta::days(30));
+        let c = cfg(&[
+            ("SHIPLOG_SESSION_IDLE_HOURS", "8"),
+            ("SHIPLOG_SESSION_MAX_HOURS", "24"),
+        ])
+        .unwrap();
+        assert_eq!(c.sessions.idle, chrono::TimeDelta::hours(8));
+        let e = cfg(&[("SHIPLOG_SESSION_IDLE_HOURS", "a week")]).unwrap_err();
+        assert_eq!(e.name, "SHIPLOG_SESSION_IDLE_HOURS");
+        let e = cfg(&[
+            ("SHIPLOG_SESSION_IDLE_HOURS", "48"),
+            ("SHIPLOG_SESSION_MAX_HOURS", "24"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("cannot be longer"), "{e}");
     }
 
     #[test]

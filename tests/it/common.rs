@@ -197,6 +197,22 @@ impl TestApp {
         &self.database_url
     }
 
+    /// Runs one statement straight on the database with a time as `$1`
+    /// (to make something look older than it is).
+    pub async fn exec_at(&self, text: &str, at: chrono::DateTime<chrono::Utc>) -> u64 {
+        if self.database_url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+            let n = sqlx::query(text).bind(at).execute(&pool).await.unwrap();
+            pool.close().await;
+            n.rows_affected()
+        } else {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
+            let n = sqlx::query(text).bind(at).execute(&pool).await.unwrap();
+            pool.close().await;
+            n.rows_affected()
+        }
+    }
+
     pub fn db(&self) -> &shiplog::server::db::Db {
         &self.app.state.db
     }

@@ -20,4 +20,5 @@ mod public;
 mod releases;
 mod retros;
 mod safety;
+mod sessions;
 mod storage;

@@ -43,7 +43,7 @@ pub use gates::{BlockQuery, BuildEdit, GateStore, NewBlock, NewBuild};
 pub use incidents::{IncidentEdit, IncidentQuery, IncidentStore, NewIncident};
 pub use metrics::{DoraDeploy, MetricsStore};
 pub use notify::{Attempt, DueDelivery, NewNotification, NewWebhook, NotifyStore, Unmailed};
-pub use people::{NewInvitation, NewUser, PeopleStore};
+pub use people::{NewInvitation, NewUser, PeopleStore, SignedIn};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };

@@ -2,7 +2,7 @@
 
 use super::sql::{sql, Conn};
 use super::{DbError, DbResult, SqlStore};
-use crate::model::{Invitation, Role, User};
+use crate::model::{Invitation, Role, SignIn, User};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -22,6 +22,15 @@ pub struct NewInvitation {
     pub token_hash: String,
     pub invited_by: Option<i64>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// The person behind a sign-in that has not ended, and its times.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SignedIn {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub signed_in_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -70,6 +79,30 @@ pub trait PeopleStore: Send + Sync {
     ) -> DbResult<(Vec<i64>, Vec<i64>)>;
     /// Forgets attempts by their ids (a successful sign-in is no failure).
     async fn forget_login_attempts(&self, ids: &[i64]) -> DbResult<()>;
+
+    /// Records a sign-in from a browser; its id goes into that browser's session.
+    async fn create_sign_in(
+        &self,
+        user_id: i64,
+        ip: &str,
+        user_agent: &str,
+        at: DateTime<Utc>,
+    ) -> DbResult<i64>;
+    /// The person behind a sign-in that has not ended.
+    async fn signed_in(&self, sign_in: i64) -> DbResult<Option<SignedIn>>;
+    async fn touch_sign_in(&self, sign_in: i64, at: DateTime<Utc>) -> DbResult<()>;
+    /// Ends one of this person's sign-ins ([`DbError::NotFound`] when it is
+    /// not theirs or has ended).
+    async fn end_sign_in(&self, user_id: i64, sign_in: i64, at: DateTime<Utc>) -> DbResult<()>;
+    /// Ends every sign-in of this person but `keep`; answers how many ended.
+    async fn end_sign_ins(
+        &self,
+        user_id: i64,
+        keep: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> DbResult<u64>;
+    /// This person's sign-ins that have not ended, the most recently seen first.
+    async fn list_sign_ins(&self, user_id: i64) -> DbResult<Vec<SignIn>>;
 }
 
 const USER: &str = "SELECT id, email, name, role, active, created_at FROM users";
@@ -330,5 +363,81 @@ impl PeopleStore for SqlStore {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn create_sign_in(
+        &self,
+        user_id: i64,
+        ip: &str,
+        user_agent: &str,
+        at: DateTime<Utc>,
+    ) -> DbResult<i64> {
+        sql(
+            "INSERT INTO sign_ins (user_id, created_at, last_seen_at, ip, user_agent)
+             VALUES ($1, $2, $2, $3, $4) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(at)
+        .bind(ip)
+        .bind(user_agent)
+        .value(self.write())
+        .await
+    }
+
+    async fn signed_in(&self, sign_in: i64) -> DbResult<Option<SignedIn>> {
+        sql(
+            "SELECT u.id, u.email, u.name, u.role, u.active, u.created_at,
+                    s.created_at AS signed_in_at, s.last_seen_at
+             FROM sign_ins s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.ended_at IS NULL",
+        )
+        .bind(sign_in)
+        .optional(self.read())
+        .await
+    }
+
+    async fn touch_sign_in(&self, sign_in: i64, at: DateTime<Utc>) -> DbResult<()> {
+        sql("UPDATE sign_ins SET last_seen_at = $2 WHERE id = $1 AND ended_at IS NULL")
+            .bind(sign_in)
+            .bind(at)
+            .execute(self.write())
+            .await?;
+        Ok(())
+    }
+
+    async fn end_sign_in(&self, user_id: i64, sign_in: i64, at: DateTime<Utc>) -> DbResult<()> {
+        sql("UPDATE sign_ins SET ended_at = $3
+             WHERE id = $2 AND user_id = $1 AND ended_at IS NULL")
+        .bind(user_id)
+        .bind(sign_in)
+        .bind(at)
+        .change_one(self.write())
+        .await
+    }
+
+    async fn end_sign_ins(
+        &self,
+        user_id: i64,
+        keep: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> DbResult<u64> {
+        sql("UPDATE sign_ins SET ended_at = $3
+             WHERE user_id = $1 AND ended_at IS NULL AND ($2 IS NULL OR id <> $2)")
+        .bind(user_id)
+        .bind(keep)
+        .bind(at)
+        .execute(self.write())
+        .await
+    }
+
+    async fn list_sign_ins(&self, user_id: i64) -> DbResult<Vec<SignIn>> {
+        sql(
+            "SELECT id, created_at, last_seen_at, ip, user_agent FROM sign_ins
+             WHERE user_id = $1 AND ended_at IS NULL
+             ORDER BY last_seen_at DESC, id DESC",
+        )
+        .bind(user_id)
+        .all(self.read())
+        .await
     }
 }

@@ -20,6 +20,7 @@ pub mod rerender;
 pub mod retros;
 pub mod risk;
 pub mod root_causes;
+pub mod sessions;
 pub mod subscribers;
 pub mod tokens;
 pub mod users;
