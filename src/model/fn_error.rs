@@ -16,15 +16,30 @@ impl FromServerFnError for FnError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let message = match value {
-            ServerFnErrorErr::Request(_) => {
-                "Shiplog could not be reached. Check your connection and try again.".to_string()
+        match value {
+            ServerFnErrorErr::Request(_) => FnError {
+                code: "transport".into(),
+                message: "Shiplog could not be reached. Check your connection and try again."
+                    .into(),
+            },
+            // The call's fields could not be read: the caller's mistake (400),
+            // not the server's, said as such.
+            ServerFnErrorErr::Args(why)
+            | ServerFnErrorErr::MissingArg(why)
+            | ServerFnErrorErr::Deserialization(why) => {
+                #[cfg(feature = "ssr")]
+                if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    res.set_status(http::StatusCode::BAD_REQUEST);
+                }
+                FnError {
+                    code: "bad_request".into(),
+                    message: format!("The request's fields could not be read: {why}"),
+                }
             }
-            other => other.to_string(),
-        };
-        FnError {
-            code: "transport".into(),
-            message,
+            other => FnError {
+                code: "transport".into(),
+                message: other.to_string(),
+            },
         }
     }
 }

@@ -18,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
@@ -103,6 +103,44 @@ fn routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// Routes outside the API, the customer pages and the app's pages: probes,
+/// metrics and the team's downloads.
+fn service_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/healthz", get(|| async { "ok" })),
+        ("/readyz", get(readyz)),
+        ("/metrics", get(crate::server::telemetry::for_admins)),
+        (
+            "/app/subscribers/export.csv",
+            get(crate::server::downloads::subscribers_csv),
+        ),
+        (
+            "/app/metrics/dora.csv",
+            get(crate::server::downloads::dora_csv),
+        ),
+    ]
+}
+
+/// Every path `router` declares, with Axum's `{param}` placeholders: the
+/// routes above, the API's, the customer pages' and the app's pages. Server
+/// functions are listed by `server_fn::axum::server_fn_paths`.
+pub fn route_paths() -> Vec<String> {
+    let mut paths: Vec<String> = service_routes()
+        .into_iter()
+        .map(|(p, _)| p.to_string())
+        .chain(
+            rest::routes()
+                .into_iter()
+                .map(|(p, _)| format!("/api/v1{p}")),
+        )
+        .chain(public::routes().into_iter().map(|(p, _)| p.to_string()))
+        .chain(routes().into_iter().map(|r| r.path().to_string()))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = routes();
     let secure = state.config.secure_cookies();
@@ -118,19 +156,12 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
     let site_root = state.config.site_root.clone();
 
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::server::telemetry::for_admins))
+    let app = service_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, handlers)| {
+            router.route(path, handlers)
+        })
         .nest("/api/v1", rest::router())
-        .route(
-            "/app/subscribers/export.csv",
-            get(crate::server::downloads::subscribers_csv),
-        )
-        .route(
-            "/app/metrics/dora.csv",
-            get(crate::server::downloads::dora_csv),
-        )
         .merge(public::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();

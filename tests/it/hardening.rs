@@ -565,3 +565,34 @@ on_both_databases! {
         }
     }
 }
+
+/// A server function given fields it cannot read answers 400 naming the
+/// problem (it answered 500, as if the server had failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_server_function_fields_are_the_callers_mistake() {
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    app.setup_admin().await;
+    for (name, form) in [
+        (
+            "update_person",
+            vec![("id", "1"), ("role", "viewer"), ("active", "maybe")],
+        ),
+        ("add_hole", vec![("id", "1"), ("hole", "1")]),
+        ("revoke_token", vec![("id", "one")]),
+    ] {
+        let res = app.call(name, &form).await;
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            res.text()
+        );
+        let body = res.json();
+        assert_eq!(body["code"], "bad_request", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("The request's fields could not be read"),
+            "{body}"
+        );
+    }
+}
