@@ -5,12 +5,14 @@
 #
 #   scripts/setup.sh          build/run prerequisites (wasm target, cargo-leptos,
 #                             wasm-bindgen, npm packages incl. wasm-opt)
-#   scripts/setup.sh --test   also Chromium, PostgreSQL, an SMTP server, Playwright
+#   scripts/setup.sh --test   also Chromium, PostgreSQL, an SMTP server, Playwright,
+#                             schemathesis
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130
 CARGO_LEPTOS_VERSION=0.3.11
+SCHEMATHESIS_VERSION=4.32.5
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
@@ -64,6 +66,11 @@ if [ "$want_test" -eq 1 ]; then
     log "pip install aiosmtpd (the test SMTP server)"
     python3 -m venv .venv-tools
     .venv-tools/bin/pip install --quiet aiosmtpd
+  fi
+  # The API fuzzer (scripts/schemathesis.sh); its 4.x command line differs from 3.x.
+  if ! .venv-tools/bin/schemathesis --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+    log "pip install schemathesis $SCHEMATHESIS_VERSION (the API fuzzer)"
+    .venv-tools/bin/pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
   fi
   if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package.json -nt end2end/node_modules/.package-lock.json ]; then
     log "npm install (end2end: Playwright, without its browser download)"

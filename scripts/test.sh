@@ -2,7 +2,8 @@
 # Runs every check and test Shiplog has, as CI does:
 #   formatting, clippy (server and wasm builds, -D warnings), unit and
 #   integration tests on SQLite and PostgreSQL (with a real SMTP server),
-#   then the release build and the Playwright suite in Chromium.
+#   then the release build, the Playwright suite in Chromium and schemathesis
+#   against the API's OpenAPI document (scripts/schemathesis.sh).
 # It installs what is missing first (scripts/setup.sh --test) and starts its
 # own PostgreSQL cluster and SMTP server, stopping the SMTP server at the end.
 set -euo pipefail
@@ -75,4 +76,6 @@ export SHIPLOG_BIN="$target_dir/release/shiplog"
 export LEPTOS_SITE_ROOT="$root/target/site"
 log "Playwright (Chromium)"
 (cd end2end && npx playwright test)
+log "schemathesis (the API against its OpenAPI document, one token per role)"
+scripts/schemathesis.sh
 log "all checks passed"

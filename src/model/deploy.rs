@@ -6,8 +6,12 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Defines a closed set of lowercase string values with parsing and display.
+///
+/// `$text` is a `tt`, not a `literal`: a `literal` fragment reaches derive
+/// macros wrapped in an invisible group, and utoipa then ignores the
+/// `#[serde(rename)]`, documenting `monitoring_user` for `monitoring-user`.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal, $label:literal;)+ }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:tt, $label:literal;)+ }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -45,8 +45,10 @@ string_enum! {
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct RetroSettings {
     /// Days from one retro to the next (1 to 90).
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 90))]
     pub cadence_days: i64,
     /// Votes each person may cast in one retro (1 to 20).
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 20))]
     pub votes_per_person: i64,
 }
 

@@ -140,7 +140,8 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable code: invalid, bad_request, unauthorized, forbidden, not_found,
-    /// method_not_allowed, conflict, payload_too_large, too_many_requests, internal.
+    /// method_not_allowed, conflict, payload_too_large, too_many_requests, gone,
+    /// internal.
     pub code: String,
     pub message: String,
     /// The offending field, for `invalid`.

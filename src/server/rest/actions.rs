@@ -18,6 +18,7 @@ fn number(raw: &str) -> Result<i64, AppError> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only these statuses, comma-separated (`open,done`).

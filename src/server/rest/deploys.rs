@@ -28,6 +28,7 @@ fn respond(state: &AppState, deploy: DeployDetail) -> Json<DeployResponse> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this environment.

@@ -68,6 +68,7 @@ pub async fn add(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Part of an address.
     q: Option<String>,

@@ -14,6 +14,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BuildListParams {
     /// Only builds with this status.
@@ -100,6 +101,7 @@ pub async fn update_build(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentParam {
     /// The environment's slug, e.g. `production`.
@@ -150,6 +152,7 @@ pub async fn promotable(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GateParams {
     /// The environment's slug, e.g. `production`.
@@ -175,6 +178,7 @@ pub async fn gate(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BlockListParams {
     /// Only this environment's.

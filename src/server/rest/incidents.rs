@@ -38,7 +38,18 @@ fn number(raw: &str) -> Result<i64, AppError> {
         .ok_or_else(|| AppError::not_found(format!("There is no incident {raw}.")))
 }
 
+/// The `before` cursor of the list: a malformed one is a bad parameter
+/// (422 naming it), not a missing incident.
+fn before_param(raw: Option<&str>) -> Result<Option<i64>, AppError> {
+    raw.map(|raw| {
+        parse_incident_number(raw)
+            .ok_or_else(|| AppError::invalid("before", "name an incident as INC-12 or 12"))
+    })
+    .transpose()
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only these statuses, comma-separated (`open,mitigated`).
@@ -84,7 +95,7 @@ pub async fn list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<Incident>>, AppError> {
     let statuses: Vec<IncidentStatus> = list_param("status", p.status.as_deref())?;
-    let before = p.before.as_deref().map(number).transpose()?;
+    let before = before_param(p.before.as_deref())?;
     Ok(Json(
         incidents::list(&state.db, statuses, p.environment, p.limit, before).await?,
     ))
@@ -293,4 +304,24 @@ pub async fn customer_note(
         state.engine.wake();
     }
     Ok((StatusCode::CREATED, Json(note)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::before_param;
+    use crate::server::error::AppError;
+
+    #[test]
+    fn a_malformed_cursor_is_an_invalid_parameter() {
+        assert_eq!(before_param(None).unwrap(), None);
+        assert_eq!(before_param(Some("INC-12")).unwrap(), Some(12));
+        assert_eq!(before_param(Some("12")).unwrap(), Some(12));
+        // `?before=` and `?before=x` answered 404 "There is no incident".
+        for raw in ["", "x", "INC-0"] {
+            match before_param(Some(raw)) {
+                Err(AppError::Invalid { field, .. }) => assert_eq!(field, "before", "{raw:?}"),
+                other => panic!("{raw:?}: {:?}", other.map_err(|e| e.status())),
+            }
+        }
+    }
 }

@@ -66,6 +66,7 @@ fn public(state: &AppState, r: changes::ReaderRelease) -> PublicRelease {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Words to find in titles and narratives.
@@ -135,12 +136,42 @@ pub async fn draft(
     Ok(Json(releases::draft(&state.db, &actor, &slug).await?))
 }
 
+/// A release's text with the revision the edit started from. Its fields are
+/// spelled out rather than `#[serde(flatten)]`ed from `ReleaseInput`: serde
+/// ignores `deny_unknown_fields` through a flatten, and the document then
+/// described a body no request could satisfy.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseEditInput {
     /// The revision the edit started from; a newer one answers 409.
     pub revision: i64,
-    #[serde(flatten)]
-    pub fields: ReleaseInput,
+    pub title: String,
+    /// Defaults to one made from the title.
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub version_name: Option<String>,
+    /// Markdown.
+    #[serde(default)]
+    pub narrative: String,
+    /// Who may read it: `everyone` (default), `admins` or `cohort:<slug>`.
+    /// Readers also need to see at least one of its entries.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "everyone")]
+    pub audience: Option<Audience>,
+}
+
+impl ReleaseEditInput {
+    fn into_parts(self) -> (i64, ReleaseInput) {
+        let fields = ReleaseInput {
+            title: self.title,
+            slug: self.slug,
+            version_name: self.version_name,
+            narrative: self.narrative,
+            audience: self.audience,
+        };
+        (self.revision, fields)
+    }
 }
 
 /// Edit a release's text.
@@ -153,16 +184,9 @@ pub async fn edit(
     ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<ReleaseEditInput>,
 ) -> Result<Json<Release>, AppError> {
+    let (revision, fields) = body.into_parts();
     Ok(Json(
-        releases::edit(
-            &state.db,
-            &state.markdown,
-            &actor,
-            &slug,
-            body.revision,
-            &body.fields,
-        )
-        .await?,
+        releases::edit(&state.db, &state.markdown, &actor, &slug, revision, &fields).await?,
     ))
 }
 
@@ -271,4 +295,29 @@ pub async fn publish(
         }
     };
     Ok(Json(release))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReleaseEditInput;
+
+    #[test]
+    fn an_edit_carries_its_revision_and_refuses_unknown_fields() {
+        let body = r#"{"revision": 3, "title": "Winter", "narrative": "Faster search"}"#;
+        let (revision, fields) = serde_json::from_str::<ReleaseEditInput>(body)
+            .unwrap()
+            .into_parts();
+        assert_eq!(revision, 3);
+        assert_eq!(fields.title, "Winter");
+        assert_eq!(fields.narrative, "Faster search");
+        // Through a flatten, this typo was silently dropped.
+        let typo = r#"{"revision": 3, "title": "Winter", "narative": "Faster search"}"#;
+        let Err(error) = serde_json::from_str::<ReleaseEditInput>(typo) else {
+            panic!("an unknown field was accepted");
+        };
+        assert!(
+            error.to_string().contains("unknown field `narative`"),
+            "{error}"
+        );
+    }
 }

@@ -82,6 +82,7 @@ pub async fn update_environment(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarParams {
     /// The environment's slug, e.g. `production`.
@@ -119,7 +120,7 @@ pub async fn calendar(
 
 /// Say why a night has no deploy (or take the reason back with `"reason": null`).
 #[utoipa::path(put, path = "/api/v1/calendar/{environment}/{night}",
-    params(("environment" = String, Path), ("night" = String, Path, description = "YYYY-MM-DD")),
+    params(("environment" = String, Path), ("night" = chrono::NaiveDate, Path, description = "YYYY-MM-DD")),
     request_body = NightInput, security(("bearer" = [])),
     responses(
         (status = 204, description = "Recorded"),
@@ -171,7 +172,7 @@ pub async fn risk_settings(
 }
 
 /// Set the rule of a risk level (admin).
-#[utoipa::path(put, path = "/api/v1/risk/rules/{risk}", params(("risk" = String, Path, description = "low, medium or high")),
+#[utoipa::path(put, path = "/api/v1/risk/rules/{risk}", params(("risk" = Risk, Path, description = "low, medium or high")),
     request_body = RuleInput, security(("bearer" = [])),
     responses(
         (status = 200, description = "The rule", body = RiskRule),
@@ -387,6 +388,7 @@ pub async fn redeliver(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Exactly this actor: an email, `token:<name>` or `anonymous`.
