@@ -7,6 +7,7 @@ mod api;
 mod audiences;
 mod audit;
 mod auth;
+mod authz;
 mod cli;
 mod email;
 mod email_smtp;
