@@ -9,6 +9,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 mod ci;
+mod serving;
 
 #[derive(Parser)]
 #[command(
@@ -97,8 +98,33 @@ enum TokenCommand {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+// Tokio's multi-threaded runtime, as `#[tokio::main]` makes it, but its
+// workers hand memory back as they go idle, and the command runs on them
+// (not on the main thread, which is no worker and never goes idle).
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(serving::on_worker_idle)
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shiplog: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = runtime.spawn(run_cli());
+    match runtime.block_on(command) {
+        Ok(code) => code,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => {
+            eprintln!("shiplog: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_cli() -> ExitCode {
     let cli = Cli::parse();
     // The CI client talks to a server: it needs none of the server's settings.
     if let Some(Command::Ci { command }) = cli.command {
@@ -229,6 +255,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    match serving::raise_open_files_limit() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(from = before, to = after, "open-files limit raised")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be raised"),
+    }
     let listen = config.listen;
     let public_url = config.public_url.clone();
     let app = Application::build(config).await?;
@@ -241,8 +274,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         move || pages.invalidate(),
     );
     if let Some(addr) = app.state.config.metrics_listen {
-        let metrics = tokio::net::TcpListener::bind(addr)
-            .await
+        let metrics = serving::listen(addr)
             .map_err(|e| anyhow::anyhow!("SHIPLOG_METRICS_LISTEN: cannot listen on {addr}: {e}"))?;
         let router = axum::Router::new()
             .route(
@@ -257,11 +289,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = serving::listen(listen)
         .map_err(|e| anyhow::anyhow!("SHIPLOG_LISTEN: cannot listen on {listen}: {e}"))?;
     tracing::info!(%listen, %public_url, database = app.state.db.backend(), "Shiplog is serving");
     println!("Shiplog is running at {public_url}");
+    serving::return_free_memory();
     axum::serve(
         listener,
         app.router
