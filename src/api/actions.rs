@@ -77,6 +77,7 @@ pub async fn create_action(
 pub async fn change_action_status(id: i64, status: String, note: String) -> Result<(), FnError> {
     use crate::server::service::actions::{self, ActionChange};
     let (state, _, actor) = ctx::signed_in().await?;
+    actions::may_act(&actor)?;
     let status = crate::server::service::validate::choice("status", &status)?;
     let change = ActionChange {
         status: Some(status),

@@ -71,6 +71,7 @@ pub async fn load_deploy(id: i64) -> Result<DeployView, FnError> {
 pub async fn set_deploy_status(id: i64, status: String) -> Result<(), FnError> {
     use crate::server::service::{deploys, validate};
     let (state, _, actor) = ctx::signed_in().await?;
+    deploys::may_edit(&actor)?;
     let status = validate::choice("status", &status)?;
     deploys::change_status(&state.db, &actor, id, status, None).await?;
     Ok(())
@@ -85,6 +86,7 @@ pub async fn save_entry(
 ) -> Result<ChangeEntry, FnError> {
     use crate::server::service::deploys;
     let (state, _, actor) = ctx::signed_in().await?;
+    deploys::may_edit(&actor)?;
     let input = deploys::entry_from_form(&form)?;
     Ok(match entry_id {
         Some(id) => deploys::update_entry(&state.db, &state.markdown, &actor, id, input).await?,

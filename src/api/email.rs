@@ -73,6 +73,7 @@ pub async fn import_subscribers(
 ) -> Result<ImportReport, FnError> {
     use crate::server::service::subscribers;
     let (state, _, actor) = ctx::signed_in().await?;
+    subscribers::may_manage(&actor)?;
     let rows = subscribers::parse_csv(&csv, consented.is_some())?;
     let out = state.outbox().await?;
     let report =
@@ -116,6 +117,7 @@ pub async fn campaign_action(
     use crate::server::error::AppError;
     use crate::server::service::campaigns;
     let (state, _, actor) = ctx::signed_in().await?;
+    campaigns::may_manage(&actor)?;
     let db = &state.db;
     let campaign = match action.as_str() {
         "send" => {

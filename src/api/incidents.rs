@@ -144,6 +144,7 @@ pub async fn tell_customers(
 pub async fn change_incident_status(id: i64, status: String) -> Result<(), FnError> {
     use crate::server::service::incidents::{self, IncidentChange};
     let (state, _, actor) = ctx::signed_in().await?;
+    incidents::may_file(&actor)?;
     let status = crate::server::service::validate::choice("status", &status)?;
     let change = IncidentChange {
         status: Some(status),

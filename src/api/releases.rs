@@ -70,6 +70,7 @@ pub async fn save_release(
         validate,
     };
     let (state, _, actor) = ctx::signed_in().await?;
+    releases::may_manage(&actor)?;
     let input = ReleaseInput {
         title,
         slug: Some(new_slug),

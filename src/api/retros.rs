@@ -188,6 +188,7 @@ pub async fn retro_item_action(id: i64, item: i64, form: ItemActionForm) -> Resu
     use crate::server::error::AppError;
     use crate::server::service::{retros, validate};
     let (state, _, actor) = ctx::signed_in().await?;
+    retros::may_facilitate_retro(&state.db, &actor, id).await?;
     let input = retros::ItemActionInput {
         title: Some(form.title),
         owner_email: form.owner_email,
@@ -210,6 +211,7 @@ pub async fn review_retro_action(
     use crate::server::service::retros::{self, ActionRef, ReviewInput};
     use crate::server::service::validate;
     let (state, _, actor) = ctx::signed_in().await?;
+    crate::server::service::actions::may_act(&actor)?;
     let due = validate::day("due", &due)?;
     let input = ReviewInput {
         action_id: ActionRef::Id(action),

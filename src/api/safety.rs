@@ -28,6 +28,7 @@ pub async fn save_environment(
 ) -> Result<(), FnError> {
     use crate::server::service::environments::{self, EnvironmentInput};
     let (state, _, actor) = ctx::signed_in().await?;
+    environments::may_manage(&actor)?;
     let kind: EnvironmentKind = crate::server::service::validate::choice("kind", &kind)?;
     let input = EnvironmentInput {
         slug: slug.clone(),
@@ -151,6 +152,7 @@ pub async fn save_risk_rule(
 ) -> Result<(), FnError> {
     use crate::server::service::risk::{self, RuleInput};
     let (state, _, actor) = ctx::signed_in().await?;
+    risk::may_set_rules(&actor)?;
     let level: Risk = crate::server::service::validate::choice("risk", &risk)?;
     let input = RuleInput {
         approvals,
@@ -200,6 +202,7 @@ pub async fn add_webhook(
 ) -> Result<(), FnError> {
     use crate::server::service::notify::{self, WebhookInput};
     let (state, _, actor) = ctx::signed_in().await?;
+    notify::may_configure(&actor)?;
     let events: Vec<NotifyEvent> = crate::server::service::validate::choices("events", &events)?;
     let format = crate::server::service::validate::choice("format", &format)?;
     let input = WebhookInput {

@@ -9,7 +9,11 @@
 //! or whose browser session (for server functions and the app's pages) it
 //! serves. Everyone else must be refused (401 or 403, or sent to sign in), and
 //! everyone listed must not be: an unauthorised success fails the test, and
-//! so does a refused expected success. A 5xx fails it too.
+//! so does a refused expected success. A 5xx fails it too, and so does a role
+//! the row does not name that gets a 404, 409 or 422 instead of a 403: roles
+//! are checked before the input is read or the object looked up, so that the
+//! answer says nothing about either. A private link's routes answer 404 to
+//! everyone without the link (it is the credential).
 //!
 //! Callers: anonymous, each role by session, each role by token, a customer's
 //! private link, a deactivated admin's old session and a revoked admin token.
@@ -793,13 +797,16 @@ fn example_named(schema: &Value, doc: &Value) -> Value {
     let mut body = example(schema, doc, 0);
     if let Value::Object(fields) = &mut body {
         for (name, value) in fields.iter_mut() {
-            if let Some(v) = guess(name) {
-                *value = match value {
-                    Value::Array(_) => json!([v]),
-                    Value::Number(_) => v.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(v)),
-                    _ => json!(v),
-                };
-            }
+            let Some(v) = guess(name) else { continue };
+            let number = v.parse::<i64>().ok();
+            // Only the plain placeholders: an enum's or a date's example stays.
+            *value = match (&*value, number) {
+                (Value::Array(_), Some(n)) => json!([n]),
+                (Value::Array(_), None) => json!([v]),
+                (Value::Number(_), Some(n)) => json!(n),
+                (Value::String(s), _) if s == "matrix" => json!(v),
+                _ => continue,
+            };
         }
     }
     body
@@ -969,7 +976,9 @@ on_both_databases! {
         let expected: BTreeMap<&str, &str> = EXPECTED.iter().copied().collect();
         let print = std::env::var("SHIPLOG_AUTHZ_PRINT").is_ok();
         let doc = app.api(Method::GET, "/api/v1/openapi.json", None, None).await.json();
-        let bodies = bodies(&doc);
+        let mut bodies = bodies(&doc);
+        // Where the document's example cannot say what a field takes.
+        bodies.insert("POST /api/v1/suppressions".into(), json!({"email": "eng@example.com", "reason": "manual"}));
         let mut rows: Vec<Row> = Vec::new();
         for (method, path) in declared_routes(&app, &world).await {
             rows.push((format!("{method} {path}"), method, path, vec![]));
@@ -996,7 +1005,6 @@ on_both_databases! {
         assert!(print || stale.is_empty(), "rows in EXPECTED that no route or server function has: {stale:?}");
 
         let mut problems = Vec::new();
-        let mut read_first = Vec::new();
         let mut unproven = Vec::new();
         let mut proven = 0;
         for (key, method, path, form) in &rows {
@@ -1022,7 +1030,7 @@ on_both_databases! {
                     // A role the row does not name is refused before its
                     // input is read or its objects looked up.
                     (Outcome::Failed, false) if caller.is_role_for(kind) && who.contains(['v', 'e', 'p', 'a']) => {
-                        read_first.push(format!("{key} as {}: {} {}", caller.name(), res.status, said()))
+                        problems.push(format!("{key} as {}: REFUSED ONLY AFTER READING THE INPUT {} {}", caller.name(), res.status, said()))
                     }
                     _ => {}
                 }
@@ -1061,11 +1069,6 @@ on_both_databases! {
             callers.len(),
             unproven.len(),
             unproven.join("\n  ")
-        );
-        println!(
-            "{} answers to a role a row does not name that read the input or looked the object up before refusing (422/404/409, not 403):\n  {}",
-            read_first.len(),
-            read_first.join("\n  ")
         );
         assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
         assert!(proven >= PROVEN_AT_LEAST, "only {proven} rows were served to someone they name (at least {PROVEN_AT_LEAST} were): the matrix's input stopped working");

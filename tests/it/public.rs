@@ -156,7 +156,7 @@ on_both_databases! {
         let mut edit = form("Vandalised", "fix");
         edit.push(("deploy_id", &deploy_id));
         edit.push(("entry_id", &entry_id));
-        assert!(app.call("save_entry", &edit).await.text().contains("may not edit entries"));
+        assert!(app.call("save_entry", &edit).await.text().contains("may not record deploys or edit their entries"));
     }
 
     async fn the_timeline_pages_render_on_the_server(app) {

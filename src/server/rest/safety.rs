@@ -53,8 +53,7 @@ pub async fn create_environment(
     ApiCaller(actor): ApiCaller,
     ApiJson(input): ApiJson<EnvironmentInput>,
 ) -> Result<(StatusCode, Json<Environment>), AppError> {
-    let slug = validate::environment_slug("slug", &input.slug)?;
-    environments::create(&state.db, &actor, input).await?;
+    let slug = environments::create(&state.db, &actor, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(one_environment(&state, &slug).await?),

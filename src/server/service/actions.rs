@@ -66,7 +66,8 @@ pub struct ActionChange {
     pub evidence_deploy_id: Option<Option<i64>>,
 }
 
-pub(super) fn may_act(actor: &Actor) -> Result<(), AppError> {
+/// Checked before any input is read.
+pub fn may_act(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_file_incidents(), "create or change actions")
 }
 

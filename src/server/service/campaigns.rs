@@ -9,7 +9,8 @@ use crate::server::error::AppError;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 
-fn manage(actor: &Actor) -> Result<(), AppError> {
+/// Whether `actor` may manage email campaigns; checked before any input is read.
+pub fn may_manage(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_manage_releases(), "manage email campaigns")
 }
 
@@ -103,7 +104,7 @@ pub async fn describe(db: &Db, row: CampaignRow) -> Result<Campaign, AppError> {
 
 /// The release's campaign as a draft; `true` when it was made now.
 pub async fn create(db: &Db, actor: &Actor, release: &str) -> Result<(Campaign, bool), AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let id = db
         .release_id(release)
         .await?
@@ -133,13 +134,13 @@ pub async fn on_published(db: &Db, release_id: i64, by: &str) -> Result<(), AppE
 }
 
 pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<Campaign, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let row = db.campaign(id).await.map_err(not_found)?;
     describe(db, row).await
 }
 
 pub async fn list(db: &Db, actor: &Actor) -> Result<Vec<Campaign>, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let mut out = vec![];
     for row in db.list_campaigns(100).await? {
         out.push(describe(db, row).await?);
@@ -148,7 +149,7 @@ pub async fn list(db: &Db, actor: &Actor) -> Result<Vec<Campaign>, AppError> {
 }
 
 pub async fn failures(db: &Db, actor: &Actor, id: i64) -> Result<Vec<DeliveryFailure>, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     Ok(db.delivery_failures(id, 200).await?)
 }
 
@@ -167,7 +168,7 @@ pub async fn send(
     id: i64,
     at: Option<DateTime<Utc>>,
 ) -> Result<Campaign, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let row = db.campaign(id).await.map_err(not_found)?;
     let release = release_of(db, &row).await?;
     let from = [CampaignStatus::Draft, CampaignStatus::Scheduled];
@@ -278,7 +279,7 @@ async fn transition(
     from: &[CampaignStatus],
     to: CampaignStatus,
 ) -> Result<Campaign, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let row = db.campaign(id).await.map_err(not_found)?;
     if !from.contains(&row.status) {
         return Err(AppError::conflict(format!(
@@ -300,7 +301,7 @@ pub async fn preview(
     id: i64,
     email: &str,
 ) -> Result<MessagePreview, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     db.campaign(id).await.map_err(not_found)?;
     let email = super::validate::email("email", email)?;
     let subscriber = db

@@ -168,6 +168,15 @@ async fn render_bodies(
     Ok(())
 }
 
+/// Only engineers and admins record deploys, change their status and edit
+/// or delete their entries; checked before any input is read.
+pub fn may_edit(actor: &Actor) -> Result<(), AppError> {
+    actor.require(
+        actor.role.can_write_deploys(),
+        "record deploys or edit their entries",
+    )
+}
+
 pub async fn create(
     db: &Db,
     md: &Markdown,
@@ -320,7 +329,7 @@ pub async fn change_status(
     to: DeployStatus,
     finished_at: Option<DateTime<Utc>>,
 ) -> Result<DeployDetail, AppError> {
-    actor.require(actor.role.can_write_deploys(), "change a deploy's status")?;
+    may_edit(actor)?;
     let current = get(db, id).await?;
     let from = current.deploy.status;
     if !from.can_move_to(to) {
@@ -413,7 +422,7 @@ pub async fn add_entry(
     deploy_id: i64,
     input: EntryInput,
 ) -> Result<ChangeEntry, AppError> {
-    actor.require(actor.role.can_write_deploys(), "edit entries")?;
+    may_edit(actor)?;
     get(db, deploy_id).await?;
     let mut new = [entry("entry", input)?];
     render_bodies(md, &mut new, |_| "entry".into()).await?;
@@ -428,7 +437,7 @@ pub async fn update_entry(
     id: i64,
     input: EntryInput,
 ) -> Result<ChangeEntry, AppError> {
-    actor.require(actor.role.can_write_deploys(), "edit entries")?;
+    may_edit(actor)?;
     let mut new = [entry("entry", input)?];
     render_bodies(md, &mut new, |_| "entry".into()).await?;
     let [new] = new;
@@ -441,7 +450,7 @@ pub async fn update_entry(
 }
 
 pub async fn delete_entry(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
-    actor.require(actor.role.can_write_deploys(), "delete entries")?;
+    may_edit(actor)?;
     db.delete_entry(id).await.map_err(|e| match e {
         crate::server::db::DbError::NotFound => {
             AppError::not_found(format!("There is no entry {id}."))

@@ -194,13 +194,19 @@ pub async fn list(db: &Db, tz: Tz) -> Result<Vec<Environment>, AppError> {
     Ok(all)
 }
 
-pub async fn create(db: &Db, actor: &Actor, input: EnvironmentInput) -> Result<(), AppError> {
-    actor.require(actor.role.is_admin(), "manage environments")?;
+/// Only admins manage environments; checked before any input is read.
+pub fn may_manage(actor: &Actor) -> Result<(), AppError> {
+    actor.require(actor.role.is_admin(), "manage environments")
+}
+
+/// Creates an environment; answers its slug.
+pub async fn create(db: &Db, actor: &Actor, input: EnvironmentInput) -> Result<String, AppError> {
+    may_manage(actor)?;
     let slug = validate::environment_slug("slug", &input.slug)?;
     let row = checked(input, slug)?;
     db.create_environment(&row).await?;
     tracing::info!(environment = %row.slug, kind = %row.kind, by = %actor.label, "environment created");
-    Ok(())
+    Ok(row.slug)
 }
 
 pub async fn update(
@@ -209,7 +215,7 @@ pub async fn update(
     slug: &str,
     input: EnvironmentInput,
 ) -> Result<(), AppError> {
-    actor.require(actor.role.is_admin(), "manage environments")?;
+    may_manage(actor)?;
     let row = checked(input, slug.to_string())?;
     db.update_environment(&row).await.map_err(|e| match e {
         DbError::NotFound => AppError::not_found(format!("There is no environment `{slug}`.")),

@@ -58,7 +58,8 @@ pub struct IncidentChange {
     pub fixed_by_deploy_id: Option<Option<i64>>,
 }
 
-fn may_file(actor: &Actor) -> Result<(), AppError> {
+/// Checked before any input is read.
+pub fn may_file(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_file_incidents(), "file or edit incidents")
 }
 

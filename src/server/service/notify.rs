@@ -23,6 +23,11 @@ const TIMEOUT_SECONDS: u64 = 10;
 
 /// Records a notification; a failure to record it is logged, never allowed
 /// to undo the change that raised it.
+/// Only admins configure webhooks; checked before any input is read.
+pub fn may_configure(actor: &Actor) -> Result<(), AppError> {
+    actor.require(actor.role.is_admin(), "configure webhooks")
+}
+
 pub async fn emit(
     db: &Db,
     event: NotifyEvent,
@@ -354,7 +359,7 @@ pub async fn create_webhook(
     actor: &Actor,
     input: WebhookInput,
 ) -> Result<Webhook, AppError> {
-    actor.require(actor.role.is_admin(), "configure webhooks")?;
+    may_configure(actor)?;
     let url = url::Url::parse(input.url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -410,7 +415,7 @@ pub async fn webhook(db: &Db, actor: &Actor, id: i64) -> Result<Webhook, AppErro
 }
 
 pub async fn remove_webhook(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
-    actor.require(actor.role.is_admin(), "configure webhooks")?;
+    may_configure(actor)?;
     db.remove_webhook(id).await.map_err(|e| match e {
         DbError::NotFound => AppError::not_found(format!("There is no webhook {id}.")),
         other => other.into(),

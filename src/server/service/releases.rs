@@ -36,7 +36,8 @@ pub struct ReleaseInput {
     pub audience: Option<Audience>,
 }
 
-fn manage(actor: &Actor) -> Result<(), AppError> {
+/// Whether `actor` may manage releases; checked before any input is read.
+pub fn may_manage(actor: &Actor) -> Result<(), AppError> {
     actor.require(
         actor.role.can_manage_releases(),
         "create, edit or publish releases",
@@ -125,7 +126,7 @@ pub async fn create(
     actor: &Actor,
     input: &ReleaseInput,
 ) -> Result<Release, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let f = text_fields(md, input).await?;
     let release = db
         .create_release(NewRelease {
@@ -178,7 +179,7 @@ pub async fn edit(
     revision: i64,
     input: &ReleaseInput,
 ) -> Result<Release, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let current = get(db, slug).await?;
     let f = text_fields(md, input).await?;
     db.edit_release(current.release.id, revision, f)
@@ -218,7 +219,7 @@ pub async fn link(
     revision: Option<i64>,
     override_readiness: bool,
 ) -> Result<ReleaseDetail, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let current = get(db, slug).await?;
     if entry_ids.is_empty() {
         return Err(AppError::invalid("entries", "choose at least one entry"));
@@ -263,7 +264,7 @@ pub async fn unlink(
     slug: &str,
     entry_id: i64,
 ) -> Result<ReleaseDetail, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let current = get(db, slug).await?;
     db.unlink_entry(current.release.id, entry_id)
         .await
@@ -342,7 +343,7 @@ pub async fn set_announce(
     slug: &str,
     announce: bool,
 ) -> Result<(), AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let id = db.release_id(slug).await?.ok_or_else(|| not_found(slug))?;
     db.set_release_announce(id, announce).await?;
     Ok(())
@@ -356,7 +357,7 @@ pub async fn publish(
     revision: i64,
     override_readiness: bool,
 ) -> Result<Release, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let detail = get(db, slug).await?;
     if detail.release.status == ReleaseStatus::Published {
         return Err(AppError::conflict("This release is already published."));
@@ -390,7 +391,7 @@ pub async fn schedule(
     at: DateTime<Utc>,
     override_readiness: bool,
 ) -> Result<Release, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let detail = get(db, slug).await?;
     if detail.release.status == ReleaseStatus::Published {
         return Err(AppError::conflict("This release is already published."));
@@ -427,7 +428,7 @@ pub async fn unpublish(
     slug: &str,
     revision: i64,
 ) -> Result<Release, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let detail = get(db, slug).await?;
     db.set_release_state(
         detail.release.id,
@@ -450,7 +451,7 @@ pub async fn set_archived(
     revision: i64,
     archived: bool,
 ) -> Result<Release, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let r = get(db, slug).await?.release;
     db.set_release_state(
         r.id,
@@ -521,7 +522,7 @@ pub async fn candidates(
     actor: &Actor,
     filter: &PickerFilter,
 ) -> Result<Vec<LinkedEntry>, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     Ok(db.candidate_entries(&candidate_query(filter)?).await?)
 }
 

@@ -373,6 +373,12 @@ pub struct ItemActionInput {
 }
 
 /// Turns an item into an action (facilitator or admin).
+/// Whether `actor` facilitates retro `id` (or is an admin); checked before
+/// any input is read.
+pub async fn may_facilitate_retro(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
+    may_facilitate(actor, &retro(db, id).await?)
+}
+
 pub async fn item_to_action(
     db: &Db,
     actor: &Actor,

@@ -29,6 +29,15 @@ pub fn effective(risk: Risk, component: Option<&str>, risky: &HashSet<String>) -
     }
 }
 
+/// Only admins set the risk rules and mark risky components; checked
+/// before any input is read.
+pub fn may_set_rules(actor: &Actor) -> Result<(), AppError> {
+    actor.require(
+        actor.role.is_admin(),
+        "set the risk rules or mark risky components",
+    )
+}
+
 pub async fn risky_set(db: &Db) -> Result<HashSet<String>, AppError> {
     Ok(db
         .risky_components()
@@ -242,7 +251,7 @@ pub async fn set_rule(
     risk: Risk,
     input: RuleInput,
 ) -> Result<RiskRule, AppError> {
-    actor.require(actor.role.is_admin(), "set the risk rules")?;
+    may_set_rules(actor)?;
     if !(0..=2).contains(&input.approvals) {
         return Err(AppError::invalid(
             "approvals",
@@ -281,7 +290,7 @@ pub async fn mark_risky(
     component: &str,
     note: Option<&str>,
 ) -> Result<(), AppError> {
-    actor.require(actor.role.is_admin(), "mark risky components")?;
+    may_set_rules(actor)?;
     let component = validate::component("component", Some(component))?
         .ok_or_else(|| AppError::invalid("component", "name the component"))?;
     let note = note.map(str::trim).filter(|n| !n.is_empty());
@@ -297,7 +306,7 @@ pub async fn mark_risky(
 }
 
 pub async fn unmark_risky(db: &Db, actor: &Actor, component: &str) -> Result<(), AppError> {
-    actor.require(actor.role.is_admin(), "mark risky components")?;
+    may_set_rules(actor)?;
     db.unmark_risky(component).await.map_err(|e| match e {
         DbError::NotFound => AppError::not_found(format!("`{component}` is not marked risky.")),
         other => other.into(),

@@ -352,7 +352,8 @@ pub async fn unsubscribe(db: &Db, secret: &str) -> Result<SubscriberLink, AppErr
     Ok(db.subscriber_link(link.subscriber.id).await?)
 }
 
-fn manage(actor: &Actor) -> Result<(), AppError> {
+/// Whether `actor` may manage subscribers; checked before any input is read.
+pub fn may_manage(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_manage_releases(), "manage subscribers")
 }
 
@@ -400,7 +401,7 @@ pub async fn import(
     preview: bool,
     source: &str,
 ) -> Result<ImportReport, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     if rows.is_empty() {
         return Err(AppError::invalid("body", "there is nobody to add"));
     }
@@ -487,7 +488,7 @@ pub async fn import(
 }
 
 pub async fn list(db: &Db, actor: &Actor, q: &SubscriberQuery) -> Result<SubscriberPage, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     if let Some(status) = q.status.as_deref() {
         if status != "suppressed" && status.parse::<SubscriberStatus>().is_err() {
             return Err(AppError::invalid(
@@ -508,7 +509,7 @@ pub async fn set_account(
     account: Option<&str>,
     admin: bool,
 ) -> Result<Subscriber, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     db.set_subscriber_account(id, account, admin)
         .await
         .map_err(|e| match e {
@@ -519,7 +520,7 @@ pub async fn set_account(
 
 /// Erases the address; counts keep the row.
 pub async fn remove(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     db.remove_subscriber(id, &token::generate(""))
         .await
         .map_err(|e| match e {
@@ -556,7 +557,7 @@ pub async fn lift_suppression(db: &Db, actor: &Actor, email: &str) -> Result<(),
 }
 
 pub async fn suppressions(db: &Db, actor: &Actor) -> Result<Vec<Suppression>, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     Ok(db.list_suppressions().await?)
 }
 
@@ -651,7 +652,7 @@ pub fn parse_csv(text: &str, confirmed: bool) -> Result<Vec<SubscriberInput>, Ap
 /// Every subscriber (removed ones have no address and are left out) as CSV,
 /// in the columns `parse_csv` reads, plus status and dates.
 pub async fn export_csv(db: &Db, actor: &Actor) -> Result<String, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let mut out = csv::Writer::from_writer(vec![]);
     let fail = |e: csv::Error| AppError::internal(e);
     out.write_record([
