@@ -245,15 +245,10 @@ export class Findings {
  * - Playwright's init scripts (the hydration and CSP probes) are refused in
  *   that sandboxed frame; the frame's HTML itself is opened with scripts on
  *   by the email test, where anything in it would run.
- * - /app/subscribers panics while hydrating a full load once accounts exist:
- *   its account filter renders its options outside the page's <Transition>,
- *   empty on the server and filled in the browser (a hydration mismatch, not
- *   markup from the data: it happens with plain account names too).
  */
 export const KNOWN: { what: string; url: RegExp; text: RegExp }[] = [
   { what: 'the email preview frame refuses the email\'s inline styles (style-src)', url: /^about:srcdoc$/, text: /^Applying inline style violates the following Content Security Policy directive 'style-src/ },
   { what: 'Playwright\'s init scripts are refused in the sandboxed email preview frame', url: /^about:srcdoc$/, text: /^Blocked script execution in 'about:srcdoc' because the document's frame is sandboxed/ },
-  { what: '/app/subscribers panics while hydrating (its account filter is rendered outside the Transition)', url: /\/app\/subscribers$/, text: /^(unreachable$|panicked at .*tachys-[^/]+\/src\/hydration\.rs)/ },
 ];
 
 function known(f: Findings, url: string, text: string): boolean {

@@ -114,6 +114,25 @@ test.describe('Release notes by email', () => {
     await expect(page.getByRole('row').filter({ hasText: PEOPLE[0] })).toContainText('Confirmed');
     for (const p of PEOPLE) expect(inbox(p), 'consented people get no confirmation request').toEqual([]);
 
+    // A full load once an account exists hydrates, and its account filter
+    // works (it panicked: the filter's options were rendered outside the
+    // page's Transition, none on the server and some in the browser).
+    const account = `e2e-${run}`;
+    const made = await page.request.post('/fn/create_account', {
+      form: { slug: account, name: `E2E ${run}` },
+      headers: { Accept: 'application/json', Origin: new URL(page.url()).origin },
+    });
+    expect(made.status(), await made.text()).toBe(200);
+    await gotoHydrated(page, '/app/subscribers');
+    const byAccount = page.getByRole('combobox', { name: 'Account', exact: true });
+    await expect(byAccount.getByRole('option', { name: account })).toHaveCount(1);
+    await byAccount.selectOption(account);
+    await expect(page.getByText('No subscriber matches.')).toBeVisible();
+    await expect(byAccount).toHaveValue(account);
+    await byAccount.selectOption('');
+    await expect(page.getByText('No subscriber matches.')).toBeHidden();
+    expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+
     await gotoHydrated(page, '/app/campaigns');
     await page.getByRole('table').getByRole('link', { name: 'Summer update (e2e)' }).click();
     await expect(page.getByRole('heading', { name: /^Announcement: / })).toBeVisible();

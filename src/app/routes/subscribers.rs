@@ -96,10 +96,17 @@ pub fn SubscribersPage() -> impl IntoView {
                 <label>"Account"<select name="account" on:change=filter(account)>
                     <option value="">"Any"</option>
                     <option value="none">"Public (no account)"</option>
-                    {move || data.get().and_then(|d| d.ok()).map(|d| d.accounts.into_iter().map(|a| {
-                        let label = a.clone();
-                        view! { <option value=a>{label}</option> }
-                    }).collect_view())}
+                    // Inside a Transition, as everything read from `data`: the
+                    // server renders the same options the browser hydrates.
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            data.await.ok().map(|d| d.accounts.into_iter().map(|a| {
+                                let label = a.clone();
+                                let this = a.clone();
+                                view! { <option value=a selected=move || account.get() == this>{label}</option> }
+                            }).collect_view())
+                        })}
+                    </Transition>
                 </select></label>
             </form>
             {move || error.get().map(|e| view! { <ErrorNote message=e/> })}
