@@ -58,6 +58,15 @@ on_both_databases! {
         assert_eq!(app.db().count_users().await.unwrap(), 1);
     }
 
+    async fn an_address_the_mailer_cannot_send_to_is_refused_up_front(app) {
+        app.setup_admin().await;
+        // Accepted, then a 500 when the invitation was written.
+        let res = app.call("invite", &[("email", "a\"b@example.com"), ("role", "viewer")]).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+        assert!(res.text().contains("is not an email address"), "{}", res.text());
+        assert!(app.db().list_invitations().await.unwrap().is_empty());
+    }
+
     async fn only_admins_manage_people(app) {
         app.setup_admin().await;
         app.sign_in_as(Role::Engineer).await;

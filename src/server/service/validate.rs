@@ -109,6 +109,9 @@ pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
                     .chars()
                     .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
                 && e.matches('@').count() == 1
+                // What the mailer cannot address is no address: invitations
+                // to such a one were accepted and then failed with a 500.
+                && e.parse::<lettre::Address>().is_ok()
         }
         None => false,
     };
@@ -228,7 +231,18 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("e", "Ana@Example.COM").unwrap(), "ana@example.com");
-        for bad in ["ana", "ana@", "@x.io", "a@b", "a b@c.io", "a@@b.io"] {
+        for bad in [
+            "ana",
+            "ana@",
+            "@x.io",
+            "a@b",
+            "a b@c.io",
+            "a@@b.io",
+            // Refused by lettre, and so unsendable.
+            "a\"b@example.com",
+            "x\"onmouseover=alert(1)\"@example.com",
+            "a..b@example.com",
+        ] {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }
