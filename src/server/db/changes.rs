@@ -484,11 +484,13 @@ impl ChangeStore for SqlStore {
             ))
             .bind(limit)
         };
+        // A sweep of every row at start-up: on the bulk pool, so that it does
+        // not fill a reader's 16 MiB page cache for as long as the server runs.
         let entries = missing("entries", "body_html", "body_text")
-            .all(self.read())
+            .all(self.bulk())
             .await?;
         let releases = missing("releases", "narrative_html", "narrative_text")
-            .all(self.read())
+            .all(self.bulk())
             .await?;
         Ok((entries, releases))
     }

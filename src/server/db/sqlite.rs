@@ -38,7 +38,15 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         // readers can hold 128 MiB (a large email send reads its whole
         // ledger, were it not for `bulk` below). Not memory-mapped: with a map, writes stalled for seconds
         // while readers remapped the file.
-        .connect_with(options.clone().pragma("cache_size", "-16384"))
+        .connect_with(
+            options
+                .clone()
+                .pragma("cache_size", "-16384")
+                // A page's rows cross from the connection's thread in one go:
+                // with sqlx's 50, the thread stopped at every 50th row until
+                // the request's task had taken them, a hand-off per batch.
+                .row_buffer_size(1024),
+        )
         .await
         .context("could not open the SQLite database for reading")?;
     // Sweeps of many rows (sends, imports) read here, with SQLite's default
