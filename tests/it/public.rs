@@ -81,6 +81,24 @@ on_both_databases! {
         assert!(none.contains("No changes match these filters"));
     }
 
+    async fn component_filter_lists_what_the_reader_may_see_and_follows_writes(app) {
+        let t = app.token("engineer").await;
+        app.record_deploy(&t, json!({"environment": "production", "version": "one", "status": "succeeded",
+            "entries": [{"title": "Seen", "kind": "fix", "component": "search"},
+                        {"title": "Hidden", "kind": "fix", "component": "secret-area", "audience": "internal"}]})).await;
+        let option = |c: &str| format!("<option value=\"{c}\"");
+        let html = app.get("/changes").await.text();
+        assert!(html.contains(&option("search")), "{html}");
+        assert!(!html.contains("secret-area"), "an internal entry's component leaked into the filter");
+        // The list is remembered between pages; a write through the app
+        // shows its new component on the very next page, searches too.
+        app.record_deploy(&t, json!({"environment": "production", "version": "two", "status": "succeeded",
+            "entries": [{"title": "New area", "kind": "feature", "component": "exports"}]})).await;
+        let html = app.get("/changes?q=area").await.text();
+        assert!(html.contains(&option("exports")) && html.contains(&option("search")), "{html}");
+        assert!(!html.contains("secret-area"));
+    }
+
     async fn markdown_is_sanitised_everywhere(app) {
         let t = app.token("engineer").await;
         let body = "Hello <script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) <a href=\"javascript:alert(4)\" onclick=\"alert(5)\">y</a>";

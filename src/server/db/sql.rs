@@ -8,6 +8,7 @@
 //! Rows decode straight into the model types (`sqlx::FromRow`), on both.
 
 use super::dialect::Dialect;
+use super::sqlite::Readers;
 use super::{DbError, DbResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -31,7 +32,7 @@ impl<T> Record for T where
 /// their own; PostgreSQL shares one pool for all.
 pub enum Pools {
     Sqlite {
-        read: SqlitePool,
+        read: Box<Readers>,
         write: SqlitePool,
         bulk: SqlitePool,
     },
@@ -50,7 +51,7 @@ impl Pools {
     pub fn stats(&self) -> Vec<(&'static str, u32, usize)> {
         match self {
             Pools::Sqlite { read, write, bulk } => vec![
-                ("read", read.size(), read.num_idle()),
+                ("read", read.open(), read.idle()),
                 ("write", write.size(), write.num_idle()),
                 ("bulk", bulk.size(), bulk.num_idle()),
             ],
@@ -61,7 +62,7 @@ impl Pools {
     /// For queries that only read.
     pub fn read(&self) -> Conn<'_> {
         match self {
-            Pools::Sqlite { read, .. } => Conn::SqlitePool(read),
+            Pools::Sqlite { read, .. } => Conn::SqliteRead(read),
             Pools::Postgres(pg) => Conn::PgPool(pg),
         }
     }
@@ -118,6 +119,7 @@ impl Tx {
 
 /// Where a query runs.
 pub enum Conn<'a> {
+    SqliteRead(&'a Readers),
     SqlitePool(&'a SqlitePool),
     PgPool(&'a PgPool),
     SqliteTx(&'a mut sqlx::SqliteConnection),
@@ -320,12 +322,22 @@ fn pg_args(args: Vec<Arg>) -> PgArguments {
 }
 
 /// Runs `sqlx::$query(text, args).$method(connection)` on whichever
-/// connection `conn` is, then `$post` on the result: the four arms differ
+/// connection `conn` is, then `$post` on the result: the arms differ
 /// only in their types.
 macro_rules! on_conn {
     ($conn:expr, $sql:expr, $query:ident, $method:ident $($post:tt)*) => {{
         let Sql { text, args } = $sql;
         let result = match $conn {
+            Conn::SqliteRead(readers) => match readers.acquire().await {
+                Ok(mut c) => {
+                    let done = sqlx::$query(&text, sqlite_args(args)).$method(&mut *c).await $($post)*;
+                    if let Err(e) = &done {
+                        c.discard_after(e);
+                    }
+                    done
+                }
+                Err(e) => Err(e),
+            },
             Conn::SqlitePool(c) => sqlx::$query(&text, sqlite_args(args)).$method(c).await $($post)*,
             Conn::SqliteTx(c) => sqlx::$query(&text, sqlite_args(args)).$method(c).await $($post)*,
             Conn::PgPool(c) => sqlx::$query(&text, pg_args(args)).$method(c).await $($post)*,

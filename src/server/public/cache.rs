@@ -64,7 +64,24 @@ pub struct PageCache {
     pages: Arc<RwLock<Pages>>,
     /// One render at a time per page: the others wait and then read the cache.
     renders: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// The components each audience set may filter by, kept even when pages
+    /// are not: see [`PageCache::components`].
+    components: Arc<RwLock<HashMap<Vec<String>, Remembered>>>,
 }
+
+/// A list every page of changes shows, whatever its URL.
+struct Remembered {
+    generation: u64,
+    made: Instant,
+    list: Arc<Vec<String>>,
+}
+
+/// How long the components list is kept when nothing is written through this
+/// instance: what bounds its staleness after another instance's write.
+const COMPONENTS_TTL: Duration = Duration::from_secs(1);
+
+/// At most this many audience sets are remembered (readers have a handful).
+const MAX_AUDIENCE_SETS: usize = 1_000;
 
 impl PageCache {
     /// A zero `ttl` turns caching off; at most `max_bytes` of pages are kept.
@@ -75,7 +92,47 @@ impl PageCache {
             generation: Arc::new(AtomicU64::new(0)),
             pages: Arc::new(RwLock::new(Pages::default())),
             renders: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            components: Arc::new(RwLock::new(HashMap::new())),
         }
+    }
+
+    /// The components readers with `audiences` may filter changes by, from
+    /// `load` at most once a second, and again after any write through this
+    /// instance. Every page of changes (each search, filter and later page)
+    /// shows the same list, so with pages uncached it would otherwise be read
+    /// once per request. Kept even when the page cache is off: another
+    /// instance's new component shows in the filter a second late at most.
+    pub async fn components<F, Fut, E>(
+        &self,
+        audiences: &[String],
+        load: F,
+    ) -> Result<Arc<Vec<String>>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<String>, E>>,
+    {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Ok(lists) = self.components.read() {
+            if let Some(r) = lists.get(audiences) {
+                if r.generation == generation && r.made.elapsed() < COMPONENTS_TTL {
+                    return Ok(r.list.clone());
+                }
+            }
+        }
+        let made = Instant::now();
+        let list = Arc::new(load().await?);
+        if let Ok(mut lists) = self.components.write() {
+            if lists.len() >= MAX_AUDIENCE_SETS {
+                lists.clear();
+            }
+            let remembered = Remembered {
+                generation,
+                made,
+                list: list.clone(),
+            };
+            lists.insert(audiences.to_vec(), remembered);
+        }
+        Ok(list)
     }
 
     fn render_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -305,7 +362,56 @@ pub async fn invalidate_on_write(
 
 #[cfg(test)]
 mod tests {
-    use super::cache_key;
+    use super::{cache_key, PageCache, COMPONENTS_TTL};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn components_are_read_again_after_a_write_or_a_second() {
+        // Pages uncached, as in bench/public.sh: the list is still remembered.
+        let cache = PageCache::new(Duration::ZERO, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(vec!["api".to_string()])
+        };
+        let everyone = ["everyone".to_string()];
+        let admins = ["everyone".to_string(), "admins".to_string()];
+        assert_eq!(*cache.components(&everyone, load).await.unwrap(), ["api"]);
+        cache.components(&everyone, load).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        cache.components(&admins, load).await.unwrap();
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            2,
+            "each audience set has its own list"
+        );
+        cache.invalidate();
+        cache.components(&everyone, load).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 3, "a write drops the list");
+        tokio::time::sleep(COMPONENTS_TTL + Duration::from_millis(50)).await;
+        cache.components(&everyone, load).await.unwrap();
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            4,
+            "another instance's write shows in a second"
+        );
+        let failed = cache
+            .components(&["cohort:x".to_string()], || async {
+                Err("down".to_string())
+            })
+            .await;
+        assert_eq!(failed.unwrap_err(), "down");
+        cache
+            .components(&["cohort:x".to_string()], load)
+            .await
+            .unwrap();
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            5,
+            "a failure is not remembered"
+        );
+    }
 
     #[test]
     fn keys_keep_only_what_the_page_reads() {

@@ -252,7 +252,13 @@ async fn changes_page(
             },
         };
         let list = changes::list(&state.db, &viewer.reader, &filter).await?;
-        Ok::<_, AppError>(pages::changes(&viewer, &filter, &list))
+        let components = state
+            .pages
+            .components(&viewer.reader.audiences(), || {
+                changes::components(&state.db, &viewer.reader)
+            })
+            .await?;
+        Ok::<_, AppError>(pages::changes(&viewer, &filter, &list, &components))
     }
     .await;
     viewer.respond(match result {

@@ -298,7 +298,12 @@ pub fn release(viewer: &Viewer, r: &ReaderRelease) -> String {
     )
 }
 
-pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> String {
+pub fn changes(
+    viewer: &Viewer,
+    filter: &ChangesFilter,
+    page: &ChangesPage,
+    components: &[String],
+) -> String {
     let base = viewer.base.clone();
     let mut days: Vec<(String, Vec<&PublicEntry>)> = vec![];
     for e in &page.entries {
@@ -315,8 +320,7 @@ pub fn changes(viewer: &Viewer, filter: &ChangesFilter, page: &ChangesPage) -> S
         .filter(|k| **k != EntryKind::Internal)
         .map(|k| view! { <option value=k.as_str() selected=Some(*k) == kind>{k.label()}</option> })
         .collect_view();
-    let components = page
-        .components
+    let components = components
         .iter()
         .map(|c| view! { <option value=c.clone() selected=Some(c) == component.as_ref()>{c.clone()}</option> })
         .collect_view();

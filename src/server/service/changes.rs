@@ -42,7 +42,6 @@ pub struct ChangesPage {
     /// Towards newer entries, and towards older ones.
     pub prev: Option<PageAt>,
     pub next: Option<PageAt>,
-    pub components: Vec<String>,
 }
 
 pub async fn list(
@@ -61,7 +60,7 @@ pub async fn list(
     let mut entries = db
         .public_entries(&PublicQuery {
             environment: PUBLIC_ENVIRONMENT.into(),
-            audiences: audiences.clone(),
+            audiences,
             kind: filter.kind,
             component: filter.component.clone(),
             search: filter.search.clone(),
@@ -100,8 +99,14 @@ pub async fn list(
         entries,
         prev,
         next,
-        components: db.public_components(PUBLIC_ENVIRONMENT, &audiences).await?,
     })
+}
+
+/// The components of the changes this reader may see, to filter by.
+pub async fn components(db: &Db, reader: &Reader) -> Result<Vec<String>, AppError> {
+    Ok(db
+        .public_components(PUBLIC_ENVIRONMENT, &reader.audiences())
+        .await?)
 }
 
 pub async fn get(db: &Db, reader: &Reader, id: i64) -> Result<PublicEntry, AppError> {
