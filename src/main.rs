@@ -267,6 +267,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     app.spawn_session_cleanup();
     app.state.engine.clone().spawn();
+    app.state.webhooks.clone().spawn();
     let pages = app.state.pages.clone();
     service::releases::spawn_scheduler(
         app.state.db.clone(),
@@ -294,13 +295,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%listen, %public_url, database = app.state.db.backend(), "Shiplog is serving");
     println!("Shiplog is running at {public_url}");
     serving::return_free_memory();
-    axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    let limits = app.state.config.limits.clone();
+    let proxies = app.state.config.trusted_proxies.clone();
+    shiplog::server::connections::serve(listener, app.router, limits, proxies, shutdown()).await?;
     Ok(())
 }
 

@@ -29,7 +29,9 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     use crate::server::service::users;
     let state = ctx::state()?;
     let address = ctx::client_address(&state).await;
-    let user = users::authenticate(&state.db, &email, &password, &address).await?;
+    let device = ctx::known_device(&state, &email).await?;
+    let user =
+        users::authenticate(&state.db, &email, &password, &address, device.as_deref()).await?;
     ctx::start_session(&state, &user).await?;
     // Only a path of this site, never an absolute URL elsewhere.
     let target = crate::server::service::validate::next_path(next.as_deref());

@@ -50,8 +50,37 @@ mod ctx {
         Ok((state, user, actor))
     }
 
-    /// Signs this browser in as `user`, recording where from.
+    /// This browser's device id for `email`, when its device cookie says it
+    /// signed in as that account before.
+    pub async fn known_device(state: &AppState, email: &str) -> Result<Option<String>, FnError> {
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .unwrap_or_default();
+        let secure = state.config.secure_cookies();
+        let Some(value) = crate::server::auth::device::from_headers(&headers, secure) else {
+            return Ok(None);
+        };
+        let signer = state.signer().await?;
+        Ok(crate::server::auth::device::verify(
+            signer,
+            &value,
+            email,
+            chrono::Utc::now(),
+        ))
+    }
+
+    /// Signs this browser in as `user`, recording where from, and remembers
+    /// the browser as one `user` signs in from (its device cookie).
     pub async fn start_session(state: &AppState, user: &User) -> Result<(), FnError> {
+        let signer = state.signer().await?;
+        let value = crate::server::auth::device::issue(signer, &user.email, chrono::Utc::now());
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            let cookie =
+                crate::server::auth::device::set_cookie(&value, state.config.secure_cookies());
+            if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+                res.append_header(axum::http::header::SET_COOKIE, v);
+            }
+        }
         let address = client_address(state).await;
         let headers = leptos_axum::extract::<axum::http::HeaderMap>()
             .await

@@ -148,6 +148,14 @@ pub async fn add_retro_item(
 ) -> Result<(), FnError> {
     use crate::server::service::{retros, validate};
     let (state, _, actor) = ctx::signed_in().await?;
+    if anonymous {
+        // Anonymous for admins too: the audit log names nobody.
+        if let Ok(axum::Extension(slot)) =
+            leptos_axum::extract::<axum::Extension<crate::server::audit::AuditSlot>>().await
+        {
+            slot.anonymise();
+        }
+    }
     let input = retros::ItemInput {
         column: validate::choice("column", &column)?,
         body,

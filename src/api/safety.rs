@@ -8,13 +8,25 @@ use crate::model::*;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Environments, and whether the reader may change them.
+/// Environments, whether the reader may change them, and whether deploys
+/// create the environments they name.
 #[server(prefix = "/fn", endpoint = "environments")]
-pub async fn load_environments() -> Result<(Vec<Environment>, bool), FnError> {
+pub async fn load_environments() -> Result<EnvironmentsData, FnError> {
+    use crate::server::service::environments;
     let (state, user, _) = ctx::signed_in().await?;
-    let list =
-        crate::server::service::environments::list(&state.db, state.config.time_zone).await?;
-    Ok((list, user.role.is_admin()))
+    Ok(EnvironmentsData {
+        environments: environments::list(&state.db, state.config.time_zone).await?,
+        admin: user.role.is_admin(),
+        create_from_ci: environments::creates_from_ci(&state.db).await?,
+    })
+}
+
+/// Lets deploys create the environments they name, or refuses them (admins).
+#[server(prefix = "/fn", endpoint = "set_create_environments")]
+pub async fn set_create_environments(on: bool) -> Result<(), FnError> {
+    let (state, _, actor) = ctx::signed_in().await?;
+    crate::server::service::environments::set_creates_from_ci(&state.db, &actor, on).await?;
+    Ok(())
 }
 
 /// Adds (`create`) or changes an environment; `days` is `1,2,3` (ISO weekdays).
@@ -211,7 +223,7 @@ pub async fn add_webhook(
         secret,
         format,
     };
-    notify::create_webhook(&state.db, &actor, input).await?;
+    notify::create_webhook(&state.db, &state.config, &actor, input).await?;
     Ok(())
 }
 

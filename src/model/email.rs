@@ -46,9 +46,10 @@ string_enum! {
     }
 }
 
-/// The kinds a new subscriber hears about unless they choose: security only.
+/// The kinds a new subscriber hears about unless they choose: all four
+/// (the README's promise, and what `/subscribe` offers ticked).
 pub fn default_kinds() -> Vec<EntryKind> {
-    vec![EntryKind::Security]
+    SUBSCRIBABLE_KINDS.to_vec()
 }
 
 /// The kinds a customer may choose (internal changes never reach email).

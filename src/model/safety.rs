@@ -46,6 +46,15 @@ pub struct Environment {
     pub next_night: Option<DateTime<Utc>>,
 }
 
+/// The environments page: every environment, whether the reader may manage
+/// them, and whether deploys create the environments they name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentsData {
+    pub environments: Vec<Environment>,
+    pub admin: bool,
+    pub create_from_ci: bool,
+}
+
 string_enum! {
     /// Why a scheduled night had no deploy.
     NightReason {

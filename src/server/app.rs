@@ -70,6 +70,10 @@ impl Application {
             markdown: Markdown::new(Some(&config.public_url), &config.image_hosts),
             signer: Arc::new(tokio::sync::OnceCell::new()),
             engine: Engine::new(db.clone(), mailer.clone(), Arc::new(config.clone())),
+            webhooks: crate::server::service::webhooks::Webhooks::new(
+                db.clone(),
+                Arc::new(config.clone()),
+            ),
             config: Arc::new(config),
             mailer,
             leptos_options,
@@ -188,6 +192,8 @@ pub fn router(state: AppState) -> Router {
             state.pages.clone(),
             public::cache::serve,
         ))
+        // Before the cache and every handler: no control characters in.
+        .layer(middleware::from_fn(crate::server::input::guard))
         .layer(middleware::from_fn_with_state(
             crate::server::headers::SecurityHeaders::new(&state.config),
             crate::server::headers::security_headers,

@@ -56,17 +56,32 @@ pub const READ_FUNCTIONS: &[&str] = &[
 
 /// Who made the request, when an extractor knows better than the session.
 #[derive(Clone, Default)]
-pub struct AuditSlot(Arc<Mutex<Option<String>>>);
+pub struct AuditSlot(Arc<Mutex<Said>>);
+
+#[derive(Clone, Default)]
+struct Said {
+    token: Option<String>,
+    /// The write is anonymous by design (a retro item posted anonymously):
+    /// recorded with no actor and no address, for admins too.
+    anonymous: bool,
+}
 
 impl AuditSlot {
     pub fn set(&self, label: &str) {
         if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(label.to_string());
+            slot.token = Some(label.to_string());
         }
     }
 
-    fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|s| s.clone())
+    /// Records this write as anonymous: no person, token or address.
+    pub fn anonymise(&self) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.anonymous = true;
+        }
+    }
+
+    fn get(&self) -> Said {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -110,7 +125,9 @@ pub async fn record(
     if !(status.is_success() || status.is_redirection()) {
         return res;
     }
-    let (actor, actor_kind) = match slot.get() {
+    let said = slot.get();
+    let (actor, actor_kind) = match said.token {
+        _ if said.anonymous => ("anonymous".to_string(), "anonymous"),
         Some(token) => (token, "token"),
         None => match session::current_user(&state, &session).await {
             Ok(Some(user)) => (user.email, "person"),
@@ -123,7 +140,7 @@ pub async fn record(
         method,
         path: crate::server::logging::loggable_path(&path),
         status: i64::from(status.as_u16()),
-        ip,
+        ip: if said.anonymous { String::new() } else { ip },
     };
     if let Err(e) = state.db.record_audit(&entry).await {
         tracing::error!(error = %e, path = %entry.path, "a write could not be recorded in the audit log");

@@ -90,6 +90,28 @@ pub struct Config {
     pub webhook_retry: std::time::Duration,
     /// A private address serving `/metrics` without authentication.
     pub metrics_listen: Option<SocketAddr>,
+    /// Webhooks may post to this machine and private networks (self-hosted
+    /// receivers, tests); off, such addresses are refused.
+    pub webhook_allow_private: bool,
+    /// How connections are bounded: timeouts, per-address cap, draining.
+    pub limits: ServeLimits,
+}
+
+/// What keeps slow or idle clients from holding the server's connections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServeLimits {
+    /// A request's headers must arrive within this time.
+    pub header_timeout: std::time::Duration,
+    /// A request's body must arrive within this time.
+    pub body_timeout: std::time::Duration,
+    /// A kept-alive connection with no request in flight is closed after this.
+    pub idle_timeout: std::time::Duration,
+    /// Connections open at once from one client address (beyond them, new
+    /// ones are closed at once).
+    pub per_address: usize,
+    /// On SIGTERM, requests in flight get this long to finish; then the
+    /// process exits whatever is left.
+    pub drain: std::time::Duration,
 }
 
 /// A setting that stopped start-up.
@@ -332,6 +354,30 @@ impl Config {
         let webhook_retry = std::time::Duration::from_secs(
             number("SHIPLOG_WEBHOOK_RETRY_SECONDS", 30, 3_600)?.into(),
         );
+        let webhook_allow_private = match nonempty("SHIPLOG_WEBHOOK_ALLOW_PRIVATE")
+            .map(|v| v.trim().to_lowercase())
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(other) => {
+                return Err(bad(
+                    "SHIPLOG_WEBHOOK_ALLOW_PRIVATE",
+                    format!("`{other}` is neither true nor false"),
+                ))
+            }
+        };
+        let seconds = |name: &'static str, default: u32, max: u32| {
+            number(name, default, max).map(|s| std::time::Duration::from_secs(s.max(1).into()))
+        };
+        let limits = ServeLimits {
+            header_timeout: seconds("SHIPLOG_HEADER_TIMEOUT_SECONDS", 10, 600)?,
+            body_timeout: seconds("SHIPLOG_BODY_TIMEOUT_SECONDS", 30, 3_600)?,
+            idle_timeout: seconds("SHIPLOG_IDLE_TIMEOUT_SECONDS", 60, 3_600)?,
+            per_address: number("SHIPLOG_MAX_CONNECTIONS_PER_ADDRESS", 256, 1_000_000)?.max(1)
+                as usize,
+            drain: seconds("SHIPLOG_SHUTDOWN_SECONDS", 20, 3_600)?,
+        };
         let time_zone = match nonempty("SHIPLOG_TIME_ZONE") {
             None => chrono_tz::UTC,
             Some(v) => v.trim().parse::<chrono_tz::Tz>().map_err(|_| {
@@ -394,6 +440,8 @@ impl Config {
         };
 
         Ok(Config {
+            webhook_allow_private,
+            limits,
             dkim,
             mail_rate,
             mail_connections,
@@ -526,6 +574,33 @@ mod tests {
         assert_eq!(
             cfg(&[("SHIPLOG_PAGE_CACHE_MB", "lots")]).unwrap_err().name,
             "SHIPLOG_PAGE_CACHE_MB"
+        );
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_are_checked() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.limits.header_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(c.limits.per_address, 256);
+        assert!(!c.webhook_allow_private);
+        let c = cfg(&[
+            ("SHIPLOG_IDLE_TIMEOUT_SECONDS", "5"),
+            ("SHIPLOG_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.idle_timeout, std::time::Duration::from_secs(5));
+        assert!(c.webhook_allow_private);
+        assert_eq!(
+            cfg(&[("SHIPLOG_HEADER_TIMEOUT_SECONDS", "soon")])
+                .unwrap_err()
+                .name,
+            "SHIPLOG_HEADER_TIMEOUT_SECONDS"
+        );
+        assert_eq!(
+            cfg(&[("SHIPLOG_WEBHOOK_ALLOW_PRIVATE", "maybe")])
+                .unwrap_err()
+                .name,
+            "SHIPLOG_WEBHOOK_ALLOW_PRIVATE"
         );
     }
 

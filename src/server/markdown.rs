@@ -70,7 +70,7 @@ impl Markdown {
         let events = bounded_events(markdown).map_err(|e| e.into_error(field))?;
         let mut raw = String::with_capacity(markdown.len() * 3 / 2);
         html::push_html(&mut raw, events.into_iter());
-        let html = self.cleaner.clean(&raw).to_string();
+        let html = without_bare_images(&self.cleaner.clean(&raw).to_string());
         let text = visible_text(&html);
         Ok(Rendered { html, text })
     }
@@ -112,6 +112,69 @@ fn image_allowed(src: &str, allowed: &[String]) -> bool {
             .host_str()
             .is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h))),
         _ => false,
+    }
+}
+
+/// Images whose address the host rule removed are dropped: an `<img>`
+/// with no `src` shows a broken-image box in pages and emails. Its alt text,
+/// if any, stays as text. The input is ammonia's output, so every attribute
+/// is double-quoted.
+fn without_bare_images(html: &str) -> String {
+    if !html.contains("<img") {
+        return html.to_string();
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find("<img") {
+        out.push_str(&rest[..at]);
+        let tag = &rest[at..];
+        let Some((attrs, len)) = img_attributes(tag) else {
+            out.push_str("<img");
+            rest = &tag[4..];
+            continue;
+        };
+        if attrs.iter().any(|(name, _)| *name == "src") {
+            out.push_str(&tag[..len]);
+        } else if let Some((_, alt)) = attrs.iter().find(|(name, _)| *name == "alt") {
+            // Attribute text escapes `&` and `"`; as text, `<` and `>` must be too.
+            out.push_str(&alt.replace('<', "&lt;").replace('>', "&gt;"));
+        }
+        rest = &tag[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The attributes of the `<img …>` tag `tag` starts with, and its length.
+fn img_attributes(tag: &str) -> Option<(Vec<(&str, &str)>, usize)> {
+    let bytes = tag.as_bytes();
+    let mut i = 4;
+    if !matches!(bytes.get(i), Some(b' ' | b'>' | b'/')) {
+        return None;
+    }
+    let mut attrs = vec![];
+    loop {
+        while matches!(bytes.get(i), Some(b' ' | b'/')) {
+            i += 1;
+        }
+        match bytes.get(i)? {
+            b'>' => return Some((attrs, i + 1)),
+            _ => {
+                let start = i;
+                while !matches!(bytes.get(i)?, b'=' | b' ' | b'>' | b'/') {
+                    i += 1;
+                }
+                let name = &tag[start..i];
+                if bytes.get(i) == Some(&b'=') && bytes.get(i + 1) == Some(&b'"') {
+                    let value_start = i + 2;
+                    let end = value_start + tag[value_start..].find('"')?;
+                    attrs.push((name, &tag[value_start..end]));
+                    i = end + 1;
+                } else {
+                    attrs.push((name, ""));
+                }
+            }
+        }
     }
 }
 
@@ -402,6 +465,37 @@ mod tests {
         assert!(!html("![a](https://tracker.example/p.gif)").contains("src="));
         assert!(!html("<img src=\"//tracker.example/p.gif\">").contains("src="));
         assert!(!html("<img src=\"http://tracker.example/p.gif\">").contains("src="));
+    }
+
+    #[test]
+    fn a_refused_image_leaves_its_alt_text_and_no_image() {
+        let md = Markdown::default();
+        let r = md
+            .render(
+                "body",
+                "Before ![the new chart](https://tracker.example/p.gif) after",
+            )
+            .unwrap();
+        assert_eq!(r.html.trim(), "<p>Before the new chart after</p>");
+        assert!(!r.html.contains("<img"));
+        let r = md
+            .render(
+                "body",
+                "<img src=\"//t.example/p.gif\" alt=\"x < y & \\\"z\\\"\">",
+            )
+            .unwrap();
+        assert!(!r.html.contains("<img"), "{}", r.html);
+        assert!(r.html.contains("x &lt; y &amp;"), "{}", r.html);
+        // No alt: nothing at all.
+        let r = md.render("body", "![](https://t.example/p.gif)").unwrap();
+        assert_eq!(r.html.trim(), "<p></p>");
+        // Allowed images stay, with their alt text.
+        let r = md.render("body", "![logo](/logo.png)").unwrap();
+        assert!(
+            r.html.contains("<img src=\"/logo.png\" alt=\"logo\">"),
+            "{}",
+            r.html
+        );
     }
 
     #[test]

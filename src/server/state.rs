@@ -9,6 +9,7 @@ use crate::server::markdown::Markdown;
 use crate::server::public::cache::PageCache;
 use crate::server::service::delivery::Engine;
 use crate::server::service::subscribers::Outbox;
+use crate::server::service::webhooks::Webhooks;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub signer: Arc<tokio::sync::OnceCell<Signer>>,
     /// Sends subscribers' email from the delivery ledger.
     pub engine: Engine,
+    /// Posts webhook deliveries, apart from email.
+    pub webhooks: Webhooks,
 }
 
 impl AppState {

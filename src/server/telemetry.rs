@@ -38,6 +38,8 @@ pub struct Telemetry {
     pub engine_failures: AtomicU64,
     pub scheduler_runs: AtomicU64,
     pub scheduler_failures: AtomicU64,
+    /// Connections closed on arrival: their address held too many already.
+    pub connections_refused: AtomicU64,
 }
 
 static TELEMETRY: LazyLock<Telemetry> = LazyLock::new(Telemetry::default);
@@ -182,13 +184,18 @@ pub async fn render(db: &Db) -> Result<String, AppError> {
     let counters = [
         (
             "shiplog_engine_runs_total",
-            "Passes of the delivery engine (mail, webhooks, reminders).",
+            "Passes of the delivery engine (mail, reminders).",
             &t.engine_runs,
         ),
         (
             "shiplog_engine_failures_total",
             "Engine passes that failed (retried).",
             &t.engine_failures,
+        ),
+        (
+            "shiplog_connections_refused_total",
+            "Connections closed on arrival because their address held too many.",
+            &t.connections_refused,
         ),
         (
             "shiplog_scheduler_runs_total",

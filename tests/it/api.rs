@@ -42,6 +42,7 @@ on_both_databases! {
     }
 
     async fn entries_are_drafted_from_conventional_commits(app) {
+        app.add_environment("staging").await;
         let token = app.token("engineer").await;
         let res = app.api(Method::POST, "/api/v1/deploys", Some(&token), Some(json!({
             "environment": "staging",
@@ -72,6 +73,7 @@ on_both_databases! {
     }
 
     async fn duplicate_version_is_a_conflict(app) {
+        app.add_environment("staging").await;
         let token = app.token("engineer").await;
         assert_eq!(app.api(Method::POST, "/api/v1/deploys", Some(&token), Some(deploy("v1"))).await.status, StatusCode::CREATED);
         let again = app.api(Method::POST, "/api/v1/deploys", Some(&token), Some(deploy("v1"))).await;
@@ -150,7 +152,9 @@ on_both_databases! {
             assert_eq!(got, field, "{body}: {}", res.text());
         }
         // Nothing was written by any of them.
-        assert!(app.db().list_environments().await.unwrap().is_empty());
+        assert_eq!(app.db().list_environments().await.unwrap(), ["production"]);
+        let listed = app.api(Method::GET, "/api/v1/deploys", Some(&token), None).await.json();
+        assert_eq!(listed["deploys"], json!([]));
     }
 
     async fn oversized_bodies_are_refused(app) {
@@ -192,6 +196,7 @@ on_both_databases! {
     }
 
     async fn listing_pages_newest_first(app) {
+        app.add_environment("staging").await;
         let token = app.token("engineer").await;
         for i in 0..5 {
             let env = if i % 2 == 0 { "production" } else { "staging" };

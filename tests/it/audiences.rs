@@ -146,3 +146,87 @@ on_both_databases! {
         assert_eq!(res.status, StatusCode::NOT_FOUND);
     }
 }
+
+on_both_databases! {
+    async fn team_only_text_never_reaches_customers(app) {
+        let t = app.token("engineer").await;
+        // Drafted from commits: the trailer block stays on the commit.
+        let drafted = app.record_deploy(&t, json!({
+            "environment": "production", "version": "v1", "status": "succeeded",
+            "commits": [
+                {"sha": "a1b2c3d4", "message": "fix(billing): round invoice totals\n\nCloses-Action: ACT-99"},
+                {"sha": "b2c3d4e5", "message": "feat(export): export as CSV\n\nFind it under Billing.\n\nFixes-Incident: INC-7\nCo-authored-by: Ana <ana@example.com>\nSigned-off-by: Bo <bo@example.com>\nReviewed-by: Cy <cy@example.com>\nChange-Id: I8f3e2a91"}
+            ]
+        })).await;
+        // Written by hand: the body's trailer block is the team's too.
+        let written = app.record_deploy(&t, json!({
+            "environment": "production", "version": "v2", "status": "succeeded",
+            "entries": [
+                {"title": "Quicker search", "kind": "improvement", "body": "Search answers in half the time.\n\nRefs: PERF-12\nSigned-off-by: Dee <dee@example.com>"},
+                {"title": "Rotate the signing key", "kind": "internal", "body": "Ops only."}
+            ]
+        })).await;
+        let team = ["ACT-99", "INC-7", "Co-authored-by", "Signed-off-by", "Reviewed-by", "Change-Id", "ana@example.com", "PERF-12", "Rotate the signing key", "Ops only"];
+        let leaks = |surface: &str, text: &str| {
+            for word in team {
+                assert!(!text.contains(word), "{surface} shows team-only {word:?}:\n{text}");
+            }
+        };
+        let changes = app.get("/changes").await.text();
+        assert!(changes.contains("Round invoice totals") && changes.contains("Find it under Billing"), "{changes}");
+        assert!(changes.contains("Search answers in half the time"));
+        leaks("/changes", &changes);
+        for e in drafted["entries"].as_array().unwrap().iter().chain(written["entries"].as_array().unwrap()) {
+            let id = e["id"].as_i64().unwrap();
+            let page = app.get(&format!("/changes/{id}")).await;
+            if e["kind"] == "internal" {
+                assert_eq!(page.status, StatusCode::NOT_FOUND, "an internal change has a public page");
+                assert_eq!(e["audience"], "internal", "internal kind means the internal audience: {e}");
+            } else {
+                assert_eq!(page.status, StatusCode::OK);
+                leaks("a permalink", &page.text());
+            }
+        }
+        for feed in ["/feeds/changes.atom", "/feeds/changes.json"] {
+            let res = app.get(feed).await;
+            assert_eq!(res.status, StatusCode::OK, "{feed}");
+            assert!(res.text().contains("Quicker search"), "{feed}");
+            leaks(feed, &res.text());
+        }
+        // The team still has every word: the commits keep their trailers.
+        let viewer = app.token("viewer").await;
+        let id = drafted["id"].as_i64().unwrap();
+        let full = app.api(Method::GET, &format!("/api/v1/deploys/{id}"), Some(&viewer), None).await.text();
+        assert!(full.contains("Closes-Action: ACT-99"), "{full}");
+
+        // The unannounced list counts only what customers can read.
+        app.setup_admin().await;
+        let unannounced = app.call("unannounced", &[]).await.text();
+        assert!(!unannounced.contains("Rotate the signing key"), "{unannounced}");
+
+        // Internal, yet for customers: refused, naming the field.
+        let res = app.api(Method::POST, "/api/v1/deploys", Some(&t), Some(json!({
+            "environment": "production", "version": "v3",
+            "entries": [{"title": "Tweak", "kind": "internal", "audience": "everyone"}]}))).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+        assert_eq!(res.json()["error"]["field"], "entries[0].audience");
+        let res = app.api(Method::POST, "/api/v1/deploys", Some(&t), Some(json!({
+            "environment": "production", "version": "v3",
+            "entries": [{"title": "Tweak", "kind": "internal", "audience": "internal"}]}))).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    }
+
+    async fn refused_images_leave_no_empty_image_behind(app) {
+        let t = app.token("engineer").await;
+        app.record_deploy(&t, json!({
+            "environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "New chart", "kind": "feature",
+                "body": "See ![the revenue chart](https://tracker.example/pixel.gif) below."}]
+        })).await;
+        let page = app.get("/changes").await.text();
+        assert!(!page.contains("<img"), "{page}");
+        assert!(page.contains("See the revenue chart below."), "{page}");
+        let feed = app.get("/feeds/changes.atom").await.text();
+        assert!(!feed.contains("&lt;img"), "{feed}");
+    }
+}

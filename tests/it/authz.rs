@@ -918,86 +918,173 @@ async fn heal_sessions(app: &TestApp, callers: &mut [Caller]) {
     }
 }
 
+/// What the matrix runs on: the demo data, every kind of caller, values for
+/// every placeholder, every row, and a body for each API row that takes one.
+struct Matrix {
+    world: World,
+    callers: Vec<Caller>,
+    rows: Vec<Row>,
+    bodies: BTreeMap<String, Value>,
+}
+
+async fn matrix(app: &TestApp) -> Matrix {
+    use shiplog::server::service::{tokens, users, Actor};
+    shiplog::server::demo::fill(app.db(), Default::default())
+        .await
+        .unwrap();
+    let admin_token = token(app, Role::Admin, "matrix-admin").await;
+    let system = Actor::system();
+
+    // Callers.
+    let mut callers = vec![Caller::Anonymous];
+    let gone = users::add_user(
+        app.db(),
+        "gone@example.com",
+        "Gone Admin",
+        Role::Admin,
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let gone_cookie = sign_in(app, "gone@example.com", PASSWORD).await;
+    app.db()
+        .update_user(gone.id, Role::Admin, false)
+        .await
+        .unwrap();
+    callers.push(Caller::Deactivated(gone_cookie));
+    let revoked = tokens::create(app.db(), &system, "matrix-revoked", "admin")
+        .await
+        .unwrap();
+    tokens::revoke(app.db(), &system, revoked.token.id)
+        .await
+        .unwrap();
+    callers.push(Caller::RevokedToken(revoked.secret));
+    callers.push(Caller::PrivateLink);
+    for role in ROLES {
+        let cookie = sign_in(app, demo_email(role), shiplog::server::demo::DEMO_PASSWORD).await;
+        callers.push(Caller::Session(role, cookie));
+    }
+    for role in ROLES {
+        callers.push(Caller::Token(
+            role,
+            token(app, role, &format!("matrix-{}", role.as_str())).await,
+        ));
+    }
+
+    // Values for placeholders.
+    let make_link = |account: &'static str| {
+        let app = app;
+        let admin_token = &admin_token;
+        async move {
+            let res = app
+                .api(
+                    Method::POST,
+                    &format!("/api/v1/accounts/{account}/links"),
+                    Some(admin_token),
+                    Some(json!({"admin": true})),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+            let url = res.json()["url"].as_str().unwrap().to_string();
+            url.split("/a/")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string()
+        }
+    };
+    let link = make_link("acme").await;
+    let revoked_link = make_link("globex").await;
+    let res = app
+        .api(
+            Method::DELETE,
+            "/api/v1/accounts/globex/links",
+            Some(&admin_token),
+            Some(json!({"admin": true})),
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.text());
+    let releases = app
+        .api(Method::GET, "/api/v1/releases", Some(&admin_token), None)
+        .await
+        .json();
+    let release = releases["releases"][0]["slug"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no release in {releases}"))
+        .to_string();
+    let spare_user = users::add_user(
+        app.db(),
+        "spare@example.com",
+        "Spare",
+        Role::Viewer,
+        PASSWORD,
+    )
+    .await
+    .unwrap()
+    .id;
+    let spare_token = tokens::create(app.db(), &system, "matrix-spare", "viewer")
+        .await
+        .unwrap()
+        .token
+        .id;
+    let world = World {
+        link,
+        revoked_link,
+        spare_user,
+        spare_token,
+        release,
+        night: chrono::Utc::now().date_naive().to_string(),
+    };
+
+    // Rows: pages first (the API's and functions' writes change the data
+    // pages read), then the API, then server functions, signing-out last.
+    let doc = app
+        .api(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json();
+    let mut bodies = bodies(&doc);
+    // Where the document's example cannot say what a field takes.
+    bodies.insert(
+        "POST /api/v1/suppressions".into(),
+        json!({"email": "eng@example.com", "reason": "manual"}),
+    );
+    let mut rows: Vec<Row> = Vec::new();
+    for (method, path) in declared_routes(app, &world).await {
+        rows.push((format!("{method} {path}"), method, path, vec![]));
+    }
+    rows.sort_by_key(|(key, ..)| kind_of(key) == Kind::Api);
+    let mut functions: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.trim_start_matches("/fn/").to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    functions.sort_by_key(|f| f == "logout");
+    for name in functions {
+        let args = match given_args(&name, &world) {
+            Some(args) => args,
+            None => arguments(app, &name).await,
+        };
+        rows.push((
+            format!("fn {name}"),
+            Method::POST,
+            format!("/fn/{name}"),
+            args,
+        ));
+    }
+
+    Matrix {
+        world,
+        callers,
+        rows,
+        bodies,
+    }
+}
+
 on_both_databases! {
     async fn every_route_and_server_function_answers_only_whom_it_should(app) {
-        use shiplog::server::service::{tokens, users, Actor};
-        shiplog::server::demo::fill(app.db(), Default::default()).await.unwrap();
-        let admin_token = token(&app, Role::Admin, "matrix-admin").await;
-        let system = Actor::system();
-
-        // Callers.
-        let mut callers = vec![Caller::Anonymous];
-        let gone = users::add_user(app.db(), "gone@example.com", "Gone Admin", Role::Admin, PASSWORD).await.unwrap();
-        let gone_cookie = sign_in(&app, "gone@example.com", PASSWORD).await;
-        app.db().update_user(gone.id, Role::Admin, false).await.unwrap();
-        callers.push(Caller::Deactivated(gone_cookie));
-        let revoked = tokens::create(app.db(), &system, "matrix-revoked", "admin").await.unwrap();
-        tokens::revoke(app.db(), &system, revoked.token.id).await.unwrap();
-        callers.push(Caller::RevokedToken(revoked.secret));
-        callers.push(Caller::PrivateLink);
-        for role in ROLES {
-            let cookie = sign_in(&app, demo_email(role), shiplog::server::demo::DEMO_PASSWORD).await;
-            callers.push(Caller::Session(role, cookie));
-        }
-        for role in ROLES {
-            callers.push(Caller::Token(role, token(&app, role, &format!("matrix-{}", role.as_str())).await));
-        }
-
-        // Values for placeholders.
-        let make_link = |account: &'static str| {
-            let app = &app;
-            let admin_token = &admin_token;
-            async move {
-                let res = app.api(Method::POST, &format!("/api/v1/accounts/{account}/links"), Some(admin_token), Some(json!({"admin": true}))).await;
-                assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-                let url = res.json()["url"].as_str().unwrap().to_string();
-                url.split("/a/").nth(1).unwrap().trim_end_matches('/').to_string()
-            }
-        };
-        let link = make_link("acme").await;
-        let revoked_link = make_link("globex").await;
-        let res = app.api(Method::DELETE, "/api/v1/accounts/globex/links", Some(&admin_token), Some(json!({"admin": true}))).await;
-        assert!(res.status.is_success(), "{}", res.text());
-        let releases = app.api(Method::GET, "/api/v1/releases", Some(&admin_token), None).await.json();
-        let release = releases["releases"][0]["slug"].as_str().unwrap_or_else(|| panic!("no release in {releases}")).to_string();
-        let spare_user = users::add_user(app.db(), "spare@example.com", "Spare", Role::Viewer, PASSWORD).await.unwrap().id;
-        let spare_token = tokens::create(app.db(), &system, "matrix-spare", "viewer").await.unwrap().token.id;
-        let world = World {
-            link,
-            revoked_link,
-            spare_user,
-            spare_token,
-            release,
-            night: chrono::Utc::now().date_naive().to_string(),
-        };
-
-        // Rows: pages first (the API's and functions' writes change the data
-        // pages read), then the API, then server functions, signing-out last.
+        let Matrix { world, mut callers, rows, bodies } = matrix(&app).await;
         let expected: BTreeMap<&str, &str> = EXPECTED.iter().copied().collect();
         let print = std::env::var("SHIPLOG_AUTHZ_PRINT").is_ok();
-        let doc = app.api(Method::GET, "/api/v1/openapi.json", None, None).await.json();
-        let mut bodies = bodies(&doc);
-        // Where the document's example cannot say what a field takes.
-        bodies.insert("POST /api/v1/suppressions".into(), json!({"email": "eng@example.com", "reason": "manual"}));
-        let mut rows: Vec<Row> = Vec::new();
-        for (method, path) in declared_routes(&app, &world).await {
-            rows.push((format!("{method} {path}"), method, path, vec![]));
-        }
-        rows.sort_by_key(|(key, ..)| kind_of(key) == Kind::Api);
-        let mut functions: Vec<String> = leptos::server_fn::axum::server_fn_paths()
-            .map(|(p, _)| p.trim_start_matches("/fn/").to_string())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        functions.sort_by_key(|f| f == "logout");
-        for name in functions {
-            let args = match given_args(&name, &world) {
-                Some(args) => args,
-                None => arguments(&app, &name).await,
-            };
-            rows.push((format!("fn {name}"), Method::POST, format!("/fn/{name}"), args));
-        }
-
         let unlisted: Vec<&String> = rows.iter().map(|(k, ..)| k).filter(|k| !expected.contains_key(k.as_str())).collect();
         assert!(print || unlisted.is_empty(), "routes and server functions with no row in EXPECTED (tests/it/authz.rs): {unlisted:#?}");
         let keys: BTreeSet<&str> = rows.iter().map(|(k, ..)| k.as_str()).collect();
@@ -1044,6 +1131,14 @@ on_both_databases! {
                         _ => '?',
                     });
                 }
+                // With an empty body too: the role is checked before the
+                // body is read, so the answer is about who, not what.
+                if kind == Kind::Api && *method != Method::GET && !allowed && caller.is_role_for(kind) && who.contains(['v', 'e', 'p', 'a']) {
+                    let empty = request(&app, caller, method, &url, kind, form, Some(&json!({}))).await;
+                    if judge(kind, &url, &empty) != Outcome::Refused {
+                        problems.push(format!("{key} as {} with an empty body: {} {}", caller.name(), empty.status, empty.text().chars().take(200).collect::<String>()));
+                    }
+                }
                 statuses.push(res.status.as_u16().to_string());
                 last_said = said();
             }
@@ -1073,5 +1168,74 @@ on_both_databases! {
         assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
         assert!(proven >= PROVEN_AT_LEAST, "only {proven} rows were served to someone they name (at least {PROVEN_AT_LEAST} were): the matrix's input stopped working");
         assert!(rows.len() > 200, "only {} rows: is the route list complete?", rows.len());
+    }
+}
+
+// NUL on every row: in the path (no such page, `404`), in a query parameter
+// and in each field of a body (`422` naming it), and never a `5xx`, on either
+// database (PostgreSQL refuses NUL in text; SQLite would store it).
+on_both_databases! {
+    async fn nul_is_refused_on_every_route_the_same_on_both_databases(app) {
+        let Matrix { world, callers, rows, bodies } = matrix(&app).await;
+        let admin_session = callers.iter().find(|c| matches!(c, Caller::Session(Role::Admin, _))).unwrap().clone();
+        let admin_token = callers.iter().find(|c| matches!(c, Caller::Token(Role::Admin, _))).unwrap().clone();
+        let mut problems = Vec::new();
+        let mut tried = 0;
+        for (key, method, path, form) in &rows {
+            let kind = kind_of(key);
+            let caller = match kind {
+                Kind::Api => &admin_token,
+                _ if path.contains("{link}") => &Caller::PrivateLink,
+                _ => &admin_session,
+            };
+            let url = concrete(path, &world, caller);
+            let query = QUERIES.iter().find(|(k, _)| k == key).map(|(_, q)| format!("{q}&")).unwrap_or_default();
+            let body = bodies.get(key.as_str());
+            let mut check = |what: String, res: &TestResponse, want: StatusCode, field: Option<&str>| {
+                tried += 1;
+                if res.status != want {
+                    problems.push(format!("{key} with NUL {what}: {} (wanted {want}) {}", res.status, res.text().chars().take(160).collect::<String>()));
+                } else if let Some(field) = field {
+                    if !res.text().contains(field) {
+                        problems.push(format!("{key} with NUL {what}: the answer does not name `{field}`: {}", res.text()));
+                    }
+                }
+            };
+            // A query parameter.
+            let res = request(&app, caller, method, &format!("{url}?{query}probe=a%00b"), kind, form, body).await;
+            check("in the query".into(), &res, StatusCode::UNPROCESSABLE_ENTITY, Some("probe"));
+            // Each placeholder of the path.
+            for (i, seg) in path.split('/').enumerate() {
+                if !seg.starts_with('{') {
+                    continue;
+                }
+                let mut parts: Vec<String> = url.split('/').map(String::from).collect();
+                parts[i] = "a%00b".into();
+                let res = request(&app, caller, method, &format!("{}?{query}", parts.join("/")), kind, form, body).await;
+                check(format!("in {seg}"), &res, StatusCode::NOT_FOUND, None);
+            }
+            // Each field of an API body.
+            if let (Kind::Api, Some(Value::Object(fields))) = (kind, body) {
+                for name in fields.keys() {
+                    let mut nul = Value::Object(fields.clone());
+                    nul[name.as_str()] = json!("a\u{0}b");
+                    let res = request(&app, caller, method, &format!("{url}?{query}"), kind, form, Some(&nul)).await;
+                    check(format!("in {name}"), &res, StatusCode::UNPROCESSABLE_ENTITY, Some(name));
+                }
+            }
+            // Each field of a server function's form.
+            if kind == Kind::Fn {
+                for i in 0..form.len() {
+                    let mut nul = form.clone();
+                    nul[i].1 = "a\u{0}b".into();
+                    let res = request(&app, caller, method, &url, kind, &nul, body).await;
+                    let field = nul[i].0.replace("][", ".").replace('[', ".").replace(']', "");
+                    check(format!("in {}", nul[i].0), &res, StatusCode::UNPROCESSABLE_ENTITY, Some(&field));
+                }
+            }
+        }
+        println!("NUL tried {tried} ways over {} rows", rows.len());
+        assert!(tried > 400, "only {tried} requests: is the matrix complete?");
+        assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
     }
 }

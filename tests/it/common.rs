@@ -343,6 +343,21 @@ impl TestApp {
         self.send(req.body(body).unwrap()).await
     }
 
+    /// Adds an environment (as an admin would on the Environments page):
+    /// deploys to an environment nobody created are refused.
+    pub async fn add_environment(&self, slug: &str) {
+        use shiplog::server::service::{environments, Actor};
+        let input = environments::EnvironmentInput {
+            slug: slug.into(),
+            kind: environments::kind_for(slug),
+            schedule_days: vec![],
+            schedule_time: None,
+        };
+        environments::create(self.db(), &Actor::system(), input)
+            .await
+            .expect("the environment is added");
+    }
+
     /// Records a deploy through the API, asserting it was created; its JSON.
     pub async fn record_deploy(&self, token: &str, body: Value) -> Value {
         let res = self

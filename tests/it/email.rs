@@ -517,6 +517,7 @@ async fn digests_go_out_once_per_period(backend: crate::common::Backend) {
     else {
         return;
     };
+    app.add_environment("staging").await;
     let pm = app.token("pm").await;
     let eng = app.token("engineer").await;
     let added = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!([
@@ -712,4 +713,88 @@ async fn action_reminders_go_out_once_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_reminders_go_out_once_postgres() {
     action_reminders_go_out_once(crate::common::Backend::Postgres).await
+}
+
+on_both_databases! {
+    async fn the_footer_form_subscribes_to_every_kind(app) {
+        // The form at the foot of every page sends only an address, its
+        // token and the honeypot: what was left out gets the documented
+        // default, every kind of change.
+        let home = app.get("/changes").await.text();
+        let token = form_token(&home);
+        let res = post_form(&app, "/subscribe", &[("email", "footer@example.com"), ("form_token", &token), ("website", "")], Some(ORIGIN)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let pm = app.token("pm").await;
+        let listed = subscribers(&app, &pm).await;
+        assert_eq!(listed[0]["kinds"], json!(["feature", "fix", "improvement", "security"]), "{listed:?}");
+        assert_eq!(listed[0]["releases"], true);
+        let confirm = link(&to(&app, "footer@example.com")[0], "/subscribe/confirm");
+        let done = app.get(&confirm).await.text();
+        // The preferences page shows what was chosen: all four ticked.
+        let at = done.find("/subscription/").unwrap();
+        let prefs_path = done[at..].split('"').next().unwrap().to_string();
+        let prefs = app.get(&prefs_path).await.text();
+        for kind in ["feature", "fix", "improvement", "security"] {
+            let input = format!("name=\"kinds\" value=\"{kind}\" checked");
+            assert!(prefs.contains(&input), "{kind} is not ticked:\n{prefs}");
+        }
+
+        // The footer subscriber hears about a feature.
+        let eng = app.token("engineer").await;
+        let deploy = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Exports as CSV", "kind": "feature"}]})).await;
+        let ids: Vec<i64> = deploy["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "December", "slug": "december"}))).await;
+        let linked = app.api(Method::POST, "/api/v1/releases/december/entries", Some(&pm), Some(json!({"entry_ids": ids}))).await;
+        app.api(Method::POST, "/api/v1/releases/december/publish", Some(&pm), Some(json!({"revision": linked.json()["revision"]}))).await;
+        let id = app.api(Method::POST, "/api/v1/campaigns", Some(&pm), Some(json!({"release": "december"}))).await.json()["id"].as_i64().unwrap();
+        app.api(Method::POST, &format!("/api/v1/campaigns/{id}/send"), Some(&pm), None).await;
+        deliver(&app).await;
+        let mails = to(&app, "footer@example.com");
+        assert!(mails.iter().any(|m| m.contains("Subject: December") && m.contains("Exports as CSV")), "{mails:#?}");
+    }
+
+    async fn a_test_send_never_carries_a_subscribers_secret_links(app) {
+        app.setup_admin().await;
+        let pm = app.token("pm").await;
+        let eng = app.token("engineer").await;
+        app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": "acme", "name": "Acme"}))).await;
+        let added = app.api(Method::POST, "/api/v1/subscribers", Some(&pm), Some(json!([
+            {"email": "customer@example.com", "account": "acme", "releases": true, "digest": "off", "confirmed": true},
+        ]))).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+        let deploy = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Faster invoices", "kind": "improvement"}]})).await;
+        let ids: Vec<i64> = deploy["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "Winter", "slug": "winter"}))).await;
+        let linked = app.api(Method::POST, "/api/v1/releases/winter/entries", Some(&pm), Some(json!({"entry_ids": ids}))).await;
+        app.api(Method::POST, "/api/v1/releases/winter/publish", Some(&pm), Some(json!({"revision": linked.json()["revision"]}))).await;
+        let id = app.api(Method::POST, "/api/v1/campaigns", Some(&pm), Some(json!({"release": "winter"}))).await.json()["id"].as_i64().unwrap();
+
+        // The subscriber's own secret, as their real email will carry it.
+        let secret = app.db().subscriber_by_email("customer@example.com").await.unwrap().unwrap().token;
+
+        let preview = app.call("preview_campaign", &[("id", &id.to_string()), ("email", "customer@example.com")]).await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+        assert!(preview.text().contains("Faster invoices"));
+        assert!(!preview.text().contains(&secret), "the preview shows the subscriber's secret");
+        let sent = app.call("test_campaign", &[("id", &id.to_string()), ("email", "customer@example.com")]).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+        let tests = to(&app, "admin@example.com");
+        let test = tests.iter().find(|m| m.contains("[Test] Winter")).expect("the test message");
+        assert!(test.contains("Faster invoices"), "the test shows what the subscriber would read");
+        assert!(!test.contains(&secret), "the test carries the subscriber's secret:\n{test}");
+        // Its links are inert: they explain themselves and change nothing.
+        let unsubscribe = link(test, "/unsubscribe/");
+        let click = app.send(Request::post(&unsubscribe).body(Body::empty()).unwrap()).await;
+        assert_eq!(click.status, StatusCode::OK);
+        assert!(click.text().contains("A link from a preview"), "{}", click.text());
+        let listed = subscribers(&app, &pm).await;
+        assert_eq!(listed[0]["status"], "confirmed", "the test unsubscribed a real customer");
+        let prefs = app.get(&link(test, "/subscription/")).await;
+        assert!(prefs.text().contains("A link from a preview"));
+        let page = app.get(&link(test, "/a/")).await;
+        assert!(page.text().contains("A link from a preview"));
+        assert!(!page.text().contains("Faster invoices"));
+    }
 }

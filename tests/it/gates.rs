@@ -72,6 +72,7 @@ on_both_databases! {
     }
 
     async fn anyone_blocks_and_the_gate_says_why(app) {
+        app.add_environment("staging").await;
         let eng = app.token("engineer").await;
         let viewer = app.token("viewer").await;
         let d = app.record_deploy(&eng, json!({"environment": "staging", "version": "s1", "status": "succeeded",

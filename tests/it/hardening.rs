@@ -292,6 +292,7 @@ on_both_databases! {
     }
 
     async fn linking_to_a_published_release_checks_revision_and_readiness(app) {
+        app.add_environment("staging").await;
         let eng = app.token("engineer").await;
         let pm = app.token("pm").await;
         let shipped = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
@@ -372,12 +373,16 @@ on_both_databases! {
         // The attacker's address is paused, but the admin signs in from elsewhere.
         let admin = app.login_from("admin@example.com", PASSWORD, [192, 0, 2, 44], None).await;
         assert_eq!(admin.status, StatusCode::OK, "a stranger locked the admin out: {}", admin.text());
+        // The attacker's browser is another browser: no device cookie of the admin's.
+        app.clear_cookies();
         let attacker = app.login_from("admin@example.com", PASSWORD, [10, 0, 0, 1], None).await;
         assert_eq!(attacker.status, StatusCode::TOO_MANY_REQUESTS);
     }
 
     async fn behind_a_trusted_proxy_each_client_is_throttled_alone(app) {
         app.setup_admin().await;
+        // Strangers' browsers: none has signed in as the admin before.
+        app.clear_cookies();
         let proxied = app.another_instance(&[("SHIPLOG_TRUSTED_PROXIES", "10.0.0.0/8")]).await;
         let proxy = [10, 0, 0, 1];
         for _ in 0..5 {
@@ -594,5 +599,168 @@ async fn unreadable_server_function_fields_are_the_callers_mistake() {
             message.starts_with("The request's fields could not be read"),
             "{body}"
         );
+    }
+}
+
+on_both_databases! {
+    async fn nul_and_control_characters_are_refused_before_they_reach_storage(app) {
+        app.setup_admin().await;
+        let admin = app.token("admin").await;
+        let eng = app.token("engineer").await;
+        let viewer = app.token("viewer").await;
+        // Anonymous: paths that name nothing, fields that say what is wrong.
+        let login = app.call("login", &[("email", "a\u{0}b@x.org"), ("password", "whatever-it-is")]).await;
+        assert_eq!(login.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", login.text());
+        assert!(login.text().contains("email may not contain a NUL character"), "{}", login.text());
+        for path in ["/releases/%00", "/a/%00/", "/subscription/%00", "/unsubscribe/%00", "/api/v1/releases/%00", "/a/%ff/", "/a/%ff/changes", "/changes/%01"] {
+            let res = app.get(path).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}: {}", res.text());
+        }
+        let res = app.get("/changes?component=%00").await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().contains("component may not contain a NUL character"), "{}", res.text());
+        for (path, field) in [("/api/v1/deploys?environment=%00", "environment"), ("/api/v1/subscribers?q=%00", "q"), ("/api/v1/audit?actor=%00", "actor"), ("/api/v1/actions?owner=a%00", "owner")] {
+            let res = app.api(Method::GET, path, Some(&admin), None).await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", res.text());
+            assert_eq!(res.json()["error"]["field"], field, "{path}");
+        }
+        // In bodies, by their path; tabs and line breaks are text.
+        let cases = [
+            ("/api/v1/deploys", json!({"environment": "production", "version": "v1", "entries": [{"title": "x", "kind": "fix", "body": "a\u{0}b"}]}), "entries[0].body", &eng),
+            ("/api/v1/deploys", json!({"environment": "production", "version": "v1", "commits": [{"sha": "abcd1234", "message": "fix: a\u{0}b"}]}), "commits[0].message", &eng),
+            ("/api/v1/deploys", json!({"environment": "production", "version": "v\u{0}1"}), "version", &eng),
+            ("/api/v1/blocks", json!({"environment": "production", "reason": "esc \u{1b}[31m"}), "reason", &viewer),
+            ("/api/v1/alerts", json!({"groupKey": "a\u{0}", "status": "firing", "alerts": []}), "groupKey", &eng),
+        ];
+        for (path, body, field, token) in cases {
+            let res = app.api(Method::POST, path, Some(token), Some(body)).await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {field}: {}", res.text());
+            assert_eq!(res.json()["error"]["field"], field, "{path}: {}", res.text());
+        }
+        let ok = app.api(Method::POST, "/api/v1/deploys", Some(&eng), Some(json!({"environment": "production", "version": "v9",
+            "entries": [{"title": "Tabs", "kind": "fix", "body": "line one\r\n\tindented"}]}))).await;
+        assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text());
+        // Nothing half-written: no deploy v1 exists.
+        let listed = app.api(Method::GET, "/api/v1/deploys", Some(&viewer), None).await.json();
+        assert_eq!(listed["deploys"].as_array().unwrap().len(), 1);
+    }
+
+    async fn an_anonymous_retro_item_names_nobody_in_the_audit_log(app) {
+        let eng = app.token("engineer").await;
+        let admin = app.token("admin").await;
+        let retro = app.api(Method::POST, "/api/v1/retros", Some(&eng), Some(json!({}))).await.json();
+        let id = retro["id"].as_i64().unwrap();
+        let item = app.api(Method::POST, &format!("/api/v1/retros/{id}/items"), Some(&eng),
+            Some(json!({"column": "to-improve", "body": "Nobody reviewed the migration", "anonymous": true}))).await;
+        assert_eq!(item.status, StatusCode::CREATED, "{}", item.text());
+        let signed = app.api(Method::POST, &format!("/api/v1/retros/{id}/items"), Some(&eng),
+            Some(json!({"column": "went-well", "body": "Fast rollback", "anonymous": false}))).await;
+        assert_eq!(signed.status, StatusCode::CREATED);
+        // Through the app too.
+        app.setup_admin().await;
+        let via_app = app.call("add_retro_item", &[("id", &id.to_string()), ("column", "to-improve"), ("body", "Alerts were noisy"), ("anonymous", "true")]).await;
+        assert!(via_app.status.is_success(), "{}", via_app.text());
+        let log = app.api(Method::GET, "/api/v1/audit", Some(&admin), None).await.json();
+        let rows: Vec<&Value> = log.as_array().unwrap().iter()
+            .filter(|e| e["path"].as_str().unwrap_or_default().ends_with("/items") || e["path"] == "/fn/add_retro_item").collect();
+        assert_eq!(rows.len(), 3, "{log}");
+        let anonymous: Vec<&&Value> = rows.iter().filter(|e| e["actor"] == "anonymous").collect();
+        assert_eq!(anonymous.len(), 2, "the two anonymous items name nobody: {rows:?}");
+        for e in &anonymous {
+            assert_eq!(e["ip"], "", "nor where they came from: {e}");
+        }
+        assert!(rows.iter().any(|e| e["actor"] == "token:ci-engineer"), "a signed item is attributed");
+    }
+
+    async fn webhooks_may_not_reach_this_machine_or_private_networks(app) {
+        let admin = app.token("admin").await;
+        for url in ["http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://169.254.169.254/latest/meta-data",
+                    "http://0x7f000001/", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://localhost:5432/",
+                    "http://10.1.2.3/", "http://192.168.0.10/"] {
+            let res = app.api(Method::POST, "/api/v1/webhooks", Some(&admin),
+                Some(json!({"url": url, "events": ["block.placed"], "secret": "a-long-enough-secret"}))).await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", res.text());
+            assert_eq!(res.json()["error"]["field"], "url");
+            assert!(res.json()["error"]["message"].as_str().unwrap().contains("SHIPLOG_WEBHOOK_ALLOW_PRIVATE"));
+        }
+        // A name that resolves to this machine at delivery time is refused
+        // then too, and the log says so without telling open ports from closed.
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open_port = open.local_addr().unwrap().port();
+        for port in [open_port, 9] {
+            app.db().create_webhook(&shiplog::server::db::NewWebhook {
+                url: format!("http://localhost:{port}/hook"),
+                events: vec![shiplog::model::NotifyEvent::BlockPlaced],
+                secret: "a-long-enough-secret".into(),
+                format: shiplog::model::WebhookFormat::Json,
+                created_by: "test".into(),
+            }).await.unwrap();
+        }
+        let viewer = app.token("viewer").await;
+        app.api(Method::POST, "/api/v1/blocks", Some(&viewer), Some(json!({"environment": "production", "reason": "Check"}))).await;
+        app.app.state.webhooks.run_once().await.unwrap();
+        let hooks = app.api(Method::GET, "/api/v1/webhooks", Some(&admin), None).await.json();
+        let mut errors = vec![];
+        for h in hooks.as_array().unwrap() {
+            let d = app.api(Method::GET, &format!("/api/v1/webhooks/{}/deliveries", h["id"]), Some(&admin), None).await.json();
+            errors.push(d[0]["error"].as_str().unwrap_or_default().to_string());
+        }
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0], errors[1], "the log tells an open port from a closed one: {errors:?}");
+        assert!(errors[0].contains("not on the public internet"), "{errors:?}");
+        drop(open);
+    }
+
+    async fn guesses_from_a_shared_address_never_lock_out_a_known_browser(app) {
+        app.setup_admin().await;
+        // The admin has signed in from this browser before: it carries a device cookie.
+        let device = app.cookie("shiplog_device").expect("signing in remembers the browser");
+        assert!(app.get("/app").await.status.is_success());
+        // Strangers behind the same address guess many passwords, at many accounts and at the admin's.
+        app.clear_cookies();
+        for i in 0..25 {
+            let who = if i % 2 == 0 { "admin@example.com".to_string() } else { format!("user{i}@example.com") };
+            app.login(&who, "wrong-password-guess").await;
+        }
+        let slowed = app.login("admin@example.com", "another-wrong-guess").await;
+        assert_eq!(slowed.status, StatusCode::TOO_MANY_REQUESTS, "{}", slowed.text());
+        let text = slowed.text();
+        assert!(text.contains("Try again in"), "a wait, not a lock: {text}");
+        // The admin's own browser signs in at once.
+        app.clear_cookies();
+        app.set_cookie("shiplog_device", &device);
+        let admin = app.login("admin@example.com", PASSWORD).await;
+        assert_eq!(admin.status, StatusCode::OK, "strangers locked the admin out: {}", admin.text());
+        // A forged device cookie is no device.
+        app.clear_cookies();
+        app.set_cookie("shiplog_device", &device.replace("v1.", "v1.00"));
+        let forged = app.login("admin@example.com", PASSWORD).await;
+        assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS, "{}", forged.text());
+    }
+
+    async fn an_origin_equal_to_the_host_header_is_not_this_site(app) {
+        app.setup_admin().await;
+        // The attacker's page at evil.example posts with Host: evil.example
+        // (a DNS-rebinding setup): the Origin equals the Host, not the public URL.
+        let body = "name=evil&role=admin";
+        let req = axum::http::Request::post("/fn/create_token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "evil.example")
+            .header(header::ORIGIN, "http://evil.example")
+            .body(axum::body::Body::from(body)).unwrap();
+        let res = app.send(req).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+        assert!(app.db().list_tokens().await.unwrap().is_empty());
+    }
+
+    async fn titles_and_subjects_carry_no_bidirectional_controls(app) {
+        let eng = app.token("engineer").await;
+        let pm = app.token("pm").await;
+        let d = app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
+            "entries": [{"title": "Invoice\u{202E}fdp.exe\u{200B}", "kind": "fix"}]})).await;
+        assert_eq!(d["entries"][0]["title"], "Invoicefdp.exe");
+        let r = app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "Winter\u{2066} update\u{2069}", "slug": "winter"}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert_eq!(r.json()["title"], "Winter update");
     }
 }

@@ -139,6 +139,7 @@ on_both_databases! {
     }
 
     async fn a_deploy_that_says_fixes_incident_fixes_it(app) {
+        app.add_environment("staging").await;
         let eng = app.token("engineer").await;
         app.record_deploy(&eng, json!({"environment": "production", "version": "v1", "status": "succeeded",
             "started_at": ago(90), "entries": [{"title": "Search", "kind": "feature"}]})).await;
@@ -206,6 +207,7 @@ fn in_days(days: i64) -> String {
 
 on_both_databases! {
     async fn actions_have_owners_and_due_dates_and_close_on_evidence(app) {
+        app.add_environment("staging").await;
         app.setup_admin().await;
         let eng = app.token("engineer").await;
         let viewer = app.token("viewer").await;

@@ -11,6 +11,7 @@ mod authz;
 mod cli;
 mod email;
 mod email_smtp;
+mod first_day;
 mod gates;
 mod hardening;
 mod incidents;

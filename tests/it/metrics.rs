@@ -19,6 +19,7 @@ fn sha(n: u32) -> String {
 
 on_both_databases! {
     async fn dora_numbers_match_a_hand_count(app) {
+        app.add_environment("staging").await;
         let eng = app.token("engineer").await;
         let viewer = app.token("viewer").await;
         let deploy = |version: &str, status: &str, finished: DateTime<Utc>, commits: serde_json::Value| {

@@ -10,6 +10,7 @@ fn entry(title: &str, kind: &str, audience: &str) -> Value {
 
 on_both_databases! {
     async fn only_customer_visible_entries_reach_changes(app) {
+        app.add_environment("staging").await;
         let t = app.token("engineer").await;
         app.record_deploy(&t, json!({"environment": "production", "version": "ok", "status": "succeeded",
             "started_at": "2026-11-20T21:00:00Z", "finished_at": "2026-11-20T21:05:00Z",

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 /// Two production deploys and one staging deploy; returns entry ids by title.
 async fn ship(app: &TestApp) -> std::collections::HashMap<String, i64> {
+    app.add_environment("staging").await;
     let t = app.token("engineer").await;
     let mut ids = std::collections::HashMap::new();
     for (env, version, status, entries) in [

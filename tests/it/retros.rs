@@ -26,6 +26,7 @@ fn item<'a>(retro: &'a Value, body: &str) -> &'a Value {
 
 on_both_databases! {
     async fn retros_open_on_the_cadence_with_their_period(app) {
+        app.add_environment("staging").await;
         app.setup_admin().await;
         let eng = app.token("engineer").await;
         let viewer = app.token("viewer").await;

@@ -48,6 +48,7 @@ async fn gate_of(app: &TestApp, token: &str, build: i64) -> Value {
 
 on_both_databases! {
     async fn environments_have_a_kind_nights_and_what_is_on_them(app) {
+        app.add_environment("staging").await;
         let admin = app.token("admin").await;
         let viewer = app.token("viewer").await;
         let ci = app.token("engineer").await;
@@ -107,6 +108,7 @@ on_both_databases! {
     }
 
     async fn risk_rules_close_the_gate_until_they_are_met(app) {
+        app.add_environment("staging").await;
         let admin = app.token("admin").await;
         let ci = app.token("engineer").await;
         let viewer = app.token("viewer").await;
@@ -352,12 +354,22 @@ async fn receiver(script: Vec<u16>) -> Receiver {
     Receiver { url, seen }
 }
 
+/// One pass of the mail engine (team emails) and of webhook deliveries,
+/// waiting for their posts.
 async fn engine_run(app: &TestApp) {
     app.app.state.engine.run_once(&mut None).await.unwrap();
+    app.app.state.webhooks.run_once().await.unwrap();
 }
 
 async fn webhooks_are_signed_retried_and_redelivered(backend: Backend) {
-    let Some(app) = TestApp::start_with(backend, &[("SHIPLOG_WEBHOOK_RETRY_SECONDS", "0")]).await
+    let Some(app) = TestApp::start_with(
+        backend,
+        &[
+            ("SHIPLOG_WEBHOOK_RETRY_SECONDS", "0"),
+            ("SHIPLOG_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ],
+    )
+    .await
     else {
         return;
     };
@@ -555,7 +567,14 @@ async fn webhooks_are_signed_retried_and_redelivered_postgres() {
 
 /// A webhook that never answers well is marked failed after its tries.
 async fn a_webhook_gives_up_after_its_tries(backend: Backend) {
-    let Some(app) = TestApp::start_with(backend, &[("SHIPLOG_WEBHOOK_RETRY_SECONDS", "0")]).await
+    let Some(app) = TestApp::start_with(
+        backend,
+        &[
+            ("SHIPLOG_WEBHOOK_RETRY_SECONDS", "0"),
+            ("SHIPLOG_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ],
+    )
+    .await
     else {
         return;
     };
@@ -758,6 +777,7 @@ async fn failures_are_emailed_to_who_chose_them_postgres() {
 
 on_both_databases! {
     async fn the_team_pages_show_environments_calendar_risk_webhooks_and_profile(app) {
+        app.add_environment("staging").await;
         let ci = app.token("engineer").await;
         let admin = app.token("admin").await;
         let d = app.record_deploy(&ci, json!({"environment": "production", "version": "8.0.0", "status": "succeeded",

@@ -253,6 +253,14 @@ fn EntryEditor(
     let component = RwSignal::new(initial.component.clone());
     let breaking = RwSignal::new(initial.breaking);
     let links = RwSignal::new(initial.links.clone());
+    // An internal change is for the team: choosing that kind chooses its audience.
+    Effect::new(move |before: Option<String>| {
+        let now = kind.get();
+        if before.is_some_and(|b| b != now) && now == EntryKind::Internal.as_str() {
+            audience.set(Audience::Internal.as_string());
+        }
+        now
+    });
     let key = entry_id
         .map(|i| i.to_string())
         .unwrap_or_else(|| "new".into());

@@ -1,5 +1,5 @@
 use crate::api::error_text;
-use crate::api::safety::{load_environments, SaveEnvironment};
+use crate::api::safety::{load_environments, SaveEnvironment, SetCreateEnvironments};
 use crate::app::components::{action_error, layout::AppLayout, when, ErrorNote};
 use crate::model::*;
 use leptos::prelude::*;
@@ -135,7 +135,11 @@ fn EnvironmentForm(
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
     let save = ServerAction::<SaveEnvironment>::new();
-    let data = Resource::new(move || save.version().get(), |_| load_environments());
+    let creating = ServerAction::<SetCreateEnvironments>::new();
+    let data = Resource::new(
+        move || (save.version().get(), creating.version().get()),
+        |_| load_environments(),
+    );
     view! {
         <Title text="Environments"/>
         <AppLayout>
@@ -143,11 +147,12 @@ pub fn EnvironmentsPage() -> impl IntoView {
             <p class="lede">"What runs where now, and when each environment deploys. "
                 <a href="/app/calendar">"The deploy calendar"</a></p>
             {action_error(save.value())}
+            {action_error(creating.value())}
             <Transition fallback=|| view! { <p>"Loading environments…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <ErrorNote message=error_text(&e)/> }.into_any(),
-                        Ok((list, admin)) => {
+                        Ok(EnvironmentsData { environments: list, admin, create_from_ci }) => {
                             let empty = list.is_empty();
                             let rows = list.iter().map(|e| {
                                 let newer = e.latest.as_ref().filter(|l| Some(l.deploy_id) != e.current.as_ref().map(|c| c.deploy_id)).cloned();
@@ -162,16 +167,36 @@ pub fn EnvironmentsPage() -> impl IntoView {
                                     </tr>
                                 }
                             }).collect_view();
+                            let ci_note = if create_from_ci {
+                                "A deploy naming an environment that does not exist creates it."
+                            } else {
+                                "A deploy naming an environment that does not exist is refused, with the names of these ones, so a typo never becomes an environment."
+                            };
                             let forms = admin.then(|| {
                                 let edits = list.iter().cloned().map(|e| view! { <EnvironmentForm save existing=Some(e)/> }).collect_view();
                                 view! {
                                     <h2>"Manage"</h2>
+                                    <form class="panel stack" aria-label="Environments from CI"
+                                        on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                            ev.prevent_default();
+                                            creating.dispatch(SetCreateEnvironments { on: !create_from_ci });
+                                        }>
+                                        <h3>"Environments from CI"</h3>
+                                        <p>{ci_note}</p>
+                                        <div class="row-actions">
+                                            <button type="submit" class="button" data-testid="create-from-ci"
+                                                disabled=move || creating.pending().get()>
+                                                {if create_from_ci { "Refuse unknown environments" } else { "Let deploys create environments" }}
+                                            </button>
+                                        </div>
+                                    </form>
                                     <EnvironmentForm save existing=None/>
                                     {edits}
                                 }
                             });
                             view! {
-                                {empty.then(|| view! { <p class="empty">"No environment yet: the first deploy recorded creates its environment."</p> })}
+                                {empty.then(|| view! { <p class="empty">"No environment yet."</p> })}
+                                {(!admin).then(|| view! { <p class="muted">{ci_note}</p> })}
                                 <table class="table">
                                     <thead><tr><th scope="col">"Environment"</th><th scope="col">"Kind"</th><th scope="col">"Runs now"</th>
                                         <th scope="col">"Newer, not succeeded"</th><th scope="col">"Deploy nights"</th><th scope="col">"Next night"</th></tr></thead>

@@ -1,5 +1,5 @@
 //! Cross-site request forgery: a state-changing request from a browser must come
-//! from a page of this site. Browsers send `Origin` on every such request (and
+//! from a page of this site, at its public URL (`SHIPLOG_PUBLIC_URL`). Browsers send `Origin` on every such request (and
 //! `Referer` as a fallback); a request whose origin is another site, or that
 //! names none, is refused before any handler runs. The JSON API (`/api/v1`)
 //! never reads cookies, only bearer tokens, so it carries no ambient credential
@@ -91,19 +91,19 @@ fn same_origin(state: &AppState, req: &Request) -> bool {
     if claimed.scheme() != state.config.public_url.scheme() {
         return false;
     }
+    // The public URL's origin only: a request's own `Host` header is the
+    // client's to write, so an `Origin` equal to it proves nothing.
     let Some(claimed) = authority(&claimed) else {
         return false;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    host == Some(claimed.as_str())
-        || authority(&state.config.public_url).as_deref() == Some(&claimed)
+    authority(&state.config.public_url).as_deref() == Some(&claimed)
 }
 
 fn refuse() -> Response {
     (
         StatusCode::FORBIDDEN,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from("This request came from another site and was refused (cross-site request forgery protection). Reload the page and try again."),
+        Body::from("This request came from another site and was refused (cross-site request forgery protection). Open Shiplog at its own address (SHIPLOG_PUBLIC_URL), reload the page and try again."),
     )
         .into_response()
 }

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod csrf;
+pub mod device;
 pub mod password;
 pub mod session;
 pub mod signing;

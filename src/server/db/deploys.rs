@@ -48,6 +48,8 @@ pub struct NewDeploy {
     pub entries: Vec<NewEntry>,
     pub commits: Vec<NewCommit>,
     pub build_id: Option<i64>,
+    /// Create `environment` if it does not exist (the service allowed it).
+    pub create_environment: bool,
 }
 
 /// One page of the timeline: newest first, strictly older than `before` (a deploy id).
@@ -231,18 +233,20 @@ impl DeployStore for SqlStore {
     async fn create_deploy(&self, d: NewDeploy) -> DbResult<DeployDetail> {
         let now = Utc::now();
         let mut tx = self.begin().await?;
-        sql(
-            "INSERT INTO environments (slug, created_at, kind, schedule_days, schedule_time)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(&d.environment)
-        .bind(now)
-        .bind(super::environments::kind_of(&d.environment).as_str())
-        .bind(super::environments::default_days(&d.environment))
-        .bind(super::environments::default_time(&d.environment))
-        .execute(tx.conn())
-        .await?;
+        if d.create_environment {
+            sql(
+                "INSERT INTO environments (slug, created_at, kind, schedule_days, schedule_time)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (slug) DO NOTHING",
+            )
+            .bind(&d.environment)
+            .bind(now)
+            .bind(super::environments::kind_of(&d.environment).as_str())
+            .bind(super::environments::default_days(&d.environment))
+            .bind(super::environments::default_time(&d.environment))
+            .execute(tx.conn())
+            .await?;
+        }
         let id: i64 = sql(
             "INSERT INTO deploys (environment_id, version, commit_sha, status, started_at,
                 finished_at, created_by, created_at, build_id)

@@ -104,6 +104,9 @@ pub trait EnvironmentStore: Send + Sync {
         night: NaiveDate,
         note: Option<(NightReason, Option<String>, String)>,
     ) -> DbResult<()>;
+    /// Whether a deploy naming an unknown environment creates it.
+    async fn creates_environments_from_ci(&self) -> DbResult<bool>;
+    async fn set_creates_environments_from_ci(&self, on: bool) -> DbResult<()>;
 }
 
 const ENV_DEPLOY: &str = "SELECT e.slug AS environment, d.id AS deploy_id, d.version, d.status,
@@ -112,6 +115,19 @@ const ENV_DEPLOY: &str = "SELECT e.slug AS environment, d.id AS deploy_id, d.ver
 
 #[async_trait]
 impl EnvironmentStore for SqlStore {
+    async fn creates_environments_from_ci(&self) -> DbResult<bool> {
+        sql("SELECT create_environments_from_ci FROM team_settings WHERE id = 1")
+            .value(self.read())
+            .await
+    }
+
+    async fn set_creates_environments_from_ci(&self, on: bool) -> DbResult<()> {
+        sql("UPDATE team_settings SET create_environments_from_ci = $1 WHERE id = 1")
+            .bind(on)
+            .change_one(self.write())
+            .await
+    }
+
     async fn environment_rows(&self) -> DbResult<Vec<EnvironmentRow>> {
         sql("SELECT slug, kind, schedule_days, schedule_time FROM environments ORDER BY slug")
             .all(self.read())

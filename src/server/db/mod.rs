@@ -38,12 +38,14 @@ pub use audit::{AuditQuery, AuditStore, NewAudit};
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
 pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
-pub use environments::{EnvDeploy, EnvironmentRow, EnvironmentStore, NightNote};
+pub use environments::{
+    kind_of as environment_kind_of, EnvDeploy, EnvironmentRow, EnvironmentStore, NightNote,
+};
 pub use gates::{BlockQuery, BuildEdit, GateStore, NewBlock, NewBuild};
 pub use incidents::{IncidentEdit, IncidentQuery, IncidentStore, NewIncident};
 pub use metrics::{DoraDeploy, MetricsStore};
 pub use notify::{Attempt, DueDelivery, NewNotification, NewWebhook, NotifyStore, Unmailed};
-pub use people::{NewInvitation, NewUser, PeopleStore, SignedIn};
+pub use people::{KeyFailures, NewInvitation, NewUser, PeopleStore, SignedIn};
 pub use releases::{
     CandidateQuery, NewRelease, ReleaseEdit, ReleaseQuery, ReleaseState, ReleaseStore,
 };

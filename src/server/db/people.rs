@@ -33,6 +33,13 @@ pub struct SignedIn {
     pub last_seen_at: DateTime<Utc>,
 }
 
+/// One throttle key's failed sign-ins in a window.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct KeyFailures {
+    pub count: i64,
+    pub newest: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
     async fn count_users(&self) -> DbResult<i64>;
@@ -61,13 +68,20 @@ pub trait PeopleStore: Send + Sync {
     async fn list_invitations(&self) -> DbResult<Vec<Invitation>>;
     async fn delete_invitation(&self, id: i64) -> DbResult<()>;
 
-    /// The oldest failure counted since `since`, to say when the lock lifts.
-    async fn oldest_login_failure(
-        &self,
-        key: &str,
-        since: DateTime<Utc>,
-    ) -> DbResult<Option<DateTime<Utc>>>;
     async fn clear_login_failures(&self, key: &str) -> DbResult<()>;
+    /// A sign-in attempt under `keys`, decided before the password is
+    /// checked: with each key's lock held (always in the same order), each
+    /// key's failures since `since` and the newest of them are handed to
+    /// `wait`; when it asks for a wait, nothing is recorded and the wait is
+    /// answered, otherwise one attempt per key is recorded and their ids
+    /// answered. Of many parallel attempts, each sees those before it.
+    async fn try_attempt(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        wait: &(dyn for<'k> Fn(&'k [KeyFailures]) -> Option<chrono::TimeDelta> + Send + Sync),
+    ) -> DbResult<Result<Vec<i64>, chrono::TimeDelta>>;
     /// Records one sign-in attempt under each key, committed before the password
     /// is checked, and answers how many attempts each key has had since
     /// `since` (this one included), in the order of `keys`.
@@ -292,18 +306,50 @@ impl PeopleStore for SqlStore {
             .await
     }
 
-    async fn oldest_login_failure(
+    async fn try_attempt(
         &self,
-        key: &str,
+        keys: &[String],
+        at: DateTime<Utc>,
         since: DateTime<Utc>,
-    ) -> DbResult<Option<DateTime<Utc>>> {
-        sql("SELECT failed_at FROM login_failures
-             WHERE throttle_key = $1 AND failed_at >= $2
-             ORDER BY failed_at LIMIT 1")
-        .bind(key)
-        .bind(since)
-        .scalar(self.read())
-        .await
+        wait: &(dyn for<'k> Fn(&'k [KeyFailures]) -> Option<chrono::TimeDelta> + Send + Sync),
+    ) -> DbResult<Result<Vec<i64>, chrono::TimeDelta>> {
+        let mut tx = self.begin().await?;
+        let mut seen = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(lock) = self.dialect().lock_key() {
+                sql(lock).bind(key).execute(tx.conn()).await?;
+            }
+            let failures: KeyFailures = sql(
+                "SELECT COUNT(*) AS count, MAX(failed_at) AS newest FROM login_failures
+                 WHERE throttle_key = $1 AND failed_at >= $2",
+            )
+            .bind(key)
+            .bind(since)
+            .one(tx.conn())
+            .await?;
+            seen.push(failures);
+        }
+        if let Some(w) = wait(&seen) {
+            // Nothing recorded: a refused attempt is no guess.
+            return Ok(Err(w));
+        }
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            let id: i64 = sql(
+                "INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(key)
+            .bind(at)
+            .value(tx.conn())
+            .await?;
+            ids.push(id);
+        }
+        sql("DELETE FROM login_failures WHERE failed_at < $1")
+            .bind(at - TimeDelta::days(1))
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(ids))
     }
 
     async fn clear_login_failures(&self, key: &str) -> DbResult<()> {

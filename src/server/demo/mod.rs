@@ -150,7 +150,14 @@ fn weeknights(count: usize) -> Vec<chrono::DateTime<Utc>> {
 }
 
 pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
-    if !db.list_environments().await?.is_empty() {
+    let any_deploy = db
+        .list_deploys(&crate::server::db::DeployQuery {
+            environment: None,
+            before: None,
+            limit: 1,
+        })
+        .await?;
+    if !any_deploy.is_empty() {
         bail!("this database already has deploys; `shiplog demo` only fills an empty database");
     }
     let mut rng = StdRng::seed_from_u64(2026);
@@ -189,6 +196,19 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    // Release candidates go to staging first; production exists from the start.
+    crate::server::service::environments::create(
+        db,
+        &pm,
+        crate::server::service::environments::EnvironmentInput {
+            slug: "staging".into(),
+            kind: EnvironmentKind::Staging,
+            schedule_days: vec![],
+            schedule_time: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let deploys_total = size.deploys();
     let nights = weeknights(deploys_total);
     let mut entries_left = size.entries;

@@ -275,8 +275,7 @@ pub(crate) fn render(
 ) -> Outgoing {
     Outgoing {
         to: to.to_string(),
-        subject: fill(subject, values, false)
-            .trim()
+        subject: crate::server::service::validate::visible(fill(subject, values, false).trim())
             .replace(['\r', '\n'], " "),
         text: fill(text, values, false),
         html: fill(html, values, true),

@@ -14,6 +14,7 @@ use crate::model::{EntryKind, Reader};
 use crate::server::error::AppError;
 use crate::server::service::audiences;
 use crate::server::service::changes::{self, ChangesFilter, PageAt};
+use crate::server::service::delivery::PREVIEW_TOKEN;
 use crate::server::state::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
@@ -78,11 +79,16 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // A path whose parts cannot be read (`/a/%ff/`) names no page.
         let params: HashMap<String, String> =
-            Path::<HashMap<String, String>>::from_request_parts(parts, state)
-                .await
-                .map(|p| p.0)
-                .unwrap_or_default();
+            match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
+                Ok(p) => p.0,
+                Err(_) => {
+                    return Err(private_headers(error_page(AppError::not_found(
+                        "There is nothing at this address.",
+                    ))))
+                }
+            };
         let form_token = match state.signer().await {
             Ok(signer) => crate::server::service::subscribers::form_token(signer),
             Err(e) => return Err(error_page(e)),
@@ -93,6 +99,7 @@ impl FromRequestParts<AppState> for Viewer {
                 base: String::new(),
                 form_token,
             }),
+            Some(link) if link == PREVIEW_TOKEN => Err(private_headers(preview_link_page())),
             Some(link) => match audiences::reader(&state.db, link).await {
                 Ok(reader) => Ok(Viewer {
                     reader,
@@ -136,6 +143,26 @@ fn private_headers(mut res: Response) -> Response {
         HeaderValue::from_static("private, no-store"),
     );
     res
+}
+
+/// Where a link of a preview or test email leads: it stands in for a
+/// subscriber's secret, so it explains itself and does nothing.
+fn preview_link_page() -> Response {
+    Html(pages::notice(
+        None,
+        "A link from a preview",
+        &[
+            "This link comes from a preview or a test email, which never carries a subscriber's own links.".into(),
+            "In the email subscribers receive, it opens their own page.".into(),
+        ],
+        None,
+    ))
+    .into_response()
+}
+
+/// An error page in the public site's style, for answers made outside it.
+pub fn error_html(status: StatusCode, message: &str) -> String {
+    pages::error(status, message)
 }
 
 /// A page-level error: the message in a page, with the right status.

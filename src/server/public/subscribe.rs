@@ -2,10 +2,11 @@
 //! JavaScript), the confirmation link, the preferences page and one-click
 //! unsubscribe. The links carry the subscriber's secret, never the address.
 
-use super::{error_page, pages, private_headers, Viewer};
+use super::{error_page, pages, preview_link_page, private_headers, Viewer};
 use crate::model::SubscriberStatus;
 use crate::server::auth::client::client_address;
 use crate::server::error::AppError;
+use crate::server::service::delivery::PREVIEW_TOKEN;
 use crate::server::service::subscribers::{self, ChoicesForm, SubscribeForm};
 use crate::server::state::AppState;
 use axum::body::Bytes;
@@ -129,6 +130,9 @@ pub async fn preferences_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Response {
+    if token == PREVIEW_TOKEN {
+        return private_headers(preview_link_page());
+    }
     private_headers(match subscribers::by_token(&state.db, &token).await {
         Ok(link) => Html(pages::preferences(&link, &token, false, None)).into_response(),
         Err(e) => error_page(e),
@@ -141,6 +145,9 @@ pub async fn save(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
+    if token == PREVIEW_TOKEN {
+        return private_headers(preview_link_page());
+    }
     let (_, choices) = form_fields(&body);
     private_headers(
         match subscribers::save_preferences(&state.db, &token, &choices).await {
@@ -171,6 +178,9 @@ pub async fn unsubscribe_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Response {
+    if token == PREVIEW_TOKEN {
+        return private_headers(preview_link_page());
+    }
     private_headers(match subscribers::by_token(&state.db, &token).await {
         Ok(link) if link.subscriber.status == SubscriberStatus::Unsubscribed => {
             Html(unsubscribed_page(&link.token)).into_response()
@@ -200,6 +210,9 @@ fn unsubscribed_page(token: &str) -> String {
 /// with no session and from no page of ours, so no CSRF check applies: the
 /// secret in the address is the credential.
 pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if token == PREVIEW_TOKEN {
+        return private_headers(preview_link_page());
+    }
     private_headers(match subscribers::unsubscribe(&state.db, &token).await {
         Ok(link) => Html(unsubscribed_page(&link.token)).into_response(),
         Err(e) => error_page(e),

@@ -44,8 +44,10 @@ pub struct ListParams {
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<ActionInput>,
+    input: ApiJson<ActionInput>,
 ) -> Result<(StatusCode, Json<ActionItem>), AppError> {
+    crate::server::service::actions::may_act(&actor)?;
+    let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(actions::create(&state.db, &actor, input).await?),
@@ -117,8 +119,10 @@ pub async fn update(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<ActionChange>,
+    body: ApiJson<ActionChange>,
 ) -> Result<Json<ActionItem>, AppError> {
+    crate::server::service::actions::may_act(&actor)?;
+    let body = body.parse()?;
     Ok(Json(
         actions::change(&state.db, &actor, number(&id)?, body).await?,
     ))

@@ -42,8 +42,10 @@ pub struct LinkKind {
 pub async fn create_account(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(body): ApiJson<NewNamed>,
+    body: ApiJson<NewNamed>,
 ) -> Result<(StatusCode, Json<Account>), AppError> {
+    crate::server::service::audiences::may_manage(&actor)?;
+    let body = body.parse()?;
     let account = audiences::create_account(&state.db, &actor, &body.slug, &body.name).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
@@ -66,8 +68,10 @@ pub async fn create_link(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(kind): ApiJson<LinkKind>,
+    kind: ApiJson<LinkKind>,
 ) -> Result<(StatusCode, Json<NewAccountLink>), AppError> {
+    crate::server::service::audiences::may_manage(&actor)?;
+    let kind = kind.parse()?;
     let config = state.config.clone();
     let link =
         audiences::create_link(&state.db, &actor, |p| config.link(p), &slug, kind.admin).await?;
@@ -82,8 +86,10 @@ pub async fn revoke_link(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(kind): ApiJson<LinkKind>,
+    kind: ApiJson<LinkKind>,
 ) -> Result<StatusCode, AppError> {
+    crate::server::service::audiences::may_manage(&actor)?;
+    let kind = kind.parse()?;
     audiences::revoke_link(&state.db, &actor, &slug, kind.admin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -94,8 +100,10 @@ pub async fn revoke_link(
 pub async fn create_cohort(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(body): ApiJson<NewNamed>,
+    body: ApiJson<NewNamed>,
 ) -> Result<(StatusCode, Json<Cohort>), AppError> {
+    crate::server::service::audiences::may_manage(&actor)?;
+    let body = body.parse()?;
     let cohort = audiences::create_cohort(&state.db, &actor, &body.slug, &body.name).await?;
     Ok((StatusCode::CREATED, Json(cohort)))
 }
@@ -118,8 +126,10 @@ pub async fn set_members(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(body): ApiJson<Members>,
+    body: ApiJson<Members>,
 ) -> Result<Json<Cohort>, AppError> {
+    crate::server::service::audiences::may_manage(&actor)?;
+    let body = body.parse()?;
     Ok(Json(
         audiences::set_members(&state.db, &actor, &slug, &body.accounts).await?,
     ))

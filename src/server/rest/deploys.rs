@@ -64,8 +64,10 @@ pub struct StatusUpdate {
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<DeployInput>,
+    input: ApiJson<DeployInput>,
 ) -> Result<(StatusCode, Json<DeployResponse>), AppError> {
+    crate::server::service::deploys::may_edit(&actor)?;
+    let input = input.parse()?;
     let detail = deploys::create(&state.db, &state.markdown, &actor, input).await?;
     Ok((StatusCode::CREATED, respond(&state, detail)))
 }
@@ -119,8 +121,10 @@ pub async fn update(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<StatusUpdate>,
+    body: ApiJson<StatusUpdate>,
 ) -> Result<Json<DeployResponse>, AppError> {
+    crate::server::service::deploys::may_edit(&actor)?;
+    let body = body.parse()?;
     let detail =
         deploys::change_status(&state.db, &actor, id, body.status, body.finished_at).await?;
     Ok(respond(&state, detail))

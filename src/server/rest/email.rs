@@ -25,6 +25,7 @@ pub async fn add(
     ApiCaller(actor): ApiCaller,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
+    crate::server::service::subscribers::may_manage(&actor)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("The body is not valid JSON: {e}")))?;
     let rows: Vec<SubscriberInput> = match value {
@@ -116,8 +117,10 @@ pub struct NewSuppression {
 pub async fn suppress(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(body): ApiJson<NewSuppression>,
+    body: ApiJson<NewSuppression>,
 ) -> Result<(StatusCode, Json<Suppression>), AppError> {
+    crate::server::service::subscribers::may_suppress(&actor)?;
+    let body = body.parse()?;
     let s = subscribers::suppress(
         &state.db,
         &actor,
@@ -166,8 +169,10 @@ pub struct NewCampaign {
 pub async fn create_campaign(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(body): ApiJson<NewCampaign>,
+    body: ApiJson<NewCampaign>,
 ) -> Result<(StatusCode, Json<Campaign>), AppError> {
+    crate::server::service::campaigns::may_manage(&actor)?;
+    let body = body.parse()?;
     let (campaign, made) = campaigns::create(&state.db, &actor, &body.release).await?;
     let status = if made {
         StatusCode::CREATED

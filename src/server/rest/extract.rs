@@ -37,8 +37,15 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
-/// A JSON body: syntax errors are `400`, a wrong field `422` naming it, too big `413`.
-pub struct ApiJson<T>(pub T);
+/// A JSON body, read but not yet parsed: a handler checks the caller's
+/// role first, then [`ApiJson::parse`]s it, so a role that may not use a
+/// route hears `403`, never about its input. Too big is `413` (on reading);
+/// not JSON or a syntax error `400`, a wrong field `422` naming it (on parsing).
+pub struct ApiJson<T> {
+    bytes: Bytes,
+    is_json: bool,
+    wants: std::marker::PhantomData<fn() -> T>,
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
@@ -49,11 +56,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-        if !is_json {
-            return Err(AppError::BadRequest(
-                "Send the body as JSON with `Content-Type: application/json`.".into(),
-            ));
-        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| {
@@ -66,8 +68,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     AppError::BadRequest(format!("The request body could not be read: {e}"))
                 }
             })?;
+        Ok(ApiJson {
+            bytes,
+            is_json,
+            wants: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// The body as `T`.
+    pub fn parse(self) -> Result<T, AppError> {
+        if !self.is_json {
+            return Err(AppError::BadRequest(
+                "Send the body as JSON with `Content-Type: application/json`.".into(),
+            ));
+        }
+        let bytes = self.bytes;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
@@ -79,8 +98,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             } else {
                 AppError::BadRequest(format!("The body is not valid JSON: {inner}"))
             }
-        })?;
-        Ok(ApiJson(value))
+        })
     }
 }
 

@@ -36,8 +36,10 @@ pub struct BuildListParams {
 pub async fn create_build(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<BuildInput>,
+    input: ApiJson<BuildInput>,
 ) -> Result<(StatusCode, Json<Build>), AppError> {
+    crate::server::service::gates::may_build(&actor)?;
+    let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(gates::create_build(&state.db, &actor, input).await?),
@@ -93,8 +95,10 @@ pub async fn update_build(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(change): ApiJson<BuildChange>,
+    change: ApiJson<BuildChange>,
 ) -> Result<Json<Build>, AppError> {
+    crate::server::service::gates::may_build(&actor)?;
+    let change = change.parse()?;
     Ok(Json(
         gates::change_build(&state.db, &actor, id, change).await?,
     ))
@@ -199,8 +203,9 @@ pub struct BlockListParams {
 pub async fn place_block(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<BlockInput>,
+    input: ApiJson<BlockInput>,
 ) -> Result<(StatusCode, Json<Block>), AppError> {
+    let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(gates::place_block(&state.db, state.config.time_zone, &actor, input).await?),
@@ -250,8 +255,9 @@ pub async fn lift_block(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<LiftInput>,
+    input: ApiJson<LiftInput>,
 ) -> Result<Json<Block>, AppError> {
+    let input = input.parse()?;
     Ok(Json(
         gates::lift_block(&state.db, &actor, id, &input.note).await?,
     ))

@@ -75,8 +75,10 @@ pub struct ListParams {
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<IncidentInput>,
+    input: ApiJson<IncidentInput>,
 ) -> Result<(StatusCode, Json<IncidentResponse>), AppError> {
+    crate::server::service::incidents::may_file(&actor)?;
+    let input = input.parse()?;
     let detail = incidents::file(&state.db, &state.markdown, &actor, input).await?;
     Ok((StatusCode::CREATED, respond(&state, detail)))
 }
@@ -136,8 +138,10 @@ pub async fn update(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<IncidentChange>,
+    body: ApiJson<IncidentChange>,
 ) -> Result<Json<IncidentResponse>, AppError> {
+    crate::server::service::incidents::may_file(&actor)?;
+    let body = body.parse()?;
     let detail = incidents::change(&state.db, &state.markdown, &actor, number(&id)?, body).await?;
     Ok(respond(&state, detail))
 }
@@ -156,8 +160,10 @@ pub async fn update(
 pub async fn alerts(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(note): ApiJson<AlertNotification>,
+    note: ApiJson<AlertNotification>,
 ) -> Result<Json<AlertOutcome>, AppError> {
+    crate::server::service::incidents::may_file(&actor)?;
+    let note = note.parse()?;
     Ok(Json(
         incidents::alert(&state.db, &state.markdown, &actor, note).await?,
     ))
@@ -197,8 +203,10 @@ pub async fn save_root_cause(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<NoteInput>,
+    body: ApiJson<NoteInput>,
 ) -> Result<Json<RootCauseView>, AppError> {
+    crate::server::service::root_causes::may_write(&actor)?;
+    let body = body.parse()?;
     Ok(Json(
         root_causes::save(&state.db, &state.markdown, &actor, number(&id)?, body).await?,
     ))
@@ -227,8 +235,10 @@ pub async fn review_root_cause(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<Review>,
+    body: ApiJson<Review>,
 ) -> Result<Json<RootCauseView>, AppError> {
+    crate::server::service::root_causes::may_write(&actor)?;
+    let body = body.parse()?;
     Ok(Json(
         root_causes::review(&state.db, &actor, number(&id)?, body.revision).await?,
     ))
@@ -249,8 +259,10 @@ pub async fn add_hole(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<HoleInput>,
+    body: ApiJson<HoleInput>,
 ) -> Result<(StatusCode, Json<Hole>), AppError> {
+    crate::server::service::root_causes::may_write(&actor)?;
+    let body = body.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(root_causes::add_hole(&state.db, &actor, number(&id)?, body).await?),
@@ -289,8 +301,10 @@ pub async fn customer_note(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<CustomerNoteInput>,
+    input: ApiJson<CustomerNoteInput>,
 ) -> Result<(StatusCode, Json<CustomerNote>), AppError> {
+    crate::server::service::incidents::may_tell_customers(&actor)?;
+    let input = input.parse()?;
     let note = incidents::customer_note(
         &state.db,
         &state.markdown,

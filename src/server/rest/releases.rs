@@ -117,8 +117,10 @@ pub async fn get(
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<ReleaseInput>,
+    input: ApiJson<ReleaseInput>,
 ) -> Result<(StatusCode, Json<Release>), AppError> {
+    crate::server::service::releases::may_manage(&actor)?;
+    let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(releases::create(&state.db, &state.markdown, &actor, &input).await?),
@@ -182,8 +184,10 @@ pub async fn edit(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(body): ApiJson<ReleaseEditInput>,
+    body: ApiJson<ReleaseEditInput>,
 ) -> Result<Json<Release>, AppError> {
+    crate::server::service::releases::may_manage(&actor)?;
+    let body = body.parse()?;
     let (revision, fields) = body.into_parts();
     Ok(Json(
         releases::edit(&state.db, &state.markdown, &actor, &slug, revision, &fields).await?,
@@ -216,8 +220,10 @@ pub async fn link(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(body): ApiJson<LinkInput>,
+    body: ApiJson<LinkInput>,
 ) -> Result<Json<ReleaseDetail>, AppError> {
+    crate::server::service::releases::may_manage(&actor)?;
+    let body = body.parse()?;
     Ok(Json(
         releases::link(
             &state.db,
@@ -266,8 +272,10 @@ pub async fn publish(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(body): ApiJson<PublishInput>,
+    body: ApiJson<PublishInput>,
 ) -> Result<Json<Release>, AppError> {
+    crate::server::service::releases::may_manage(&actor)?;
+    let body = body.parse()?;
     if let Some(announce) = body.announce {
         releases::set_announce(&state.db, &actor, &slug, announce).await?;
     }

@@ -65,8 +65,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<RetroInput>,
+    input: ApiJson<RetroInput>,
 ) -> Result<(StatusCode, Json<RetroDetail>), AppError> {
+    crate::server::service::retros::may_organise(&actor)?;
+    let input = input.parse()?;
     let retro = retros::create(&state.db, &actor, input).await?;
     Ok((
         StatusCode::CREATED,
@@ -99,8 +101,10 @@ pub async fn settings(
 pub async fn save_settings(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<RetroSettings>,
+    input: ApiJson<RetroSettings>,
 ) -> Result<Json<RetroSettings>, AppError> {
+    crate::server::service::retros::may_organise(&actor)?;
+    let input = input.parse()?;
     Ok(Json(retros::save_settings(&state.db, &actor, input).await?))
 }
 
@@ -134,8 +138,15 @@ pub async fn add_item(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<ItemInput>,
+    audit: Option<axum::Extension<crate::server::audit::AuditSlot>>,
+    input: ApiJson<ItemInput>,
 ) -> Result<(StatusCode, Json<RetroItem>), AppError> {
+    let input = input.parse()?;
+    if input.anonymous {
+        if let Some(axum::Extension(slot)) = audit {
+            slot.anonymise();
+        }
+    }
     Ok((
         StatusCode::CREATED,
         Json(retros::add_item(&state.db, &actor, id, input).await?),
@@ -156,8 +167,9 @@ pub async fn change_item(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath((id, item)): ApiPath<(i64, i64)>,
-    ApiJson(change): ApiJson<ItemChange>,
+    change: ApiJson<ItemChange>,
 ) -> Result<StatusCode, AppError> {
+    let change = change.parse()?;
     if let Some(with) = change.group_with {
         retros::group(&state.db, &actor, id, item, with).await?;
     }
@@ -216,8 +228,10 @@ pub async fn item_action(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath((id, item)): ApiPath<(i64, i64)>,
-    ApiJson(input): ApiJson<ItemActionInput>,
+    input: ApiJson<ItemActionInput>,
 ) -> Result<(StatusCode, Json<ActionItem>), AppError> {
+    crate::server::service::actions::may_act(&actor)?;
+    let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(retros::item_to_action(&state.db, &actor, id, item, input).await?),
@@ -239,8 +253,10 @@ pub async fn review(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<ReviewInput>,
+    input: ApiJson<ReviewInput>,
 ) -> Result<Json<ActionReview>, AppError> {
+    crate::server::service::actions::may_act(&actor)?;
+    let input = input.parse()?;
     Ok(Json(retros::review(&state.db, &actor, id, input).await?))
 }
 

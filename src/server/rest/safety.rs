@@ -51,8 +51,10 @@ async fn one_environment(state: &AppState, slug: &str) -> Result<Environment, Ap
 pub async fn create_environment(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<EnvironmentInput>,
+    input: ApiJson<EnvironmentInput>,
 ) -> Result<(StatusCode, Json<Environment>), AppError> {
+    crate::server::service::environments::may_manage(&actor)?;
+    let input = input.parse()?;
     let slug = environments::create(&state.db, &actor, input).await?;
     Ok((
         StatusCode::CREATED,
@@ -74,8 +76,10 @@ pub async fn update_environment(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(input): ApiJson<EnvironmentInput>,
+    input: ApiJson<EnvironmentInput>,
 ) -> Result<Json<Environment>, AppError> {
+    crate::server::service::environments::may_manage(&actor)?;
+    let input = input.parse()?;
     environments::update(&state.db, &actor, &slug, input).await?;
     Ok(Json(one_environment(&state, &slug).await?))
 }
@@ -130,8 +134,9 @@ pub async fn explain_night(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath((environment, night)): ApiPath<(String, String)>,
-    ApiJson(input): ApiJson<NightInput>,
+    input: ApiJson<NightInput>,
 ) -> Result<StatusCode, AppError> {
+    let input = input.parse()?;
     let night = validate::day("night", &night)?
         .ok_or_else(|| AppError::invalid("night", "give the night as YYYY-MM-DD"))?;
     environments::explain_night(
@@ -183,8 +188,10 @@ pub async fn set_rule(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(level): ApiPath<String>,
-    ApiJson(input): ApiJson<RuleInput>,
+    input: ApiJson<RuleInput>,
 ) -> Result<Json<RiskRule>, AppError> {
+    crate::server::service::risk::may_set_rules(&actor)?;
+    let input = input.parse()?;
     let level: Risk = validate::choice("risk", &level)?;
     Ok(Json(risk::set_rule(&state.db, &actor, level, input).await?))
 }
@@ -208,8 +215,10 @@ pub async fn mark_risky(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(component): ApiPath<String>,
-    ApiJson(input): ApiJson<RiskyInput>,
+    input: ApiJson<RiskyInput>,
 ) -> Result<StatusCode, AppError> {
+    crate::server::service::risk::may_set_rules(&actor)?;
+    let input = input.parse()?;
     risk::mark_risky(&state.db, &actor, &component, input.note.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -289,8 +298,10 @@ pub async fn check(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<CheckInput>,
+    input: ApiJson<CheckInput>,
 ) -> Result<Json<EntryProcess>, AppError> {
+    crate::server::service::risk::may_tick(&actor)?;
+    let input = input.parse()?;
     Ok(Json(
         risk::check(&state.db, &actor, id, &input.item, input.done).await?,
     ))
@@ -308,11 +319,13 @@ pub async fn check(
 pub async fn create_webhook(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    ApiJson(input): ApiJson<WebhookInput>,
+    input: ApiJson<WebhookInput>,
 ) -> Result<(StatusCode, Json<Webhook>), AppError> {
+    crate::server::service::notify::may_configure(&actor)?;
+    let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
-        Json(notify::create_webhook(&state.db, &actor, input).await?),
+        Json(notify::create_webhook(&state.db, &state.config, &actor, input).await?),
     ))
 }
 

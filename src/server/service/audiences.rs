@@ -17,7 +17,8 @@ fn slug(field: &str, raw: &str) -> Result<String, AppError> {
     Ok(s)
 }
 
-fn manage(actor: &Actor) -> Result<(), AppError> {
+/// Only PMs and admins manage accounts, cohorts and links; checked before any input is read.
+pub fn may_manage(actor: &Actor) -> Result<(), AppError> {
     actor.require(
         actor.role.can_manage_releases(),
         "manage customer accounts and cohorts",
@@ -30,14 +31,14 @@ pub async fn create_account(
     slug_raw: &str,
     name: &str,
 ) -> Result<Account, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let slug = slug("slug", slug_raw)?;
     let name = validate::person_name("name", name)?;
     Ok(db.create_account(&slug, &name).await?)
 }
 
 pub async fn list_accounts(db: &Db, actor: &Actor) -> Result<Vec<Account>, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     Ok(db.list_accounts().await?)
 }
 
@@ -47,7 +48,7 @@ pub async fn create_cohort(
     slug_raw: &str,
     name: &str,
 ) -> Result<Cohort, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let slug = slug("slug", slug_raw)?;
     let name = validate::person_name("name", name)?;
     Ok(db.create_cohort(&slug, &name).await?)
@@ -71,7 +72,7 @@ pub async fn set_members(
     cohort: &str,
     accounts: &[String],
 ) -> Result<Cohort, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let accounts = accounts
         .iter()
         .enumerate()
@@ -88,7 +89,7 @@ pub async fn create_link(
     account: &str,
     admin: bool,
 ) -> Result<NewAccountLink, AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     let secret = token::generate("");
     db.replace_account_link(account.trim(), admin, &token::hash(&secret))
         .await
@@ -112,7 +113,7 @@ pub async fn revoke_link(
     account: &str,
     admin: bool,
 ) -> Result<(), AppError> {
-    manage(actor)?;
+    may_manage(actor)?;
     db.revoke_account_link(account.trim(), admin)
         .await
         .map_err(|e| match e {

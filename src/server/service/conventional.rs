@@ -2,7 +2,10 @@
 //! (`feat(billing)!: add invoices`): the type picks the kind, the scope the
 //! component, `!` or a `BREAKING CHANGE` footer marks a breaking change.
 //! Trailer lines (`Fixes-Incident: INC-12`, `Closes-Action: ACT-7`) in a
-//! deploy's entries and commits link it to what it fixed or closed.
+//! deploy's entries and commits link it to what it fixed or closed. A
+//! message's trailer block is the team's: it stays on the commit (and in an
+//! entry's Markdown source) and never becomes customer text
+//! ([`without_trailers`]).
 
 use crate::model::{DeployDetail, EntryKind};
 
@@ -65,9 +68,114 @@ pub fn draft(message: &str) -> Option<Draft> {
         kind,
         component,
         title,
-        body: rest.to_string(),
+        body: without_trailers(rest).into_owned(),
         breaking: bang || breaking_footer,
     })
+}
+
+/// Single-word keys that are trailers, not prose (`Note: …` is prose).
+/// Keys with a dash (`Signed-off-by`, `Change-Id`, `Closes-Action`) always are.
+const ONE_WORD_TRAILERS: [&str; 14] = [
+    "acked",
+    "bug",
+    "cc",
+    "closes",
+    "fixes",
+    "issue",
+    "issues",
+    "jira",
+    "refs",
+    "references",
+    "related",
+    "resolves",
+    "see",
+    "ticket",
+];
+
+/// What a line of a message's last paragraph is.
+#[derive(Clone, Copy, PartialEq)]
+enum FooterLine {
+    /// `Token: value`: the team's.
+    Trailer,
+    /// `BREAKING CHANGE: …`: says what customers must do, so it stays.
+    Breaking,
+    /// Indented: continues the line before.
+    Continuation,
+    Prose,
+}
+
+fn footer_line(line: &str) -> FooterLine {
+    if line.starts_with([' ', '\t']) {
+        return FooterLine::Continuation;
+    }
+    if line.starts_with("BREAKING CHANGE:") || line.starts_with("BREAKING-CHANGE:") {
+        return FooterLine::Breaking;
+    }
+    let Some((key, value)) = line.split_once(':') else {
+        return FooterLine::Prose;
+    };
+    let well_formed = !key.is_empty()
+        && key.len() <= 40
+        && key.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && (value.is_empty() || value.starts_with([' ', '\t']));
+    let trailer_key =
+        key.contains('-') || ONE_WORD_TRAILERS.contains(&key.to_ascii_lowercase().as_str());
+    if well_formed && trailer_key {
+        FooterLine::Trailer
+    } else {
+        FooterLine::Prose
+    }
+}
+
+/// The text without its trailer block: the last paragraph, when each of its
+/// lines is a `Token: value` trailer (`Signed-off-by:`, `Co-authored-by:`,
+/// `Change-Id:`, `Fixes-Incident:`…) or continues one. `BREAKING CHANGE:`
+/// lines in that block stay, since they tell customers what to do.
+pub fn without_trailers(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let trimmed = text.trim_end();
+    // The last paragraph starts after the last blank line.
+    let lines: Vec<&str> = trimmed.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    let footer = &lines[start..];
+    let mut kinds = Vec::with_capacity(footer.len());
+    let mut previous = None;
+    for line in footer {
+        let kind = match footer_line(line) {
+            FooterLine::Continuation => match previous {
+                Some(p @ (FooterLine::Trailer | FooterLine::Breaking)) => p,
+                _ => return Cow::Borrowed(text),
+            },
+            FooterLine::Prose => return Cow::Borrowed(text),
+            other => other,
+        };
+        kinds.push(kind);
+        previous = Some(kind);
+    }
+    if !kinds.contains(&FooterLine::Trailer) {
+        return Cow::Borrowed(text);
+    }
+    let mut kept: Vec<&str> = lines[..start].to_vec();
+    while kept.last().is_some_and(|l| l.trim().is_empty()) {
+        kept.pop();
+    }
+    let breaking: Vec<&str> = footer
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, k)| **k == FooterLine::Breaking)
+        .map(|(l, _)| *l)
+        .collect();
+    if !breaking.is_empty() {
+        if !kept.is_empty() {
+            kept.push("");
+        }
+        kept.extend(breaking);
+    }
+    Cow::Owned(kept.join("\n"))
 }
 
 /// The numbers a text names in `key: …` trailer lines, as `parse` reads each
@@ -164,6 +272,33 @@ mod tests {
             vec![1, 2]
         );
         assert!(trailer_numbers("Closes-Action: INC-2", "Closes-Action", actions).is_empty());
+    }
+
+    #[test]
+    fn trailers_never_become_customer_text() {
+        let d = draft("fix(billing): round totals\n\nCloses-Action: ACT-99").unwrap();
+        assert_eq!(d.body, "");
+        let d = draft(
+            "feat: export CSV\n\nFind it under Billing.\n\nFixes-Incident: INC-4\nCo-authored-by: Ana <ana@example.com>\nSigned-off-by: Bo <bo@example.com>\nReviewed-by: Cy\nChange-Id: I8f3e2a\nX-Custom-Token: value\n  continued",
+        )
+        .unwrap();
+        assert_eq!(d.body, "Find it under Billing.");
+        // The breaking note stays; the trailers around it go.
+        let d = draft("feat!: v2\n\nBREAKING CHANGE: rotate tokens\nSigned-off-by: Bo").unwrap();
+        assert_eq!(d.body, "BREAKING CHANGE: rotate tokens");
+        // Prose that looks a little like a trailer stays.
+        for prose in [
+            "Note: restart the app after upgrading.",
+            "Export works again.\n\nSee https://example.com/docs",
+            "Details:\n- one\n- two",
+            "Fixes-Incident: INC-3 and then more prose\nwith a second line",
+        ] {
+            assert_eq!(without_trailers(prose), prose, "{prose:?}");
+        }
+        assert_eq!(
+            without_trailers("Faster search.\n\nRefs: #12\nSee-also: #13"),
+            "Faster search."
+        );
     }
 
     #[test]

@@ -42,6 +42,20 @@ impl Default for Results {
     }
 }
 
+/// Whose links a message carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    /// The subscriber's own: their preferences, unsubscribe and, for an
+    /// account's subscriber, that account's pages under their secret.
+    Subscriber,
+    /// [`PREVIEW_TOKEN`] in their place (previews and test sends).
+    Inert,
+}
+
+/// What previews and test sends carry where a subscriber's secret would be;
+/// the pages it reaches say so instead of acting on anyone's subscription.
+pub const PREVIEW_TOKEN: &str = "preview";
+
 /// The engine's handles: wake it when there is new work.
 #[derive(Clone)]
 pub struct Engine {
@@ -109,7 +123,6 @@ impl Engine {
     ) -> Result<bool, AppError> {
         let now = Utc::now();
         campaigns::start_due(&self.db, self.host()).await?;
-        super::notify::deliver_due(&self.db, &self.config, now).await?;
         if last_digest_check.is_none_or(|t| now - t >= TimeDelta::seconds(30)) {
             self.queue_digests(now).await?;
             self.remind_actions(now).await?;
@@ -259,17 +272,28 @@ impl Engine {
         };
         let link = self.db.subscriber_link(subscriber).await?;
         Ok(self
-            .compose(&row, Some(&link), &mut HashMap::new())
+            .compose_with(&row, Some(&link), &mut HashMap::new(), Links::Inert)
             .await?
             .map(|(_, message)| message))
     }
 
-    /// The message for one claimed row, or why it is skipped.
     async fn compose(
         &self,
         c: &Claimed,
         link: Option<&SubscriberLink>,
         announcements: &mut HashMap<i64, Arc<Announcement>>,
+    ) -> Result<Result<(String, mail::Outgoing), String>, AppError> {
+        self.compose_with(c, link, announcements, Links::Subscriber)
+            .await
+    }
+
+    /// The message for one claimed row, or why it is skipped.
+    async fn compose_with(
+        &self,
+        c: &Claimed,
+        link: Option<&SubscriberLink>,
+        announcements: &mut HashMap<i64, Arc<Announcement>>,
+        links: Links,
     ) -> Result<Result<(String, mail::Outgoing), String>, AppError> {
         let Some(link) = link else {
             return Ok(Err("no such subscriber".into()));
@@ -284,9 +308,19 @@ impl Engine {
             return Ok(Err("address suppressed".into()));
         }
         let audiences = link.reader.audiences();
-        let base = self.reader_base(link);
-        let preferences = self.config.link(&format!("/subscription/{}", link.token));
-        let unsubscribe = self.config.link(&format!("/unsubscribe/{}", link.token));
+        // A preview or test shows the subscriber's message without their
+        // secret: whoever reads it must not reach their preferences, their
+        // unsubscribe button or their account's pages.
+        let secret = match links {
+            Links::Subscriber => link.token.as_str(),
+            Links::Inert => PREVIEW_TOKEN,
+        };
+        let base = match link.reader {
+            Reader::Account { .. } => self.config.link(&format!("/a/{secret}")),
+            Reader::Public => self.config.link(""),
+        };
+        let preferences = self.config.link(&format!("/subscription/{secret}"));
+        let unsubscribe = self.config.link(&format!("/unsubscribe/{secret}"));
         let list_id = format!("Release notes <notes.{}>", self.host());
         let letter = Letter {
             to: &email,
@@ -377,16 +411,6 @@ impl Engine {
             &entries,
         );
         Ok(Ok((email, message)))
-    }
-
-    /// Where a subscriber's links lead: the public site, or, for an
-    /// account's subscriber, that account's pages under their own secret
-    /// (the account's link is kept only as a hash).
-    fn reader_base(&self, link: &SubscriberLink) -> String {
-        match link.reader {
-            Reader::Account { .. } => self.config.link(&format!("/a/{}", link.token)),
-            Reader::Public => self.config.link(""),
-        }
     }
 
     fn period_label(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> String {

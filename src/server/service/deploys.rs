@@ -17,7 +17,8 @@ pub const MAX_PAGE: i64 = 100;
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployInput {
-    /// Environment slug; created on first use.
+    /// Environment slug: one that exists (`GET /api/v1/environments`), or
+    /// any when an admin lets CI create environments.
     #[schema(example = "production")]
     pub environment: String,
     /// Unique per environment.
@@ -97,12 +98,33 @@ fn entry(field: &str, e: EntryInput) -> Result<NewEntry, AppError> {
         body_text: String::new(),
         body,
         kind: e.kind,
-        audience: e.audience.unwrap_or(Audience::Everyone),
+        audience: audience_of(field, e.kind, e.audience)?,
         risk: e.risk.unwrap_or(Risk::Low),
         component: validate::component(&format!("{field}.component"), e.component.as_deref())?,
         breaking: e.breaking,
         links,
     })
+}
+
+/// Who may read an entry: `internal` changes stay with the team unless told
+/// otherwise, and told otherwise they are refused (an internal change for
+/// customers is a contradiction); the rest default to everyone.
+fn audience_of(
+    field: &str,
+    kind: EntryKind,
+    audience: Option<Audience>,
+) -> Result<Audience, AppError> {
+    match (kind, audience) {
+        (EntryKind::Internal, None | Some(Audience::Internal)) => Ok(Audience::Internal),
+        (EntryKind::Internal, Some(other)) => Err(AppError::invalid(
+            format!("{field}.audience"),
+            format!(
+                "an internal change is for the team only: leave the audience out (or say `internal`), not `{}`; or give the change a customer-facing kind",
+                other.as_string()
+            ),
+        )),
+        (_, audience) => Ok(audience.unwrap_or(Audience::Everyone)),
+    }
 }
 
 /// Parses the web form's text fields into an API-shaped entry.
@@ -150,7 +172,9 @@ fn drafted_entries(commits: &[NewCommit]) -> Vec<NewEntry> {
 }
 
 /// Renders the entries' Markdown in one go, off the async runtime; `field`
-/// names an entry in errors (`entries[3].body`).
+/// names an entry in errors (`entries[3].body`). What customers read is the
+/// body without its trailer block (`Closes-Action: ACT-9`), which stays in
+/// the source for the team.
 async fn render_bodies(
     md: &Markdown,
     entries: &mut [NewEntry],
@@ -159,7 +183,12 @@ async fn render_bodies(
     let texts = entries
         .iter()
         .enumerate()
-        .map(|(i, e)| (format!("{}.body", field(i)), e.body.clone()))
+        .map(|(i, e)| {
+            (
+                format!("{}.body", field(i)),
+                conventional::without_trailers(&e.body).into_owned(),
+            )
+        })
         .collect();
     for (e, r) in entries.iter_mut().zip(md.render_all(texts).await?) {
         e.body_html = r.html;
@@ -248,8 +277,11 @@ pub async fn create(
         }
     })
     .await?;
+    let environment = validate::environment_slug("environment", &input.environment)?;
+    let create_environment = super::environments::deployable(db, &environment).await?;
     let deploy = NewDeploy {
-        environment: validate::environment_slug("environment", &input.environment)?,
+        create_environment,
+        environment,
         version: validate::version("version", &input.version)?,
         commit: input
             .commit
@@ -462,5 +494,8 @@ pub async fn delete_entry(db: &Db, actor: &Actor, id: i64) -> Result<(), AppErro
 /// Renders Markdown the way entries are stored, for the editor's preview.
 pub async fn preview(md: &Markdown, markdown_text: &str) -> Result<String, AppError> {
     let body = validate::body("body", markdown_text)?;
-    Ok(md.render_one("body", &body).await?.html)
+    Ok(md
+        .render_one("body", &conventional::without_trailers(&body))
+        .await?
+        .html)
 }

@@ -194,6 +194,58 @@ pub async fn list(db: &Db, tz: Tz) -> Result<Vec<Environment>, AppError> {
     Ok(all)
 }
 
+/// Whether a deploy may go to `environment`: `Ok(false)` when it exists,
+/// `Ok(true)` when it does not and an admin lets CI create environments
+/// (the deploy then creates it), refused otherwise, naming the known ones,
+/// so that a typo (`prod`) never becomes an environment of its own.
+pub async fn deployable(db: &Db, environment: &str) -> Result<bool, AppError> {
+    let known = db.list_environments().await?;
+    if known.iter().any(|e| e == environment) {
+        return Ok(false);
+    }
+    if db.creates_environments_from_ci().await? {
+        return Ok(true);
+    }
+    Err(unknown(environment, &known))
+}
+
+/// The refusal of an environment nobody created, naming the ones there are.
+pub fn unknown(environment: &str, known: &[String]) -> AppError {
+    let names = known
+        .iter()
+        .map(|e| format!("`{e}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    AppError::invalid(
+        "environment",
+        if known.is_empty() {
+            format!("there is no environment `{environment}`; an admin creates environments on the Environments page")
+        } else {
+            format!(
+                "there is no environment `{environment}`; the environments are {names}. An admin can add it on the Environments page, or let deploys create environments there"
+            )
+        },
+    )
+}
+
+/// The kind an environment named `slug` gets when a deploy creates it.
+pub fn kind_for(slug: &str) -> EnvironmentKind {
+    crate::server::db::environment_kind_of(slug)
+}
+
+/// Whether deploys naming an unknown environment create it.
+pub async fn creates_from_ci(db: &Db) -> Result<bool, AppError> {
+    Ok(db.creates_environments_from_ci().await?)
+}
+
+/// Lets deploys create the environments they name, or not (admins).
+pub async fn set_creates_from_ci(db: &Db, actor: &Actor, on: bool) -> Result<(), AppError> {
+    may_manage(actor)?;
+    db.set_creates_environments_from_ci(on).await?;
+    tracing::info!(on, by = %actor.label, "creating environments from CI changed");
+    Ok(())
+}
+
 /// Only admins manage environments; checked before any input is read.
 pub fn may_manage(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.is_admin(), "manage environments")
@@ -228,10 +280,8 @@ pub async fn update(
 async fn schedule_of(db: &Db, environment: &str) -> Result<Option<Schedule>, AppError> {
     let rows = db.environment_rows().await?;
     let row = rows.iter().find(|r| r.slug == environment).ok_or_else(|| {
-        AppError::invalid(
-            "environment",
-            format!("there is no environment `{environment}`"),
-        )
+        let known: Vec<String> = rows.iter().map(|r| r.slug.clone()).collect();
+        unknown(environment, &known)
     })?;
     Ok(Schedule::of(row))
 }

@@ -42,7 +42,8 @@ pub struct BuildChange {
     pub tests: Option<TestCounts>,
 }
 
-fn may_build(actor: &Actor) -> Result<(), AppError> {
+/// Only engineers and admins record builds; checked before any input is read.
+pub fn may_build(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_write_deploys(), "record builds")
 }
 
@@ -214,11 +215,9 @@ pub async fn place_block(
     input: BlockInput,
 ) -> Result<Block, AppError> {
     let environment = validate::environment_slug("environment", &input.environment)?;
-    if !db.list_environments().await?.contains(&environment) {
-        return Err(AppError::invalid(
-            "environment",
-            format!("there is no environment `{environment}`"),
-        ));
+    let known = db.list_environments().await?;
+    if !known.contains(&environment) {
+        return Err(super::environments::unknown(&environment, &known));
     }
     let reason = input.reason.trim();
     if reason.is_empty() {
@@ -360,11 +359,9 @@ fn block_reason(b: &Block) -> String {
 /// closed with every reason.
 pub async fn gate(db: &Db, environment: &str, build: Option<i64>) -> Result<Gate, AppError> {
     let environment = validate::environment_slug("environment", environment)?;
-    if !db.list_environments().await?.contains(&environment) {
-        return Err(AppError::invalid(
-            "environment",
-            format!("there is no environment `{environment}`"),
-        ));
+    let known = db.list_environments().await?;
+    if !known.contains(&environment) {
+        return Err(super::environments::unknown(&environment, &known));
     }
     let build = match build {
         Some(id) => Some(

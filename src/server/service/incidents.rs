@@ -59,6 +59,14 @@ pub struct IncidentChange {
 }
 
 /// Checked before any input is read.
+/// Only PMs and admins tell customers about incidents; checked before any input is read.
+pub fn may_tell_customers(actor: &Actor) -> Result<(), AppError> {
+    actor.require(
+        actor.role.can_manage_releases(),
+        "tell customers about incidents",
+    )
+}
+
 pub fn may_file(actor: &Actor) -> Result<(), AppError> {
     actor.require(actor.role.can_file_incidents(), "file or edit incidents")
 }
@@ -753,10 +761,7 @@ pub async fn customer_note(
     id: i64,
     input: CustomerNoteInput,
 ) -> Result<CustomerNote, AppError> {
-    actor.require(
-        actor.role.can_manage_releases(),
-        "tell customers about incidents",
-    )?;
+    may_tell_customers(actor)?;
     let detail = get(db, id).await?;
     let incident = &detail.incident;
     if incident.status != IncidentStatus::Resolved {

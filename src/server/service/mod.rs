@@ -25,6 +25,7 @@ pub mod subscribers;
 pub mod tokens;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 use crate::model::Role;
 

@@ -1,25 +1,21 @@
 //! Failure notifications. A failed build, a failed or rolled-back deploy, a
 //! block placed or lifted, and a closed gate an hour before a deploy night
 //! are recorded once; the engine then emails the team members who chose the
-//! event and posts to every webhook that wants it (signed JSON or Slack's
-//! `{"text"}`), retrying with backoff and logging each attempt.
+//! event, and `webhooks` posts to every webhook that wants it (signed JSON
+//! or Slack's `{"text"}`), retrying with backoff and logging each attempt.
 
 use super::Actor;
 use crate::model::*;
 use crate::server::config::Config;
-use crate::server::db::{Attempt, Db, DbError, NewNotification, NewWebhook};
+use crate::server::db::{Db, DbError, NewNotification, NewWebhook};
 use crate::server::error::AppError;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use std::sync::OnceLock;
 
 /// Tries per delivery before it is marked failed (one, then five retries).
 pub const MAX_ATTEMPTS: i64 = 6;
-/// How long a delivery being sent stays claimed.
-const LEASE_SECONDS: i64 = 60;
-const TIMEOUT_SECONDS: u64 = 10;
 
 /// Records a notification; a failure to record it is logged, never allowed
 /// to undo the change that raised it.
@@ -204,20 +200,6 @@ pub async fn send_emails(
     Ok(sent)
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        // Several crates may share rustls; whichever installs first wins.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(TIMEOUT_SECONDS))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Shiplog-Webhook/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the webhook client builds")
-    })
-}
-
 /// `sha256=<hex>` of `body` under `secret`: what `X-Shiplog-Signature` carries.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -226,103 +208,9 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// The wait before try number `attempts + 1`.
-fn backoff(config: &Config, attempts: i64) -> TimeDelta {
+pub(super) fn backoff(config: &Config, attempts: i64) -> TimeDelta {
     let base = TimeDelta::from_std(config.webhook_retry).unwrap_or(TimeDelta::seconds(30));
     base * 4i32.pow((attempts - 1).clamp(0, 6) as u32)
-}
-
-/// Posts every webhook delivery whose time has come; how many were tried.
-pub async fn deliver_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let due = db.due_deliveries(now, 50).await?;
-    let mut tried = 0;
-    for d in due {
-        if !db
-            .claim_delivery(
-                d.id,
-                d.next_attempt_at,
-                now + TimeDelta::seconds(LEASE_SECONDS),
-            )
-            .await?
-        {
-            continue;
-        }
-        tried += 1;
-        let link = config.link(d.link.as_deref().unwrap_or("/app"));
-        let body = match d.format {
-            WebhookFormat::Json => {
-                let mut payload = d.payload.clone();
-                payload["link"] = serde_json::Value::String(link);
-                payload["delivery"] = d.id.into();
-                serde_json::to_vec(&payload)
-            }
-            WebhookFormat::Slack => serde_json::to_vec(
-                &serde_json::json!({ "text": format!("{} <{link}>", d.summary) }),
-            ),
-        }
-        .map_err(|e| AppError::Internal(e.into()))?;
-        let answer = client()
-            .post(&d.url)
-            .header("Content-Type", "application/json")
-            .header("X-Shiplog-Event", &d.event)
-            .header("X-Shiplog-Delivery", d.id.to_string())
-            .header("X-Shiplog-Signature", signature(&d.secret, &body))
-            .body(body)
-            .send()
-            .await;
-        let attempts = d.attempts + 1;
-        let at = Utc::now();
-        let (ok, code, error) = match answer {
-            Ok(r) => (
-                r.status().is_success(),
-                Some(i64::from(r.status().as_u16())),
-                None,
-            ),
-            Err(e) => (
-                false,
-                None,
-                Some(error_chain(&e).chars().take(300).collect()),
-            ),
-        };
-        let attempt = if ok {
-            Attempt {
-                state: DeliveryState::Delivered,
-                attempts,
-                next_attempt_at: None,
-                response_code: code,
-                error: None,
-                at,
-            }
-        } else if attempts >= MAX_ATTEMPTS {
-            Attempt {
-                state: DeliveryState::Failed,
-                attempts,
-                next_attempt_at: None,
-                response_code: code,
-                error,
-                at,
-            }
-        } else {
-            Attempt {
-                state: DeliveryState::Pending,
-                attempts,
-                next_attempt_at: Some(at + backoff(config, attempts)),
-                response_code: code,
-                error,
-                at,
-            }
-        };
-        if !ok {
-            tracing::warn!(
-                delivery = d.id,
-                webhook = d.webhook_id,
-                code,
-                attempts,
-                "a webhook delivery failed"
-            );
-        }
-        db.record_attempt(d.id, &attempt).await?;
-    }
-    Ok(tried)
 }
 
 /// An HTTP error with its causes, in one line ("connection refused" is
@@ -356,6 +244,7 @@ fn json_format() -> WebhookFormat {
 
 pub async fn create_webhook(
     db: &Db,
+    config: &Config,
     actor: &Actor,
     input: WebhookInput,
 ) -> Result<Webhook, AppError> {
@@ -372,6 +261,7 @@ pub async fn create_webhook(
             "keep the address under 2,000 characters",
         ));
     }
+    super::webhooks::check_target(&url, config.webhook_allow_private).await?;
     let mut events = input.events;
     events.sort_by_key(|e| e.as_str());
     events.dedup();

@@ -31,9 +31,17 @@ pub async fn rerender(db: &Db, md: &Markdown) -> Result<Vec<FieldReport>, AppErr
             let rows = db.markdown_rows(field, after, BATCH).await?;
             let Some(last) = rows.last() else { break };
             after = last.0;
+            // Customers read an entry's body without its trailer block.
+            let prepare = |source: &str| -> String {
+                if field.table == "entries" {
+                    super::conventional::without_trailers(source).into_owned()
+                } else {
+                    source.to_string()
+                }
+            };
             let texts = rows
                 .iter()
-                .map(|(_, source, _)| (field.markdown.to_string(), source.clone()))
+                .map(|(_, source, _)| (field.markdown.to_string(), prepare(source)))
                 .collect();
             // One text at a time when a batch holds a refused one.
             let rendered = match md.render_all(texts).await {
@@ -41,7 +49,7 @@ pub async fn rerender(db: &Db, md: &Markdown) -> Result<Vec<FieldReport>, AppErr
                 Err(_) => {
                     let mut each = vec![];
                     for (_, source, _) in &rows {
-                        each.push(md.render_one(field.markdown, source).await);
+                        each.push(md.render_one(field.markdown, &prepare(source)).await);
                     }
                     each
                 }

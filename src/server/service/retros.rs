@@ -21,7 +21,8 @@ fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("There is no retro {id}."))
 }
 
-fn may_organise(actor: &Actor) -> Result<(), AppError> {
+/// Anyone but viewers opens retros and sets their cadence; checked before any input is read.
+pub fn may_organise(actor: &Actor) -> Result<(), AppError> {
     actor.require(
         actor.role.can_file_incidents(),
         "open retros or change their cadence",

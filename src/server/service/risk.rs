@@ -205,6 +205,11 @@ pub async fn withdraw(db: &Db, actor: &Actor, entry_id: i64) -> Result<EntryProc
     entry(db, entry_id).await
 }
 
+/// Only engineers and admins tick checklists; checked before any input is read.
+pub fn may_tick(actor: &Actor) -> Result<(), AppError> {
+    actor.require(actor.role.can_write_deploys(), "tick checklists")
+}
+
 /// Ticks (or unticks) a checklist item of the change's rule.
 pub async fn check(
     db: &Db,
@@ -213,7 +218,7 @@ pub async fn check(
     item: &str,
     done: bool,
 ) -> Result<EntryProcess, AppError> {
-    actor.require(actor.role.can_write_deploys(), "tick checklists")?;
+    may_tick(actor)?;
     let p = entry(db, entry_id).await?;
     let item = item.trim();
     if !p.rule.checklist.iter().any(|i| i == item) {

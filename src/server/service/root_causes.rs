@@ -61,7 +61,8 @@ pub struct HoleAction {
     pub kind: ActionKind,
 }
 
-fn may_write(actor: &Actor) -> Result<(), AppError> {
+/// Anyone but viewers writes root-cause notes and holes; checked before any input is read.
+pub fn may_write(actor: &Actor) -> Result<(), AppError> {
     actor.require(
         actor.role.can_file_incidents(),
         "write root-cause notes or holes",

@@ -531,6 +531,11 @@ pub async fn remove(db: &Db, actor: &Actor, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Only admins suppress addresses; checked before any input is read.
+pub fn may_suppress(actor: &Actor) -> Result<(), AppError> {
+    actor.require(actor.role.is_admin(), "suppress addresses")
+}
+
 /// Never mail this address again (until an admin lifts it).
 pub async fn suppress(
     db: &Db,
@@ -539,7 +544,7 @@ pub async fn suppress(
     reason: SuppressionReason,
     detail: Option<&str>,
 ) -> Result<Suppression, AppError> {
-    actor.require(actor.role.is_admin(), "suppress addresses")?;
+    may_suppress(actor)?;
     let email = validate::email("email", email)?;
     let detail = detail.map(|d| d.chars().take(500).collect::<String>());
     Ok(db

@@ -3,19 +3,68 @@
 use super::{validate, Actor};
 use crate::model::*;
 use crate::server::auth::{password, token};
-use crate::server::db::{Db, NewInvitation, NewUser};
+use crate::server::db::{Db, KeyFailures, NewInvitation, NewUser};
 use crate::server::error::AppError;
 use crate::server::mail::{self, Delivery, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// Sign-in attempts counted over this window.
-pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
-/// Failed attempts at one account from one address within the window before
-/// that address is paused for that account. Others, the account's owner
-/// among them, still sign in from elsewhere: a stranger cannot lock them out.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Failed attempts from one address, at any accounts, before it is paused.
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// Failed sign-ins count for this long.
+pub const THROTTLE_WINDOW_MINUTES: i64 = 60;
+
+/// How one kind of sign-in attempt is slowed: `free` failures within the
+/// window cost nothing; after them, each attempt must wait after the newest
+/// failure, `first` at first and twice as long each time, up to `most`.
+/// Attempts are never refused outright: guessing stays slow, and nobody is
+/// locked out for long by guesses they did not make.
+#[derive(Clone, Copy, Debug)]
+pub struct Throttle {
+    pub free: i64,
+    pub first_seconds: i64,
+    pub most_seconds: i64,
+}
+
+impl Throttle {
+    /// How long an attempt must still wait, given the key's failures.
+    pub fn wait(&self, f: &KeyFailures, now: DateTime<Utc>) -> Option<TimeDelta> {
+        let over = f.count - self.free;
+        if over < 0 {
+            return None;
+        }
+        let delay = self
+            .first_seconds
+            .saturating_mul(1 << over.min(20))
+            .min(self.most_seconds);
+        let until = f.newest? + TimeDelta::seconds(delay);
+        (until > now).then(|| until - now)
+    }
+}
+
+/// One account from one network address: a guesser there is slowed most.
+pub const PER_ACCOUNT_AND_ADDRESS: Throttle = Throttle {
+    free: 5,
+    first_seconds: 30,
+    most_seconds: 15 * 60,
+};
+/// One account from anywhere (guesses spread over many addresses).
+pub const PER_ACCOUNT: Throttle = Throttle {
+    free: 10,
+    first_seconds: 5,
+    most_seconds: 60,
+};
+/// One network address at any accounts (password spraying). Many people may
+/// share one address, so its waits stay short.
+pub const PER_ADDRESS: Throttle = Throttle {
+    free: 20,
+    first_seconds: 5,
+    most_seconds: 60,
+};
+/// A browser that signed in as this account before (its device cookie):
+/// throttled alone, so strangers' guesses never slow its owner.
+pub const PER_DEVICE: Throttle = Throttle {
+    free: 10,
+    first_seconds: 30,
+    most_seconds: 15 * 60,
+};
 pub const INVITATION_DAYS: i64 = 7;
 /// Why a change to the last active admin is refused.
 pub const LAST_ADMIN: &str =
@@ -64,49 +113,65 @@ pub async fn add_user(
     Ok(db.create_user(user).await?)
 }
 
-fn throttle_keys(email: &str, address: &str) -> [String; 2] {
-    [
-        format!("account:{email}|address:{address}"),
-        format!("address:{address}"),
-    ]
+/// The keys an attempt counts under, each with its throttle.
+fn throttle_keys(email: &str, address: &str, device: Option<&str>) -> Vec<(String, Throttle)> {
+    match device {
+        Some(device) => vec![(format!("device:{device}"), PER_DEVICE)],
+        None => vec![
+            (
+                format!("account:{email}|address:{address}"),
+                PER_ACCOUNT_AND_ADDRESS,
+            ),
+            (format!("account:{email}"), PER_ACCOUNT),
+            (format!("address:{address}"), PER_ADDRESS),
+        ],
+    }
 }
 
-async fn throttled(db: &Db, key: &str, now: DateTime<Utc>) -> Result<AppError, AppError> {
-    let since = now - TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
-    let oldest = db.oldest_login_failure(key, since).await?.unwrap_or(now);
-    let lifts = oldest + TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
-    let minutes = ((lifts - now).num_seconds() + 59) / 60;
-    Ok(AppError::TooManyRequests(format!(
-        "Too many failed sign-in attempts from your address. Sign-in is paused for {} more minute{}.",
-        minutes.max(1),
-        if minutes > 1 { "s" } else { "" }
-    )))
+fn throttled(wait: TimeDelta) -> AppError {
+    let seconds = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
+    let when = if seconds >= 90 {
+        let minutes = (seconds + 59) / 60;
+        format!("{minutes} minutes")
+    } else if seconds > 1 {
+        format!("{seconds} seconds")
+    } else {
+        "a second".to_string()
+    };
+    AppError::TooManyRequests(format!(
+        "Too many failed sign-in attempts. Try again in {when}."
+    ))
 }
 
 /// Checks an email and password. The attempt is recorded before the password
-/// is checked, so parallel guesses are counted as they arrive; repeated
-/// failures pause the address (for that account, or for all).
+/// is checked, so parallel guesses are counted as they arrive; failures slow
+/// further attempts (see [`Throttle`]). `device` is this browser's device id
+/// for this account, when its device cookie says it signed in as it before.
 pub async fn authenticate(
     db: &Db,
     email: &str,
     pass: &str,
     address: &str,
+    device: Option<&str>,
 ) -> Result<User, AppError> {
     let now = Utc::now();
     let email = email.trim().to_lowercase();
-    let keys = throttle_keys(&email, address);
+    let keys = throttle_keys(&email, address, device);
+    let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
     let since = now - TimeDelta::minutes(THROTTLE_WINDOW_MINUTES);
-    let (attempts, counts) = db.record_login_attempt(&keys, now, since).await?;
-    for (key, (count, max)) in keys.iter().zip(
-        counts
-            .iter()
-            .zip([MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS]),
-    ) {
-        if *count > max {
-            tracing::warn!(address, "sign-in paused: too many failures");
-            return Err(throttled(db, key, now).await?);
+    let wait = |seen: &[KeyFailures]| {
+        keys.iter()
+            .zip(seen)
+            .filter_map(|((_, throttle), f)| throttle.wait(f, now))
+            .max()
+    };
+    let attempts = match db.try_attempt(&names, now, since, &wait).await? {
+        Ok(ids) => ids,
+        Err(w) => {
+            tracing::warn!(address, "sign-in slowed: too many failures");
+            return Err(throttled(w));
         }
-    }
+    };
 
     let found = db.user_credentials(&email).await?;
     let ok = match &found {
@@ -124,10 +189,10 @@ pub async fn authenticate(
     match found {
         Some((user, _)) if ok => {
             // A right password is no failure: the earlier failures at this
-            // account from this address go (this attempt's among them), and
-            // so does this attempt's count against the address.
-            db.clear_login_failures(&keys[0]).await?;
-            db.forget_login_attempts(&attempts[1..]).await?;
+            // account from this address (or this browser) go, and so does
+            // this attempt's count against the account and the address.
+            db.clear_login_failures(&names[0]).await?;
+            db.forget_login_attempts(&attempts).await?;
             if !user.active {
                 tracing::info!(user = user.id, "sign-in refused: account deactivated");
                 return Err(AppError::unauthorized(

@@ -3,7 +3,38 @@
 
 use crate::server::error::AppError;
 
+/// Whether `c` reorders or hides text: bidirectional controls (a
+/// right-to-left override turns `exe.txt` into `txt.exe` on screen) and
+/// zero-width characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2060}' | '\u{FEFF}'
+        | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// One-line text as people should read it: bidirectional controls and
+/// zero-width characters removed. Zero-width joiners stay between two
+/// non-ASCII characters, where they join emoji (👩‍💻) and letters.
+pub fn visible(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::with_capacity(raw.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if is_invisible(c) {
+            continue;
+        }
+        if matches!(c, '\u{200C}' | '\u{200D}') {
+            let joins = |n: Option<&char>| n.is_some_and(|n| !n.is_ascii() && !is_invisible(*n));
+            if !(i > 0 && joins(chars.get(i - 1)) && joins(chars.get(i + 1))) {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn trimmed(field: &str, raw: &str, max: usize, what: &str) -> Result<String, AppError> {
+    let raw = visible(raw);
     let value = raw.trim();
     if value.is_empty() {
         return Err(AppError::invalid(field, format!("{what} is required")));
@@ -71,6 +102,15 @@ pub fn body(field: &str, raw: &str) -> Result<String, AppError> {
         return Err(AppError::invalid(
             field,
             "the text is too long (at most 50,000 bytes)",
+        ));
+    }
+    if raw
+        .chars()
+        .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(AppError::invalid(
+            field,
+            "the text may not contain control characters (other than tabs and line breaks)",
         ));
     }
     Ok(raw.trim_end().to_string())
@@ -252,6 +292,32 @@ mod tests {
         assert!(link("l", "https://example.com/x").is_ok());
         assert!(link("l", "javascript:alert(1)").is_err());
         assert!(link("l", "data:text/html,hi").is_err());
+    }
+
+    #[test]
+    fn titles_lose_bidirectional_controls_and_zero_width_characters() {
+        assert_eq!(
+            title("t", "Invoice\u{202E}fdp.exe").unwrap(),
+            "Invoicefdp.exe"
+        );
+        assert_eq!(
+            title("t", "\u{200B}Fast\u{2066}er\u{2069} search\u{FEFF}").unwrap(),
+            "Faster search"
+        );
+        assert_eq!(title("t", "a\u{200D}b").unwrap(), "ab");
+        // Emoji sequences keep their joiners.
+        assert_eq!(title("t", "Hi 👩\u{200D}💻").unwrap(), "Hi 👩\u{200D}💻");
+        assert!(
+            title("t", "\u{202E}\u{200B}").is_err(),
+            "nothing visible is left"
+        );
+    }
+
+    #[test]
+    fn bodies_keep_line_breaks_but_no_other_controls() {
+        assert!(body("b", "a\r\n\tb").is_ok());
+        assert!(body("b", "a\u{0}b").is_err());
+        assert!(body("b", "a\u{1b}[31m").is_err());
     }
 
     #[test]
