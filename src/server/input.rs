@@ -44,7 +44,10 @@ pub async fn guard(req: Request, next: Next) -> Response {
     if let Some(fault) = check_path(&path).or_else(|| check_query(req.uri().query())) {
         return refuse(&path, fault);
     }
-    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+    if !matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return next.run(req).await;
     }
     let kind = body_kind(&req);

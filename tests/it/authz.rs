@@ -244,6 +244,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("fn risk", "vepa"),
     ("fn save_entry", "ea"),
     ("fn save_environment", "a"),
+    ("fn set_create_environments", "a"),
     ("fn save_notifications", "vepa"),
     ("fn save_release", "pa"),
     ("fn save_risk_rule", "a"),

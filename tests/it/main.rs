@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod authz;
 mod cli;
+mod connections;
 mod email;
 mod email_smtp;
 mod first_day;

@@ -821,3 +821,164 @@ on_both_databases! {
         assert!(html.contains("may not see webhooks") && !html.contains("Add the webhook"), "says why: {html}");
     }
 }
+
+/// A receiver that takes connections and never answers them.
+async fn silent_receiver() -> (String, Arc<Mutex<Vec<tokio::net::TcpStream>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let held: Arc<Mutex<Vec<tokio::net::TcpStream>>> = Arc::default();
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    (url, held)
+}
+
+/// Waits (at most 30 s) until `done` holds, checking every 50 ms.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what} never happened");
+}
+
+/// One receiver that never answers holds up only its own deliveries: the
+/// other webhook's arrive, and customer email goes out, while its posts hang.
+async fn a_hanging_receiver_delays_only_its_own_deliveries(backend: Backend) {
+    let Some(app) =
+        TestApp::start_with(backend, &[("SHIPLOG_WEBHOOK_ALLOW_PRIVATE", "true")]).await
+    else {
+        return;
+    };
+    let admin = app.token("admin").await;
+    let pm = app.token("pm").await;
+    let eng = app.token("engineer").await;
+    let viewer = app.token("viewer").await;
+    let (silent, held) = silent_receiver().await;
+    let healthy = receiver(vec![]).await;
+    for url in [&silent, &healthy.url] {
+        let (s, v) = api(
+            &app,
+            Method::POST,
+            "/api/v1/webhooks",
+            &admin,
+            Some(json!({"url": url, "events": ["block.placed"], "secret": "a-long-enough-secret"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    // A release announcement waiting to go out to a subscriber.
+    let (s, v) = api(&app, Method::POST, "/api/v1/subscribers", &pm,
+        Some(json!([{"email": "reader@example.com", "releases": true, "digest": "off", "confirmed": true}]))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let deploy = app
+        .record_deploy(
+            &eng,
+            json!({"environment": "production", "version": "v1", "status": "succeeded",
+        "entries": [{"title": "Exports as CSV", "kind": "feature"}]}),
+        )
+        .await;
+    let id = deploy["entries"][0]["id"].as_i64().unwrap();
+    api(
+        &app,
+        Method::POST,
+        "/api/v1/releases",
+        &pm,
+        Some(json!({"title": "Spring", "slug": "spring"})),
+    )
+    .await;
+    let (_, linked) = api(
+        &app,
+        Method::POST,
+        "/api/v1/releases/spring/entries",
+        &pm,
+        Some(json!({"entry_ids": [id]})),
+    )
+    .await;
+    api(
+        &app,
+        Method::POST,
+        "/api/v1/releases/spring/publish",
+        &pm,
+        Some(json!({"revision": linked["revision"]})),
+    )
+    .await;
+    let (_, campaign) = api(
+        &app,
+        Method::POST,
+        "/api/v1/campaigns",
+        &pm,
+        Some(json!({"release": "spring"})),
+    )
+    .await;
+    let (s, v) = api(
+        &app,
+        Method::POST,
+        &format!("/api/v1/campaigns/{}/send", campaign["id"]),
+        &pm,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // Six blocks: six deliveries to each webhook.
+    for i in 0..6 {
+        let (s, v) = api(
+            &app,
+            Method::POST,
+            "/api/v1/blocks",
+            &viewer,
+            Some(json!({"environment": "production", "reason": format!("Check {i}")})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    app.app.state.webhooks.clone().spawn();
+    until("the healthy receiver got all six", || {
+        healthy.seen.lock().unwrap().len() == 6
+    })
+    .await;
+    until("the silent receiver holds its posts", || {
+        !held.lock().unwrap().is_empty()
+    })
+    .await;
+    assert!(
+        held.lock().unwrap().len() <= 4,
+        "a hanging receiver holds at most four posts at once"
+    );
+
+    // Customer email goes out while those posts still hang.
+    let mut check = None;
+    while app.app.state.engine.run_once(&mut check).await.unwrap() {}
+    let sent = std::fs::read_dir(&app.mail_dir)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(sent, 1, "the announcement went out");
+    let (_, hooks) = api(&app, Method::GET, "/api/v1/webhooks", &admin, None).await;
+    let silent_hook = hooks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["url"].as_str().unwrap().starts_with(&silent))
+        .unwrap();
+    assert_eq!(
+        silent_hook["pending"], 6,
+        "the silent receiver's deliveries are still pending: {hooks}"
+    );
+    assert_eq!(silent_hook["delivered"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_delays_only_its_own_deliveries_sqlite() {
+    a_hanging_receiver_delays_only_its_own_deliveries(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_delays_only_its_own_deliveries_postgres() {
+    a_hanging_receiver_delays_only_its_own_deliveries(Backend::Postgres).await
+}

@@ -231,6 +231,7 @@ pub async fn item_action(
     input: ApiJson<ItemActionInput>,
 ) -> Result<(StatusCode, Json<ActionItem>), AppError> {
     crate::server::service::actions::may_act(&actor)?;
+    retros::may_facilitate_retro(&state.db, &actor, id).await?;
     let input = input.parse()?;
     Ok((
         StatusCode::CREATED,
