@@ -26,6 +26,11 @@
 
   helper.py db-url --url URL --db NAME
       Prints URL with its database (path) replaced by NAME.
+
+  helper.py crawl --port PORT --depth D START...
+      From each START path, follows the page's rel="next" link up to D times
+      and prints every page's path (one per line, each START first): the
+      later pages a reader reaches by clicking "Older".
 """
 
 import argparse
@@ -292,6 +297,23 @@ def cmd_db_url(a):
     return 0
 
 
+def cmd_crawl(a):
+    import re
+    for start in a.start:
+        path = start
+        for _ in range(a.depth + 1):
+            print(path)
+            conn = http.client.HTTPConnection(HOST, a.port, timeout=30)
+            conn.request("GET", path)
+            res = conn.getresponse()
+            html = res.read().decode("utf-8", "replace")
+            conn.close()
+            m = re.search(r'rel="next" href="([^"]+)"', html)
+            if res.status != 200 or not m:
+                break
+            path = m.group(1).replace("&amp;", "&")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -319,6 +341,11 @@ def main():
     f = sub.add_parser("port-free")
     f.add_argument("--port", type=int, required=True)
     f.set_defaults(fn=cmd_port_free)
+    cr = sub.add_parser("crawl")
+    cr.add_argument("--port", type=int, required=True)
+    cr.add_argument("--depth", type=int, default=5)
+    cr.add_argument("start", nargs="+")
+    cr.set_defaults(fn=cmd_crawl)
     d = sub.add_parser("db-url")
     d.add_argument("--url", required=True)
     d.add_argument("--db", required=True)

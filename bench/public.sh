@@ -5,8 +5,11 @@
 #     connections, Shiplog and nginx, and the ratio
 #   - the total transfer size (gzip) of each page with all its assets
 #   - with the page cache off (SHIPLOG_PAGE_CACHE_MS=0): `/`, `/changes`,
-#     `/changes?q=<word>` with a different word each request, a page 1,000
-#     pages deep and the changes feed, each with its requests/s and p99
+#     `/changes?q=<word>` with a different word each request, later pages of
+#     those searches, a page 1,000 pages deep, filters and their later pages,
+#     the numbered pages old links name, the releases' later pages and
+#     searches, every feed, and pages too deep to number (a cheap 404), each
+#     with its requests/s and p99
 # The database is made by `shiplog demo --entries 100000 --releases 10000`.
 # It builds nothing: it runs the release binary that is already there.
 #
@@ -88,10 +91,11 @@ nginx -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null || die "nginx did not start (
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$NGINX_PORT/" >/dev/null && break; sleep 0.05; done
 
 # wrk: requests/s and the 99th percentile, with gzip as browsers ask for it.
-load() { # URL [wrk script]
-  local out script=()
+load() { # URL [wrk script [-- script arguments]]
+  local out script=() url=$1
   [[ -n "${2:-}" ]] && script=(-s "$2")
-  out=$(wrk -t2 -c64 -d"${SECS}s" --latency -H 'Accept-Encoding: gzip' "${script[@]}" "$1" 2>&1)
+  shift; shift || true
+  out=$(wrk -t2 -c64 -d"${SECS}s" --latency -H 'Accept-Encoding: gzip' "${script[@]}" "$url" "$@" 2>&1)
   local rps p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -137,18 +141,56 @@ uncached() { # LABEL DATABASE_URL
   curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$WORK/server-$label.log"; die "the server did not start"; }
   # A page 1,000 pages deep, as the "Older" links reach it (keyset).
   deep=$(DATABASE_URL="$url" deep_entry) || die "could not find an entry deep in the list"
+  # Every other kind of URL a reader reaches, each set cycled through by
+  # paths.lua: later pages of searches (by "Older", and the numbered pages
+  # old links name), filters and their later pages, the releases' later
+  # pages and searches, every feed, and numbers past the numbered pages.
+  local words crawl="python3 $BENCH_DIR/helper.py crawl --port $PORT"
+  words=$(grep -o '"[a-z-]*"' "$BENCH_DIR/words.lua" | tr -d '"')
+  : >"$WORK/search-later.txt"
+  for w in $words; do
+    $crawl --depth 5 "/changes?q=$w" | tail -n +2 >>"$WORK/search-later.txt"
+    for n in 2 3 4 5; do echo "/changes?q=$w&page=$n" >>"$WORK/search-later.txt"; done
+  done
+  : >"$WORK/filters.txt"
+  for k in feature fix improvement security; do
+    $crawl --depth 3 "/changes?kind=$k" >>"$WORK/filters.txt"
+  done
+  for c in $(curl -fs "http://127.0.0.1:$PORT/changes" | grep -o '<option value="[a-z0-9-]*"' | sed 's/.*value="//; s/"//' | grep -vE '^(feature|fix|improvement|security)$' | head -12); do
+    $crawl --depth 3 "/changes?component=$c" "/changes?kind=fix&component=$c" >>"$WORK/filters.txt"
+  done
+  : >"$WORK/releases.txt"
+  $crawl --depth 40 "/" >>"$WORK/releases.txt"
+  for w in $words; do $crawl --depth 2 "/?q=$w" >>"$WORK/releases.txt"; done
+  printf '%s\n' /feeds/changes.atom /feeds/changes.json /feeds/releases.atom /feeds/releases.json >"$WORK/feeds.txt"
+  : >"$WORK/numbered.txt"
+  for n in 2 3 4 5; do echo "/changes?page=$n" >>"$WORK/numbered.txt"; echo "/?page=$n" >>"$WORK/numbered.txt"; done
+  printf '%s\n' "/changes?page=400" "/changes?page=6" "/?page=300" "/changes?q=faster&page=400" >"$WORK/too-deep.txt"
+
   echo
   echo "  without the page cache, $label (wrk -t2 -c64 ${SECS}s, gzip):"
-  printf "  %-40s %12s %10s %8s\n" "page" "rps" "p99 ms" "non-2xx"
-  for path in "/" "/changes" "/changes?q=<word>" "/changes?older=$deep" "/feeds/changes.atom"; do
-    if [[ "$path" == "/changes?q=<word>" ]]; then
-      read -r rps p99 err < <(load "http://127.0.0.1:$PORT" "$BENCH_DIR/words.lua")
+  printf "  %-44s %12s %10s %8s\n" "page" "rps" "p99 ms" "non-2xx"
+  row() { # LABEL URL [wrk script] [script argument]
+    local rps p99 err
+    if [[ -n "${4:-}" ]]; then
+      read -r rps p99 err < <(load "$2" "$3" -- "$4")
     else
-      read -r rps p99 err < <(load "http://127.0.0.1:$PORT$path")
+      read -r rps p99 err < <(load "$2" "${3:-}")
     fi
-    printf "  %-40s %12s %10s %8s\n" "${path:0:40}" "$rps" "$(to_ms "$p99")" "$err"
-  done
-  echo "  goal: each at least 2,000 requests/s with p99 under 50 ms"
+    printf "  %-44s %12s %10s %8s\n" "${1:0:44}" "$rps" "$(to_ms "$p99")" "$err"
+  }
+  local base="http://127.0.0.1:$PORT"
+  row "/" "$base/"
+  row "/changes" "$base/changes"
+  row "/changes?q=<word>, 27 words" "$base" "$BENCH_DIR/words.lua"
+  row "later search pages ($(wc -l <"$WORK/search-later.txt") urls)" "$base" "$BENCH_DIR/paths.lua" "$WORK/search-later.txt"
+  row "/changes?older=$deep (1,000 pages deep)" "$base/changes?older=$deep"
+  row "filters and their pages ($(wc -l <"$WORK/filters.txt") urls)" "$base" "$BENCH_DIR/paths.lua" "$WORK/filters.txt"
+  row "numbered pages 2-5 ($(wc -l <"$WORK/numbered.txt") urls)" "$base" "$BENCH_DIR/paths.lua" "$WORK/numbered.txt"
+  row "releases: pages and searches ($(wc -l <"$WORK/releases.txt") urls)" "$base" "$BENCH_DIR/paths.lua" "$WORK/releases.txt"
+  row "every feed (4 urls)" "$base" "$BENCH_DIR/paths.lua" "$WORK/feeds.txt"
+  row "too deep to number: 404 (4 urls)" "$base" "$BENCH_DIR/paths.lua" "$WORK/too-deep.txt"
+  echo "  goal: each at least 2,000 requests/s with p99 under 50 ms (non-2xx: only the 404 row)"
 }
 
 # The id of the entry 50,000 changes down the public list (1,000 pages of 50).

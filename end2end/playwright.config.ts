@@ -85,6 +85,8 @@ export default defineConfig({
       // Empty beats a SMTP_URL from a local .env (dotenv never overrides a set
       // variable): with no SMTP server, invitation links are shown in the page.
       SMTP_URL: '',
+      // The suite's webhooks post to receivers on this machine.
+      SHIPLOG_WEBHOOK_ALLOW_PRIVATE: 'true',
     },
   },
 });

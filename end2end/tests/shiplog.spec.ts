@@ -253,6 +253,19 @@ test.describe('Shiplog', () => {
     await expect(page.getByRole('table')).not.toContainText(tokenSecret);
   });
 
+  test('5b. production exists from the start; an admin adds staging for CI', async () => {
+    const page = admin;
+    await gotoHydrated(page, '/app/environments');
+    // A fresh install deploys to production on weeknights at 21:00.
+    await expect(page.locator('[data-environment="production"]')).toContainText('Mon, Tue, Wed, Thu, Fri at 21:00');
+    await expect(page.getByText('A deploy naming an environment that does not exist is refused')).toBeVisible();
+    const form = page.getByRole('form', { name: 'Add an environment' });
+    await form.getByLabel('Name').fill('staging');
+    await form.getByLabel('Kind').selectOption('staging');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await expect(page.locator('[data-environment="staging"]')).toContainText('Staging');
+  });
+
   test('6. CI records deploys through the API; customers see only what is theirs, inertly', async ({ request, baseURL }) => {
     await test.step('the API refuses a call without a token', async () => {
       const response = await request.post('/api/v1/deploys', {

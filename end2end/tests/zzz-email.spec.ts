@@ -156,4 +156,34 @@ test.describe('Release notes by email', () => {
     }
     expect(inbox(READER).filter((m) => m.includes('List-Unsubscribe')), 'an unsubscribed reader gets nothing').toEqual([]);
   });
+
+  test('E3. a reader who subscribes at the foot of a page, choosing nothing, hears about a new feature', async ({ browser, baseURL }) => {
+    const reader = `footer-${run}@example.com`;
+    const context = await browser.newContext({ baseURL, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto('/changes');
+    const form = page.getByRole('form', { name: 'Subscribe by email' });
+    await form.getByLabel('Get release notes by email').fill(reader);
+    await form.getByRole('button', { name: 'Subscribe' }).click();
+    await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
+    await page.goto(await firstLink(reader, '/subscribe/confirm'));
+    await expect(page.getByRole('heading', { name: 'You are subscribed' })).toBeVisible();
+    // What they get unless they choose: every kind of change.
+    await page.getByRole('link', { name: 'Choose what you receive' }).click();
+    for (const kind of ['New', 'Fixed', 'Improved', 'Security']) {
+      await expect(page.getByRole('checkbox', { name: kind })).toBeChecked();
+    }
+    await context.close();
+
+    // The PM announces the spring release, whose saved searches are a feature.
+    const admin_ = admin;
+    await gotoHydrated(admin_, '/app/campaigns');
+    await admin_.getByRole('table').getByRole('link', { name: 'Spring launch (e2e)' }).click();
+    await expect(admin_.getByTestId('campaign-status')).toHaveText('Draft');
+    await admin_.getByRole('button', { name: 'Send now' }).click();
+    await expect(admin_.getByTestId('campaign-status')).toHaveText('Sent', { timeout: 30_000 });
+    await expect
+      .poll(() => inbox(reader).filter((m) => m.includes('Saved searches (e2e)')).length, { message: `${reader} got the announcement of a feature` })
+      .toBe(1);
+  });
 });

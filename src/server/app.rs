@@ -62,7 +62,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
-        let state = AppState {
+        let state = AppState::new(crate::server::state::Services {
             pages: crate::server::public::cache::PageCache::new(
                 config.page_cache_ttl,
                 config.page_cache_bytes,
@@ -78,7 +78,7 @@ impl Application {
             mailer,
             leptos_options,
             db,
-        };
+        });
         let router = router(state.clone());
         Ok(Application { state, router })
     }

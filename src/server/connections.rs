@@ -180,7 +180,12 @@ async fn connection(
         hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
-            let body = Body::new(Deadline::new(body, body_timeout));
+            // Most requests (GETs) have no body: nothing to time.
+            let body = if body.is_end_stream() {
+                Body::new(body)
+            } else {
+                Body::new(Deadline::new(body, body_timeout))
+            };
             let router = router.clone();
             let activity = activity.clone();
             activity.in_flight.fetch_add(1, Ordering::Relaxed);

@@ -474,7 +474,14 @@ on_both_databases! {
             assert_eq!(res.json()["error"]["field"], "page");
         }
         assert_eq!(app.api(Method::GET, "/api/v1/releases?page=1", None, None).await.status, StatusCode::OK);
-        assert_eq!(app.get("/changes?page=99999").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Public pages number only their first few pages; a later number is
+        // a cheap 404 that says how to get there.
+        let deep = app.get("/changes?page=99999").await;
+        assert_eq!(deep.status, StatusCode::NOT_FOUND);
+        assert!(deep.text().contains("follow “Older”"), "{}", deep.text());
+        assert_eq!(app.get("/changes?page=6").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/changes?page=5").await.status, StatusCode::UNPROCESSABLE_ENTITY, "past the end");
+        assert_eq!(app.get("/changes?older=x9").await.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(app.get("/?page=3").await.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(app.get("/changes?page=1").await.status, StatusCode::OK);
     }

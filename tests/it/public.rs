@@ -39,8 +39,8 @@ on_both_databases! {
         // Permalinks follow the same rule.
         let listed = app.db().public_entries(&shiplog::server::db::PublicQuery {
             environment: "production".into(), audiences: vec!["everyone".into()], limit: 10, ..Default::default() }).await.unwrap();
-        assert_eq!(listed.len(), 1);
-        let id = listed[0].entry.id;
+        assert_eq!(listed.rows.len(), 1);
+        let id = listed.rows[0].entry.id;
         let permalink = app.get(&format!("/changes/{id}")).await;
         assert_eq!(permalink.status, StatusCode::OK);
         assert!(permalink.text().contains("Public feature"));
@@ -332,13 +332,86 @@ on_both_databases! {
             let Some(at) = html.find("rel=\"next\" href=\"") else { break };
             let rest = &html[at + 17..];
             url = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
-            assert!(url.contains("page="), "search results are numbered: {url}");
+            assert!(url.contains("older="), "later results start from the last hit shown: {url}");
         }
         assert_eq!(pages, 3);
         assert_eq!(seen.len(), 110, "every match once: {seen:?}");
+        // And back: "Newer" from the last page walks the same pages in reverse.
+        let mut back: Vec<String> = vec![];
+        let mut backwards = 0;
+        loop {
+            let html = app.get(&url).await.text();
+            backwards += 1;
+            let mut titles: Vec<String> = html.match_indices("Invoice layout ").chain(html.match_indices("Mail tweak "))
+                .map(|(i, _)| html[i..i + html[i..].find('<').unwrap()].to_string()).collect();
+            titles.dedup();
+            back.extend(titles);
+            let Some(at) = html.find("rel=\"prev\" href=\"") else { break };
+            let rest = &html[at + 17..];
+            url = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+            assert!(url.contains("newer="), "{url}");
+        }
+        assert_eq!(backwards, 3, "three pages back to the first");
+        back.sort();
+        back.dedup();
+        assert_eq!(back.len(), 110, "every match once, walking back");
         let first_page = app.get("/changes?q=invoices").await.text();
         assert!(!first_page.contains("Mail tweak"), "the 50 title matches fill the first page");
         let second = app.get("/changes?q=invoices&page=2").await.text();
         assert!(second.contains("Mail tweak") && !second.contains("Invoice layout"));
+    }
+}
+
+on_both_databases! {
+    async fn the_releases_page_pages_by_the_last_release_shown(app) {
+        let t = app.token("engineer").await;
+        let pm = app.token("pm").await;
+        let entries: Vec<Value> = (0..23).map(|i| json!({"title": format!("Change {i:02}"), "kind": "fix"})).collect();
+        let d = app.record_deploy(&t, json!({"environment": "production", "version": "v1", "status": "succeeded", "entries": entries})).await;
+        for (i, e) in d["entries"].as_array().unwrap().iter().enumerate() {
+            let slug = format!("release-{i:02}");
+            app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": format!("Release {i:02}"), "slug": slug}))).await;
+            let linked = app.api(Method::POST, &format!("/api/v1/releases/{slug}/entries"), Some(&pm), Some(json!({"entry_ids": [e["id"]]}))).await;
+            assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+            let published = app.api(Method::POST, &format!("/api/v1/releases/{slug}/publish"), Some(&pm), Some(json!({"revision": linked.json()["revision"]}))).await;
+            assert_eq!(published.status, StatusCode::OK, "{} {}", published.status, published.text());
+        }
+        let titles = |html: &str| -> Vec<String> {
+            html.match_indices(">Release ").map(|(i, _)| html[i + 1..i + 11].to_string())
+                .filter(|t| t[8..].chars().all(|c| c.is_ascii_digit())).collect()
+        };
+        let next_of = |html: &str, rel: &str| -> Option<String> {
+            let at = html.find(&format!("rel=\"{rel}\" href=\""))?;
+            let rest = &html[at + rel.len() + 13..];
+            Some(rest[..rest.find('"').unwrap()].replace("&amp;", "&"))
+        };
+        let mut url = "/".to_string();
+        let mut forward = vec![];
+        let mut pages = 0;
+        loop {
+            let html = app.get(&url).await.text();
+            pages += 1;
+            forward.extend(titles(&html));
+            assert!(pages < 10, "{url} {:?}", titles(&html));
+            // Cached or not, a page's position is its own.
+            match next_of(&html, "next") {
+                Some(next) => {
+                    assert!(next.contains("older="), "{next}");
+                    url = next;
+                }
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        let want: Vec<String> = (0..23).rev().map(|i| format!("Release {i:02}")).collect();
+        assert_eq!(forward, want, "newest first, each once");
+        // Back from the last page, through "Newer".
+        let last = app.get(&url).await.text();
+        let back = next_of(&last, "prev").expect("a way back");
+        assert!(back.contains("newer="), "{back}");
+        let middle = app.get(&back).await.text();
+        assert_eq!(titles(&middle), want[10..20].to_vec());
+        // An old numbered link still works for the first pages.
+        assert_eq!(titles(&app.get("/?page=2").await.text()), want[10..20].to_vec());
     }
 }

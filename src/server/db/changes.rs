@@ -11,17 +11,44 @@ use crate::model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-/// Where a page of `/changes` starts.
+/// Where a page of a list starts (`/changes`, the releases).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Cursor {
-    /// The newest first, skipping `offset` (numbered pages and searches).
+    /// The newest first (the best matches first, in a search).
     #[default]
     Newest,
+    /// Skipping this many (the few numbered pages old links name).
     Offset(i64),
-    /// Entries older than this entry (the next page), newest first.
+    /// Rows older than this row (the next page), newest first.
     OlderThan(i64),
-    /// Entries newer than this entry (the previous page), answered oldest first.
+    /// Rows newer than this row (the previous page), answered oldest first.
     NewerThan(i64),
+    /// Search hits after this one (the next page of results).
+    After(Mark),
+    /// Search hits before this one (the previous page), answered in the
+    /// order they are read.
+    Before(Mark),
+}
+
+/// A search hit's place in the results: hits with every word in their title
+/// come first, then the others, the most recently written first in each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub in_title: bool,
+    pub id: i64,
+}
+
+/// A page of rows; in a search, the first `in_title` are title hits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found<T> {
+    pub rows: Vec<T>,
+    pub in_title: usize,
+}
+
+impl<T> Found<T> {
+    fn plain(rows: Vec<T>) -> Self {
+        Found { rows, in_title: 0 }
+    }
 }
 
 /// One page of `/changes`.
@@ -46,12 +73,12 @@ pub struct PublicReleaseQuery {
     pub audiences: Vec<String>,
     pub search: String,
     pub limit: i64,
-    pub offset: i64,
+    pub cursor: Cursor,
 }
 
 #[async_trait]
 pub trait ChangeStore: Send + Sync {
-    async fn public_entries(&self, query: &PublicQuery) -> DbResult<Vec<PublicEntry>>;
+    async fn public_entries(&self, query: &PublicQuery) -> DbResult<Found<PublicEntry>>;
     async fn public_entry(
         &self,
         environment: &str,
@@ -65,7 +92,7 @@ pub trait ChangeStore: Send + Sync {
         audiences: &[String],
     ) -> DbResult<Vec<String>>;
     /// Published, unarchived releases this reader may see, newest first.
-    async fn public_releases(&self, query: &PublicReleaseQuery) -> DbResult<Vec<Release>>;
+    async fn public_releases(&self, query: &PublicReleaseQuery) -> DbResult<Found<Release>>;
     /// One published release (archived ones too) if this reader may see it.
     async fn public_release(
         &self,
@@ -207,37 +234,100 @@ struct Hits<'a> {
 impl SqlStore {
     /// One page of search hits, ranked: rows with every word in their title
     /// first, then the other matches; the most recently written first within
-    /// each. Both steps read the text index in order and stop at the page's
-    /// end, so a common word costs what a rare one does.
+    /// each. Every step reads the text index in its order from the cursor and
+    /// stops at the page's end, so a later page, or a common word, costs what
+    /// the first page of a rare one does.
     async fn ranked<T: Record>(
         &self,
         hits: &Hits<'_>,
         terms: &SearchTerms,
         limit: i64,
-        offset: i64,
-    ) -> DbResult<Vec<T>> {
-        let mut rows: Vec<T> = self.hits(hits, &terms.in_title, limit, offset).await?;
-        if rows.len() as i64 >= limit {
-            return Ok(rows);
-        }
-        // Where the other matches start: right after the title matches.
-        let in_title = if rows.is_empty() && offset > 0 {
-            self.count_hits(hits, &terms.in_title).await?
-        } else {
-            offset + rows.len() as i64
+        cursor: Cursor,
+    ) -> DbResult<Found<T>> {
+        let (title, other) = (terms.in_title.as_str(), terms.elsewhere.as_str());
+        let forward = |rows: Vec<T>, mut more: Vec<T>| {
+            let in_title = rows.len();
+            let mut rows = rows;
+            rows.append(&mut more);
+            Found { rows, in_title }
         };
-        let rest = limit - rows.len() as i64;
-        let others = self
-            .hits(hits, &terms.elsewhere, rest, (offset - in_title).max(0))
-            .await?;
-        rows.extend(others);
-        Ok(rows)
+        match cursor {
+            Cursor::Newest | Cursor::OlderThan(_) | Cursor::NewerThan(_) => {
+                let t: Vec<T> = self.hits(hits, title, None, true, limit, 0).await?;
+                let rest = limit - t.len() as i64;
+                let o = if rest > 0 {
+                    self.hits(hits, other, None, true, rest, 0).await?
+                } else {
+                    vec![]
+                };
+                Ok(forward(t, o))
+            }
+            Cursor::After(Mark { in_title: true, id }) => {
+                let t: Vec<T> = self.hits(hits, title, Some(id), true, limit, 0).await?;
+                let rest = limit - t.len() as i64;
+                let o = if rest > 0 {
+                    self.hits(hits, other, None, true, rest, 0).await?
+                } else {
+                    vec![]
+                };
+                Ok(forward(t, o))
+            }
+            Cursor::After(Mark {
+                in_title: false,
+                id,
+            }) => Ok(forward(
+                vec![],
+                self.hits(hits, other, Some(id), true, limit, 0).await?,
+            )),
+            Cursor::Before(Mark { in_title, id }) => {
+                // Read backwards from the cursor, nearest first, then turn
+                // the rows round into reading order.
+                let mut o: Vec<T> = if in_title {
+                    vec![]
+                } else {
+                    self.hits(hits, other, Some(id), false, limit, 0).await?
+                };
+                let rest = limit - o.len() as i64;
+                let mut t: Vec<T> = if rest <= 0 {
+                    vec![]
+                } else if in_title {
+                    self.hits(hits, title, Some(id), false, rest, 0).await?
+                } else {
+                    self.hits(hits, title, None, false, rest, 0).await?
+                };
+                t.reverse();
+                o.reverse();
+                Ok(forward(t, o))
+            }
+            Cursor::Offset(offset) => {
+                let t: Vec<T> = self.hits(hits, title, None, true, limit, offset).await?;
+                if t.len() as i64 >= limit {
+                    return Ok(forward(t, vec![]));
+                }
+                // Where the other matches start: right after the title
+                // matches, counted no further than the offset.
+                let in_title = if t.is_empty() && offset > 0 {
+                    self.count_hits(hits, title, offset).await?
+                } else {
+                    offset + t.len() as i64
+                };
+                let rest = limit - t.len() as i64;
+                let o = self
+                    .hits(hits, other, None, true, rest, (offset - in_title).max(0))
+                    .await?;
+                Ok(forward(t, o))
+            }
+        }
     }
 
+    /// Hits of `query`, from the row key `from` on (exclusive), newest first
+    /// or (not `newest_first`) oldest first.
     async fn hits<T: Record>(
         &self,
         hits: &Hits<'_>,
         query: &str,
+        from: Option<i64>,
+        newest_first: bool,
         limit: i64,
         offset: i64,
     ) -> DbResult<Vec<T>> {
@@ -245,29 +335,40 @@ impl SqlStore {
         let found = self
             .dialect()
             .text_match(hits.table, hits.alias, &params.add(query));
+        let key = &found.key;
+        let (direction, op) = if newest_first {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        let bound = match from {
+            Some(id) => format!(" AND {key} {op} {}", params.add(id)),
+            None => String::new(),
+        };
         let (limit, offset) = (params.add(limit), params.add(offset));
         sql(format!(
-            "SELECT {columns} FROM {from} {joins} WHERE {matches} AND {filter}
-             ORDER BY {newest} LIMIT {limit} OFFSET {offset}",
+            "SELECT {columns} FROM {from} {joins} WHERE {matches}{bound} AND {filter}
+             ORDER BY {key} {direction} LIMIT {limit} OFFSET {offset}",
             columns = hits.columns,
             from = found.from,
             joins = hits.joins,
             matches = found.filter,
             filter = hits.filter,
-            newest = found.newest_first,
         ))
         .params(params)
         .all(self.read())
         .await
     }
 
-    async fn count_hits(&self, hits: &Hits<'_>, query: &str) -> DbResult<i64> {
+    /// How many hits `query` has, counting no further than `most`.
+    async fn count_hits(&self, hits: &Hits<'_>, query: &str, most: i64) -> DbResult<i64> {
         let mut params = hits.params.clone();
         let found = self
             .dialect()
             .text_match(hits.table, hits.alias, &params.add(query));
+        let most = params.add(most);
         sql(format!(
-            "SELECT COUNT(*) FROM {} WHERE {} AND {}",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE {} AND {} LIMIT {most}) hits",
             found.from, found.filter, hits.filter
         ))
         .params(params)
@@ -278,7 +379,7 @@ impl SqlStore {
 
 #[async_trait]
 impl ChangeStore for SqlStore {
-    async fn public_entries(&self, q: &PublicQuery) -> DbResult<Vec<PublicEntry>> {
+    async fn public_entries(&self, q: &PublicQuery) -> DbResult<Found<PublicEntry>> {
         let dialect = self.dialect();
         let mut params = Params::default();
         let environment = params.add(&q.environment);
@@ -292,11 +393,7 @@ impl ChangeStore for SqlStore {
         }
         if !q.search.trim().is_empty() {
             let Some(terms) = dialect.search_terms(&q.search, &["title"]) else {
-                return Ok(vec![]);
-            };
-            let offset = match q.cursor {
-                Cursor::Offset(offset) => offset,
-                _ => 0,
+                return Ok(Found::plain(vec![]));
             };
             let hits = Hits {
                 table: "entries",
@@ -306,7 +403,7 @@ impl ChangeStore for SqlStore {
                 filter: &filter,
                 params: &params,
             };
-            return self.ranked(&hits, &terms, q.limit, offset).await;
+            return self.ranked(&hits, &terms, q.limit, q.cursor).await;
         }
         let mut order = "ORDER BY n.shipped_at DESC, n.id DESC".to_string();
         // A cursor is an entry this reader can see; any other matches nothing.
@@ -316,7 +413,7 @@ impl ChangeStore for SqlStore {
             format!("(SELECT s.shipped_at FROM entries s WHERE s.id = {id} AND {visible}), {id}")
         };
         match q.cursor {
-            Cursor::Newest | Cursor::Offset(_) => {}
+            Cursor::Newest | Cursor::Offset(_) | Cursor::After(_) | Cursor::Before(_) => {}
             Cursor::OlderThan(id) => {
                 filter += &format!(" AND (n.shipped_at, n.id) < ({})", at(&mut params, id))
             }
@@ -333,6 +430,7 @@ impl ChangeStore for SqlStore {
             .params(params)
             .all(self.read())
             .await
+            .map(Found::plain)
     }
 
     async fn public_entry(
@@ -376,16 +474,16 @@ impl ChangeStore for SqlStore {
         .await
     }
 
-    async fn public_releases(&self, q: &PublicReleaseQuery) -> DbResult<Vec<Release>> {
+    async fn public_releases(&self, q: &PublicReleaseQuery) -> DbResult<Found<Release>> {
         let dialect = self.dialect();
         let mut params = Params::default();
-        let filter = format!(
+        let mut filter = format!(
             "r.status = 'published' AND r.archived = FALSE AND {}",
             visible_releases(dialect, &mut params, &q.environment, &q.audiences)
         );
         if !q.search.trim().is_empty() {
             let Some(terms) = dialect.search_terms(&q.search, &["title", "version_name"]) else {
-                return Ok(vec![]);
+                return Ok(Found::plain(vec![]));
             };
             let hits = Hits {
                 table: "releases",
@@ -395,17 +493,36 @@ impl ChangeStore for SqlStore {
                 filter: &filter,
                 params: &params,
             };
-            return self.ranked(&hits, &terms, q.limit, q.offset).await;
+            return self.ranked(&hits, &terms, q.limit, q.cursor).await;
         }
-        // Newest published first, straight from the (status, published_at, id) index.
-        let limit = params.add(q.limit);
-        let offset = params.add(q.offset);
-        sql(public_releases_where(&format!(
-            "WHERE {filter} ORDER BY r.published_at DESC, r.id DESC LIMIT {limit} OFFSET {offset}"
-        )))
-        .params(params)
-        .all(self.read())
-        .await
+        // Newest published first, straight from the (status, published_at,
+        // id) index; a page next to a release starts from it.
+        let mut order = "ORDER BY r.published_at DESC, r.id DESC".to_string();
+        let at = |params: &mut Params, id: i64| {
+            let id = params.add(id);
+            format!(
+                "(SELECT s.published_at FROM releases s WHERE s.id = {id} AND s.status = 'published'), {id}"
+            )
+        };
+        match q.cursor {
+            Cursor::Newest | Cursor::Offset(_) | Cursor::After(_) | Cursor::Before(_) => {}
+            Cursor::OlderThan(id) => {
+                filter += &format!(" AND (r.published_at, r.id) < ({})", at(&mut params, id))
+            }
+            Cursor::NewerThan(id) => {
+                filter += &format!(" AND (r.published_at, r.id) > ({})", at(&mut params, id));
+                order = "ORDER BY r.published_at, r.id".into();
+            }
+        }
+        order += &format!(" LIMIT {}", params.add(q.limit));
+        if let Cursor::Offset(offset) = q.cursor {
+            order += &format!(" OFFSET {}", params.add(offset));
+        }
+        sql(public_releases_where(&format!("WHERE {filter} {order}")))
+            .params(params)
+            .all(self.read())
+            .await
+            .map(Found::plain)
     }
 
     async fn public_release(

@@ -88,15 +88,21 @@ impl Dialect {
     pub fn text_match(self, table: &str, alias: &str, param: &str) -> TextMatch {
         match self {
             Dialect::Sqlite => TextMatch {
-                from: format!("{table}_fts JOIN {table} {alias} ON {alias}.id = {table}_fts.rowid"),
+                // CROSS JOIN keeps the text index first: SQLite otherwise
+                // chose, for a count, to walk every shipped entry and match
+                // each against the index (a second for a common filter).
+                from: format!(
+                    "{table}_fts CROSS JOIN {table} {alias} ON {alias}.id = {table}_fts.rowid"
+                ),
                 filter: format!("{table}_fts MATCH {param}"),
-                // FTS5 walks its index in rowid order: no sort, and it stops early.
-                newest_first: format!("{table}_fts.rowid DESC"),
+                // FTS5 walks its index in rowid order, either way, from any
+                // rowid: no sort, and it stops early.
+                key: format!("{table}_fts.rowid"),
             },
             Dialect::Postgres => TextMatch {
                 from: format!("{table} {alias}"),
                 filter: format!("{alias}.search @@ to_tsquery('shiplog', {param})"),
-                newest_first: format!("{alias}.id DESC"),
+                key: format!("{alias}.id"),
             },
         }
     }
@@ -157,12 +163,13 @@ pub struct SearchTerms {
 }
 
 /// The pieces of a full-text search: the tables to read (the text index
-/// first where it drives the query), a condition, and an `ORDER BY` term for
-/// the most recently written rows first that the index serves without a sort.
+/// first where it drives the query), a condition, and the row key the index
+/// is ordered by (the most recently written rows have the highest), to order
+/// and bound by without a sort.
 pub struct TextMatch {
     pub from: String,
     pub filter: String,
-    pub newest_first: String,
+    pub key: String,
 }
 
 #[cfg(test)]

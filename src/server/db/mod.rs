@@ -36,7 +36,7 @@ pub use actions::{ActionEdit, ActionQuery, ActionStore, NewAction};
 pub use audiences::AudienceStore;
 pub use audit::{AuditQuery, AuditStore, NewAudit};
 pub use campaigns::{CampaignRow, CampaignStore, Candidate, Claimed, DigestJob, Outcome};
-pub use changes::{ChangeStore, Cursor, PublicQuery, PublicReleaseQuery};
+pub use changes::{ChangeStore, Cursor, Found, Mark, PublicQuery, PublicReleaseQuery};
 pub use deploys::{DeployQuery, DeployStore, NewCommit, NewDeploy, NewEntry};
 pub use environments::{
     kind_of as environment_kind_of, EnvDeploy, EnvironmentRow, EnvironmentStore, NightNote,

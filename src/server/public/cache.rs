@@ -232,7 +232,7 @@ fn respond(page: &Page, gzip: bool) -> Response {
 /// The public pages, the only ones cached, and the query parameters each reads.
 fn cached_params(path: &str) -> Option<&'static [&'static str]> {
     match path {
-        "/" => Some(&["q", "page"]),
+        "/" => Some(&["q", "page", "older", "newer"]),
         "/changes" => Some(&["q", "kind", "component", "page", "older", "newer"]),
         p if ["/changes/", "/releases/", "/feeds/"]
             .iter()

@@ -101,10 +101,10 @@ fn entry_html(e: &PublicEntry) -> String {
 }
 
 async fn releases_feed(state: &AppState, viewer: &Viewer) -> Result<Feed, AppError> {
-    let page = changes::releases(&state.db, &viewer.reader, "", 1).await?;
+    let page = changes::releases(&state.db, &viewer.reader, "", Default::default()).await?;
     let link = |p: &str| state.config.link(&format!("{}{p}", viewer.base));
     let items = page
-        .releases
+        .rows
         .iter()
         .map(|r| {
             let mut html = r.release.narrative_html.clone();
@@ -142,7 +142,7 @@ async fn changes_feed(state: &AppState, viewer: &Viewer) -> Result<Feed, AppErro
     let page = changes::list(&state.db, &viewer.reader, &ChangesFilter::default()).await?;
     let link = |p: &str| state.config.link(&format!("{}{p}", viewer.base));
     let items = page
-        .entries
+        .rows
         .iter()
         .map(|e| Item {
             id: state.config.link(&format!("/changes/{}", e.entry.id)),

@@ -11,6 +11,7 @@ mod pages;
 mod subscribe;
 
 use crate::model::{EntryKind, Reader};
+use crate::server::db::Mark;
 use crate::server::error::AppError;
 use crate::server::service::audiences;
 use crate::server::service::changes::{self, ChangesFilter, PageAt};
@@ -179,7 +180,11 @@ fn page_number(raw: Option<&str>) -> Result<i64, AppError> {
     match raw.filter(|v| !v.is_empty()) {
         None => Ok(1),
         Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+            Ok(n) if (1..=changes::NUMBERED_PAGES).contains(&n) => Ok(n),
+            Ok(n) if n > changes::NUMBERED_PAGES => Err(AppError::not_found(format!(
+                "Only the first {} pages are numbered: from the first page, follow “Older” as far back as you like.",
+                changes::NUMBERED_PAGES
+            ))),
             _ => Err(AppError::invalid(
                 "page",
                 "the page must be a positive number",
@@ -188,17 +193,63 @@ fn page_number(raw: Option<&str>) -> Result<i64, AppError> {
     }
 }
 
-/// An entry id given as a page position (`older`, `newer`).
-fn entry_id(name: &'static str, raw: Option<String>) -> Result<Option<i64>, AppError> {
-    match raw.as_deref().filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => match v.parse::<i64>() {
-            Ok(id) if id > 0 => Ok(Some(id)),
-            _ => Err(AppError::invalid(
-                name,
-                "this must be the number of a change",
-            )),
+/// A place in a list given as a page position (`older`, `newer`): a row's
+/// id, or a search hit's (`t` for a title hit, `o` for another, then its id).
+fn position(name: &'static str, raw: Option<&str>) -> Result<Option<Position>, AppError> {
+    let Some(v) = raw.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let (hit, digits) = match v.as_bytes()[0] {
+        b't' => (Some(true), &v[1..]),
+        b'o' => (Some(false), &v[1..]),
+        _ => (None, v),
+    };
+    match digits.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(Some(match hit {
+            Some(in_title) => Position::Hit(Mark { in_title, id }),
+            None => Position::Row(id),
+        })),
+        _ => Err(AppError::invalid(
+            name,
+            "this must name a place in the list, as the page's links do",
+        )),
+    }
+}
+
+/// What `older` or `newer` names.
+#[derive(Clone, Copy)]
+enum Position {
+    Row(i64),
+    Hit(Mark),
+}
+
+/// Which page the query asks for: `older`, `newer` or a numbered `page`.
+fn page_at(
+    older: Option<&str>,
+    newer: Option<&str>,
+    page: Option<&str>,
+) -> Result<PageAt, AppError> {
+    Ok(
+        match (position("older", older)?, position("newer", newer)?) {
+            (Some(Position::Row(id)), _) => PageAt::Older(id),
+            (Some(Position::Hit(m)), _) => PageAt::After(m),
+            (None, Some(Position::Row(id))) => PageAt::Newer(id),
+            (None, Some(Position::Hit(m))) => PageAt::Before(m),
+            (None, None) => PageAt::Number(page_number(page)?),
         },
+    )
+}
+
+/// The query value naming a page position, as [`position`] reads it.
+pub fn position_value(at: PageAt) -> Option<(&'static str, String)> {
+    let hit = |m: Mark| format!("{}{}", if m.in_title { 't' } else { 'o' }, m.id);
+    match at {
+        PageAt::Number(n) if n > 1 => Some(("page", n.to_string())),
+        PageAt::Number(_) => None,
+        PageAt::Older(id) => Some(("older", id.to_string())),
+        PageAt::Newer(id) => Some(("newer", id.to_string())),
+        PageAt::After(m) => Some(("older", hit(m))),
+        PageAt::Before(m) => Some(("newer", hit(m))),
     }
 }
 
@@ -210,6 +261,8 @@ fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
 pub struct HomeParams {
     q: Option<String>,
     page: Option<String>,
+    older: Option<String>,
+    newer: Option<String>,
 }
 
 async fn home_page(
@@ -218,10 +271,10 @@ async fn home_page(
     Query(p): Query<HomeParams>,
 ) -> Response {
     let result = async {
-        let page = page_number(p.page.as_deref())?;
+        let at = page_at(p.older.as_deref(), p.newer.as_deref(), p.page.as_deref())?;
         let search = p.q.unwrap_or_default();
-        let list = changes::releases(&state.db, &viewer.reader, &search, page).await?;
-        Ok::<_, AppError>(pages::home(&viewer, &search, page, &list))
+        let list = changes::releases(&state.db, &viewer.reader, &search, at).await?;
+        Ok::<_, AppError>(pages::home(&viewer, &search, &list))
     }
     .await;
     viewer.respond(match result {
@@ -272,11 +325,7 @@ async fn changes_page(
             search: p.q.unwrap_or_default(),
             kind,
             component: p.component.filter(|c| !c.is_empty()),
-            at: match (entry_id("older", p.older)?, entry_id("newer", p.newer)?) {
-                (Some(id), _) => PageAt::Older(id),
-                (None, Some(id)) => PageAt::Newer(id),
-                (None, None) => PageAt::Number(page_number(p.page.as_deref())?),
-            },
+            at: page_at(p.older.as_deref(), p.newer.as_deref(), p.page.as_deref())?,
         };
         let list = changes::list(&state.db, &viewer.reader, &filter).await?;
         let components = state

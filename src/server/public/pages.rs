@@ -218,10 +218,10 @@ fn release_head(base: &str, r: &Release, link: bool) -> impl IntoView + use<> {
     }
 }
 
-pub fn home(viewer: &Viewer, search: &str, page: i64, list: &ReleasesPage) -> String {
+pub fn home(viewer: &Viewer, search: &str, list: &ReleasesPage) -> String {
     let base = viewer.base.clone();
     let releases = list
-        .releases
+        .rows
         .iter()
         .map(|r| {
             view! {
@@ -233,31 +233,16 @@ pub fn home(viewer: &Viewer, search: &str, page: i64, list: &ReleasesPage) -> St
             }
         })
         .collect_view();
-    let empty = list.releases.is_empty();
+    let empty = list.rows.is_empty();
     let q = search.to_string();
     let home = format!("{base}/");
-    let prev = (page > 1).then(|| {
-        with_query(
-            home.clone(),
-            &[
-                ("q", q.clone()),
-                (
-                    "page",
-                    if page > 2 {
-                        (page - 1).to_string()
-                    } else {
-                        String::new()
-                    },
-                ),
-            ],
-        )
-    });
-    let next = list.has_more.then(|| {
-        with_query(
-            home.clone(),
-            &[("q", q.clone()), ("page", (page + 1).to_string())],
-        )
-    });
+    let link = |at: PageAt| {
+        let mut params = vec![("q", q.clone())];
+        params.extend(super::position_value(at));
+        with_query(home.clone(), &params)
+    };
+    let prev = list.prev.map(link);
+    let next = list.next.map(link);
     let searching = !q.is_empty();
     document(
         Some(viewer),
@@ -306,7 +291,7 @@ pub fn changes(
 ) -> String {
     let base = viewer.base.clone();
     let mut days: Vec<(String, Vec<&PublicEntry>)> = vec![];
-    for e in &page.entries {
+    for e in &page.rows {
         let d = day(&e.shipped_at);
         match days.last_mut() {
             Some((last, list)) if *last == d => list.push(e),
@@ -324,7 +309,7 @@ pub fn changes(
         .iter()
         .map(|c| view! { <option value=c.clone() selected=Some(c) == component.as_ref()>{c.clone()}</option> })
         .collect_view();
-    let empty = page.entries.is_empty();
+    let empty = page.rows.is_empty();
     let groups = days
         .into_iter()
         .map(|(d, list)| {
@@ -338,20 +323,16 @@ pub fn changes(
         .collect_view();
     let action = format!("{base}/changes");
     let params = |p: PageAt| {
-        vec![
+        let mut params = vec![
             ("q", filter.search.clone()),
             (
                 "kind",
                 kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
             ),
             ("component", component.clone().unwrap_or_default()),
-            match p {
-                PageAt::Number(n) if n > 1 => ("page", n.to_string()),
-                PageAt::Number(_) => ("page", String::new()),
-                PageAt::Older(id) => ("older", id.to_string()),
-                PageAt::Newer(id) => ("newer", id.to_string()),
-            },
-        ]
+        ];
+        params.extend(super::position_value(p));
+        params
     };
     let prev = page.prev.map(|p| with_query(action.clone(), &params(p)));
     let next = page.next.map(|p| with_query(action.clone(), &params(p)));

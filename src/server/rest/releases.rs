@@ -87,16 +87,12 @@ pub async fn list(
         &state.db,
         &Reader::Public,
         p.q.as_deref().unwrap_or_default(),
-        page,
+        changes::PageAt::Number(page),
     )
     .await?;
     Ok(Json(PublicReleasePage {
-        next_page: list.has_more.then_some(page + 1),
-        releases: list
-            .releases
-            .into_iter()
-            .map(|r| public(&state, r))
-            .collect(),
+        next_page: list.next.is_some().then_some(page + 1),
+        releases: list.rows.into_iter().map(|r| public(&state, r)).collect(),
     }))
 }
 

@@ -2,12 +2,15 @@
 //! audience is among the reader's (the public sees `everyone` only).
 
 use crate::model::*;
-use crate::server::db::{Cursor, Db, PublicQuery, PublicReleaseQuery};
+use crate::server::db::{Cursor, Db, Found, Mark, PublicQuery, PublicReleaseQuery};
 use crate::server::error::AppError;
 
 /// The environment whose succeeded deploys customers hear about.
 const PUBLIC_ENVIRONMENT: &str = PRODUCTION;
 pub const PAGE_SIZE: i64 = 50;
+/// Public pages number only their first few pages (for old links); later
+/// pages are reached from the one before, which costs no more than the first.
+pub const NUMBERED_PAGES: i64 = 5;
 
 #[derive(Clone, Debug, Default)]
 pub struct ChangesFilter {
@@ -15,20 +18,24 @@ pub struct ChangesFilter {
     pub search: String,
     pub kind: Option<EntryKind>,
     pub component: Option<String>,
-    /// Which page: numbered (searches, and old links) or next to an entry.
+    /// Which page.
     pub at: PageAt,
 }
 
-/// Where a page of changes is. Lists without search page by the last entry
-/// shown (keyset), so a deep page costs what the first one does; search
-/// results are ranked, so they are numbered.
+/// Where a page of a list is. Lists page by the last row shown (keyset), and
+/// searches by the last hit shown, so a deep page costs what the first one
+/// does; a few numbered pages remain for old links (and the API's releases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageAt {
     Number(i64),
-    /// Entries older than this one.
+    /// Rows older than this one.
     Older(i64),
-    /// Entries newer than this one.
+    /// Rows newer than this one.
     Newer(i64),
+    /// Search hits after this one.
+    After(Mark),
+    /// Search hits before this one.
+    Before(Mark),
 }
 
 impl Default for PageAt {
@@ -37,12 +44,108 @@ impl Default for PageAt {
     }
 }
 
-pub struct ChangesPage {
-    pub entries: Vec<PublicEntry>,
-    /// Towards newer entries, and towards older ones.
+impl PageAt {
+    /// Where the list starts reading: a search cannot start next to a row,
+    /// nor a plain list next to a search hit; either starts over.
+    fn cursor(self, searching: bool, size: i64) -> Result<Cursor, AppError> {
+        Ok(match self {
+            PageAt::Number(1) => Cursor::Newest,
+            PageAt::Number(page) => Cursor::Offset(page_offset(page, size)?),
+            PageAt::Older(id) if !searching => Cursor::OlderThan(id),
+            PageAt::Newer(id) if !searching => Cursor::NewerThan(id),
+            PageAt::After(m) if searching => Cursor::After(m),
+            PageAt::Before(m) if searching => Cursor::Before(m),
+            _ => Cursor::Newest,
+        })
+    }
+}
+
+/// One page of a list, with where the pages beside it start.
+pub struct Paged<T> {
+    pub rows: Vec<T>,
+    /// Towards newer rows (better matches), and towards older ones.
     pub prev: Option<PageAt>,
     pub next: Option<PageAt>,
 }
+
+/// Turns the rows read for `at` (one more than a page, to tell whether more
+/// follow) into a page in reading order with its neighbours.
+fn paged<T>(
+    found: Found<T>,
+    at: PageAt,
+    cursor: Cursor,
+    searching: bool,
+    size: usize,
+    id_of: impl Fn(&T) -> i64,
+) -> Result<Paged<T>, AppError> {
+    let Found {
+        mut rows,
+        mut in_title,
+    } = found;
+    let more = rows.len() > size;
+    match cursor {
+        // Read from the cursor backwards: the extra row is the farthest.
+        Cursor::NewerThan(_) => {
+            rows.truncate(size);
+            rows.reverse();
+        }
+        Cursor::Before(_) => {
+            if more {
+                rows.remove(0);
+                in_title = in_title.saturating_sub(1);
+            }
+        }
+        _ => {
+            rows.truncate(size);
+            in_title = in_title.min(size);
+        }
+    }
+    if let PageAt::Number(page) = at {
+        if rows.is_empty() && page > 1 {
+            return Err(past_the_end(page));
+        }
+    }
+    let mark = |i: usize| Mark {
+        in_title: i < in_title,
+        id: id_of(&rows[i]),
+    };
+    let first = (!rows.is_empty()).then(|| 0);
+    let last = rows.len().checked_sub(1);
+    let (prev, next) = match cursor {
+        Cursor::NewerThan(id) => (
+            first
+                .filter(|_| more)
+                .map(|i| PageAt::Newer(id_of(&rows[i]))),
+            Some(PageAt::Older(last.map_or(id, |i| id_of(&rows[i])))),
+        ),
+        Cursor::Before(m) => (
+            first.filter(|_| more).map(|i| PageAt::Before(mark(i))),
+            Some(PageAt::After(last.map_or(m, mark))),
+        ),
+        _ => {
+            let next = last.filter(|_| more).map(|i| {
+                if searching {
+                    PageAt::After(mark(i))
+                } else {
+                    PageAt::Older(id_of(&rows[i]))
+                }
+            });
+            let prev = match cursor {
+                Cursor::Offset(_) => match at {
+                    PageAt::Number(page) if page > 1 => Some(PageAt::Number(page - 1)),
+                    _ => None,
+                },
+                Cursor::OlderThan(id) => Some(PageAt::Newer(first.map_or(id, |i| id_of(&rows[i])))),
+                Cursor::After(m) => Some(PageAt::Before(first.map_or(m, mark))),
+                _ => None,
+            };
+            (prev, next)
+        }
+    };
+    Ok(Paged { rows, prev, next })
+}
+
+pub type ChangesPage = Paged<PublicEntry>;
 
 pub async fn list(
     db: &Db,
@@ -50,17 +153,11 @@ pub async fn list(
     filter: &ChangesFilter,
 ) -> Result<ChangesPage, AppError> {
     let searching = !filter.search.trim().is_empty();
-    let cursor = match filter.at {
-        PageAt::Number(page) => Cursor::Offset(page_offset(page, PAGE_SIZE)?),
-        PageAt::Older(_) | PageAt::Newer(_) if searching => Cursor::Offset(0),
-        PageAt::Older(id) => Cursor::OlderThan(id),
-        PageAt::Newer(id) => Cursor::NewerThan(id),
-    };
-    let audiences = reader.audiences();
-    let mut entries = db
+    let cursor = filter.at.cursor(searching, PAGE_SIZE)?;
+    let found = db
         .public_entries(&PublicQuery {
             environment: PUBLIC_ENVIRONMENT.into(),
-            audiences,
+            audiences: reader.audiences(),
             kind: filter.kind,
             component: filter.component.clone(),
             search: filter.search.clone(),
@@ -68,38 +165,14 @@ pub async fn list(
             cursor,
         })
         .await?;
-    let more = entries.len() as i64 > PAGE_SIZE;
-    entries.truncate(PAGE_SIZE as usize);
-    if let Cursor::NewerThan(_) = cursor {
-        // Answered oldest first, so that the page sits right above the cursor.
-        entries.reverse();
-    }
-    let first = entries.first().map(|e| e.entry.id);
-    let last = entries.last().map(|e| e.entry.id);
-    // Lists without search continue after their last entry.
-    let older = last.filter(|_| more).map(PageAt::Older);
-    let (prev, next) = match (filter.at, cursor) {
-        (PageAt::Number(page), _) if entries.is_empty() && page > 1 => {
-            return Err(past_the_end(page))
-        }
-        (PageAt::Number(page), _) if searching => (
-            (page > 1).then_some(PageAt::Number(page - 1)),
-            more.then_some(PageAt::Number(page + 1)),
-        ),
-        (PageAt::Number(page), _) => ((page > 1).then_some(PageAt::Number(page - 1)), older),
-        (_, Cursor::NewerThan(id)) => (
-            first.filter(|_| more).map(PageAt::Newer),
-            Some(PageAt::Older(last.unwrap_or(id))),
-        ),
-        (_, Cursor::OlderThan(id)) => (Some(PageAt::Newer(first.unwrap_or(id))), older),
-        // A cursor on a search starts it over from its first page.
-        _ => (None, more.then_some(PageAt::Number(2))),
-    };
-    Ok(ChangesPage {
-        entries,
-        prev,
-        next,
-    })
+    paged(
+        found,
+        filter.at,
+        cursor,
+        searching,
+        PAGE_SIZE as usize,
+        |e| e.entry.id,
+    )
 }
 
 /// The components of the changes this reader may see, to filter by.
@@ -122,43 +195,45 @@ pub struct ReaderRelease {
     pub entries: Vec<PublicEntry>,
 }
 
-pub struct ReleasesPage {
-    pub releases: Vec<ReaderRelease>,
-    pub has_more: bool,
-}
+pub type ReleasesPage = Paged<ReaderRelease>;
 
 pub const RELEASES_PAGE_SIZE: i64 = 10;
 
 /// Published, unarchived releases this reader may see (their audience is the
 /// reader's and at least one of their entries is), newest first, optionally
-/// searched. A page past the last is refused.
+/// searched. A numbered page past the last is refused.
 pub async fn releases(
     db: &Db,
     reader: &Reader,
     search: &str,
-    page: i64,
+    at: PageAt,
 ) -> Result<ReleasesPage, AppError> {
     let audiences = reader.audiences();
-    let offset = page_offset(page, RELEASES_PAGE_SIZE)?;
-    let mut list = db
+    let searching = !search.trim().is_empty();
+    let cursor = at.cursor(searching, RELEASES_PAGE_SIZE)?;
+    let found = db
         .public_releases(&PublicReleaseQuery {
             environment: PUBLIC_ENVIRONMENT.into(),
             audiences: audiences.clone(),
             search: search.to_string(),
             limit: RELEASES_PAGE_SIZE + 1,
-            offset,
+            cursor,
         })
         .await?;
-    if list.is_empty() && page > 1 {
-        return Err(past_the_end(page));
-    }
-    let has_more = list.len() as i64 > RELEASES_PAGE_SIZE;
-    list.truncate(RELEASES_PAGE_SIZE as usize);
-    let ids: Vec<i64> = list.iter().map(|r| r.id).collect();
+    let page = paged(
+        found,
+        at,
+        cursor,
+        searching,
+        RELEASES_PAGE_SIZE as usize,
+        |r| r.id,
+    )?;
+    let ids: Vec<i64> = page.rows.iter().map(|r| r.id).collect();
     let mut entries = db
         .public_release_entries(PUBLIC_ENVIRONMENT, &audiences, &ids)
         .await?;
-    let releases = list
+    let rows = page
+        .rows
         .into_iter()
         .map(|release| {
             let (mine, rest) = entries
@@ -171,7 +246,11 @@ pub async fn releases(
             }
         })
         .collect();
-    Ok(ReleasesPage { releases, has_more })
+    Ok(Paged {
+        rows,
+        prev: page.prev,
+        next: page.next,
+    })
 }
 
 /// One published release (archived ones stay readable at their address), if
