@@ -974,7 +974,6 @@ async fn matrix(app: &TestApp) -> Matrix {
 
     // Values for placeholders.
     let make_link = |account: &'static str| {
-        let app = app;
         let admin_token = &admin_token;
         async move {
             let res = app

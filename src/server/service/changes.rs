@@ -109,7 +109,7 @@ fn paged<T>(
         in_title: i < in_title,
         id: id_of(&rows[i]),
     };
-    let first = (!rows.is_empty()).then(|| 0);
+    let first = (!rows.is_empty()).then_some(0);
     let last = rows.len().checked_sub(1);
     let (prev, next) = match cursor {
         Cursor::NewerThan(id) => (
