@@ -161,7 +161,7 @@ impl Client {
                 format!(
                     "cannot reach {}: {}",
                     self.base,
-                    shiplog::server::service::notify::error_chain(&e)
+                    shiplog::server::service::webhooks::error_chain(&e)
                 ),
             )
         })?;

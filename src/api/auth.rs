@@ -8,7 +8,7 @@ use leptos::prelude::*;
 /// The person signed in, if any.
 #[server(prefix = "/fn", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<User>, FnError> {
-    use crate::server::auth::session;
+    use crate::server::browser_session as session;
     let state = ctx::state()?;
     let s = ctx::session().await?;
     Ok(session::current_user(&state, &s).await?)
@@ -42,7 +42,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 #[server(prefix = "/fn", endpoint = "logout")]
 pub async fn logout() -> Result<(), FnError> {
     let state = ctx::state()?;
-    crate::server::auth::session::sign_out(&state, &ctx::session().await?).await?;
+    crate::server::browser_session::sign_out(&state, &ctx::session().await?).await?;
     leptos_axum::redirect("/login");
     Ok(())
 }

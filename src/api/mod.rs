@@ -20,7 +20,7 @@ pub mod tokens;
 mod ctx {
     use crate::model::FnError;
     use crate::model::User;
-    use crate::server::auth::session;
+    use crate::server::browser_session as session;
     use crate::server::error::AppError;
     use crate::server::service::Actor;
     use crate::server::state::AppState;

@@ -113,7 +113,7 @@ fn service_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/healthz", get(|| async { "ok" })),
         ("/readyz", get(readyz)),
-        ("/metrics", get(crate::server::telemetry::for_admins)),
+        ("/metrics", get(crate::server::scrape::for_admins)),
         (
             "/app/subscribers/export.csv",
             get(crate::server::downloads::subscribers_csv),
@@ -148,7 +148,7 @@ pub fn route_paths() -> Vec<String> {
 pub fn router(state: AppState) -> Router {
     let routes = routes();
     let secure = state.config.secure_cookies();
-    // The cookie outlives nothing on the server: session::current_user ends a
+    // The cookie outlives nothing on the server: browser_session::current_user ends a
     // session past its idle or absolute lifetime whatever the browser keeps.
     let idle = time::Duration::seconds(state.config.sessions.idle.num_seconds());
     let sessions = SessionManagerLayer::new(state.db.session_store())
@@ -160,7 +160,7 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
     let site_root = state.config.site_root.clone();
 
-    let app = service_routes()
+    let app: Router = service_routes()
         .into_iter()
         .fold(Router::new(), |router, (path, handlers)| {
             router.route(path, handlers)
@@ -178,7 +178,10 @@ pub fn router(state: AppState) -> Router {
             state.pages.clone(),
             public::cache::invalidate_on_write,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(middleware::from_fn_with_state(
+            csrf::PublicUrl(state.config.public_url.clone()),
+            csrf::guard,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::server::audit::record,
@@ -188,6 +191,12 @@ pub fn router(state: AppState) -> Router {
         // third of their cost went to gzip at the default one, for a few
         // hundred bytes. Cached pages keep their best compression (cache.rs).
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        .with_state(state.clone());
+    // The layers below run before routing: Axum's `Router::layer` wraps each
+    // route, so a cached page would otherwise be routed and have every inner
+    // layer cloned for nothing. The inner router is this one's only service.
+    Router::new()
+        .fallback_service(app)
         .layer(middleware::from_fn_with_state(
             state.pages.clone(),
             public::cache::serve,
@@ -217,8 +226,7 @@ pub fn router(state: AppState) -> Router {
                     );
                 })
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
-        );
-    app.with_state(state)
+        )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -261,7 +269,7 @@ async fn gate(
     if is_setup {
         return Redirect::to("/login").into_response();
     }
-    let user = match session::current_user(&state, &session).await {
+    let user = match crate::server::browser_session::current_user(&state, &session).await {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };

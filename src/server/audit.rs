@@ -4,7 +4,7 @@
 //! otherwise the session's person, or `anonymous`. Server functions that only
 //! read (Leptos calls every server function with `POST`) are not writes.
 
-use crate::server::auth::session;
+use crate::server::browser_session as session;
 use crate::server::db::NewAudit;
 use crate::server::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};

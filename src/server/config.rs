@@ -48,6 +48,13 @@ pub enum MailConfig {
     Folder(PathBuf),
 }
 
+/// How long a session lasts: unused (`idle`), and at most (`max`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lifetimes {
+    pub idle: chrono::TimeDelta,
+    pub max: chrono::TimeDelta,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `sqlite:` or `postgres:` URL; may hold a password.
@@ -65,7 +72,7 @@ pub struct Config {
     /// At most this many bytes of rendered pages are kept in memory.
     pub page_cache_bytes: usize,
     /// How long a browser session lasts unused, and at most.
-    pub sessions: crate::server::service::sessions::Lifetimes,
+    pub sessions: Lifetimes,
     /// Hosts (besides this instance) that images in Markdown may load from.
     pub image_hosts: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
@@ -271,7 +278,7 @@ impl Config {
                     )
                 })
         };
-        let sessions = crate::server::service::sessions::Lifetimes {
+        let sessions = Lifetimes {
             idle: hours("SHIPLOG_SESSION_IDLE_HOURS", "336")?,
             max: hours("SHIPLOG_SESSION_MAX_HOURS", "720")?,
         };

@@ -1,6 +1,6 @@
 //! Files the team's app offers for download, for the signed-in person.
 
-use crate::server::auth::session;
+use crate::server::browser_session as session;
 use crate::server::error::AppError;
 use crate::server::service::{subscribers, Actor};
 use crate::server::state::AppState;

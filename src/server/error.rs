@@ -125,7 +125,6 @@ impl From<DbError> for AppError {
             DbError::Stale => AppError::conflict(
                 "Someone else changed this since you opened it. Reload, then apply your change again.",
             ),
-            DbError::LastAdmin => AppError::conflict(crate::server::service::users::LAST_ADMIN),
             other => AppError::internal(other),
         }
     }

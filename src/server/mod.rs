@@ -3,6 +3,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod browser_session;
 pub mod config;
 pub mod connections;
 pub mod db;
@@ -17,6 +18,7 @@ pub mod mail;
 pub mod markdown;
 pub mod public;
 pub mod rest;
+pub mod scrape;
 pub mod service;
 pub mod state;
 pub mod telemetry;

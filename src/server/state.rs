@@ -61,7 +61,12 @@ pub struct Services {
 impl Services {
     pub async fn signer(&self) -> Result<&Signer, AppError> {
         self.signer
-            .get_or_try_init(|| Signer::load(&self.db))
+            .get_or_try_init(|| async {
+                // The instance's signing key, made the first time it is asked for.
+                let fresh = crate::server::auth::token::generate("");
+                let key = self.db.instance_secret("signing", &fresh).await?;
+                Ok::<_, anyhow::Error>(Signer::new(key.as_bytes()))
+            })
             .await
             .map_err(AppError::internal)
     }

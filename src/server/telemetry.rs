@@ -1,16 +1,11 @@
-//! `/metrics` in Prometheus' text format: requests by route, method and
-//! status, latency histograms by route, the database pools, the engine's
-//! and the scheduler's runs, and the mail and webhook queues. Served on
-//! `SHIPLOG_METRICS_LISTEN` without authentication (a private port), and on
-//! the main port to an admin token.
+//! What the process counts, in Prometheus' text format: requests by route,
+//! method and status, latency histograms by route, the engine's and the
+//! scheduler's runs, and (handed in by `scrape`) the database pools and the
+//! mail and webhook queues.
 
-use crate::server::db::Db;
-use crate::server::error::AppError;
-use crate::server::state::AppState;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,8 +119,15 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// What the database reports beside the counters: its pools (name, open,
+/// idle) and the messages waiting (subscriber mail, webhook deliveries).
+pub struct Storage {
+    pub pools: Vec<(&'static str, u32, usize)>,
+    pub queues: (i64, i64),
+}
+
 /// The text Prometheus scrapes.
-pub async fn render(db: &Db) -> Result<String, AppError> {
+pub fn render(storage: &Storage) -> String {
     let t = global();
     let mut out = String::new();
     out.push_str(
@@ -171,7 +173,7 @@ pub async fn render(db: &Db) -> Result<String, AppError> {
     }
     out.push_str("# HELP shiplog_db_connections Database connections, by pool and state.\n");
     out.push_str("# TYPE shiplog_db_connections gauge\n");
-    for (pool, size, idle) in db.pool_stats() {
+    for (pool, size, idle) in &storage.pools {
         let _ = writeln!(
             out,
             "shiplog_db_connections{{pool=\"{pool}\",state=\"open\"}} {size}"
@@ -215,43 +217,12 @@ pub async fn render(db: &Db) -> Result<String, AppError> {
             value.load(Ordering::Relaxed)
         );
     }
-    let (mail, webhooks) = db.queue_depths().await?;
+    let (mail, webhooks) = storage.queues;
     out.push_str("# HELP shiplog_queue_depth Messages waiting to be sent, by queue.\n");
     out.push_str("# TYPE shiplog_queue_depth gauge\n");
     let _ = writeln!(out, "shiplog_queue_depth{{queue=\"mail\"}} {mail}");
     let _ = writeln!(out, "shiplog_queue_depth{{queue=\"webhooks\"}} {webhooks}");
-    Ok(out)
-}
-
-fn text(body: String) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
-}
-
-/// `/metrics` on the main port: admin tokens only.
-pub async fn for_admins(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| AppError::unauthorized("Send an admin API token: `Authorization: Bearer <token>`, or scrape SHIPLOG_METRICS_LISTEN."))?;
-    let actor = crate::server::service::tokens::authenticate(&state.db, secret).await?;
-    actor.require(actor.role.is_admin(), "read the metrics")?;
-    Ok(text(render(&state.db).await?))
-}
-
-/// `/metrics` on `SHIPLOG_METRICS_LISTEN`: for the scraper on a private port.
-pub async fn open(State(db): State<Db>) -> Result<Response, AppError> {
-    Ok(text(render(&db).await?))
+    out
 }
 
 #[cfg(test)]

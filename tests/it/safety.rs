@@ -454,7 +454,7 @@ async fn webhooks_are_signed_retried_and_redelivered(backend: Backend) {
         let signature = headers["x-shiplog-signature"].to_str().unwrap();
         assert_eq!(
             signature,
-            service::notify::signature(secret, body),
+            service::webhooks::signature(secret, body),
             "HMAC-SHA256 of the body"
         );
         // Checked independently of Shiplog's own function too.
@@ -604,7 +604,7 @@ async fn a_webhook_gives_up_after_its_tries(backend: Backend) {
     }
     assert_eq!(
         hook.seen.lock().unwrap().len() as i64,
-        service::notify::MAX_ATTEMPTS
+        service::webhooks::MAX_ATTEMPTS
     );
     let (_, hooks) = api(&app, Method::GET, "/api/v1/webhooks", &admin, None).await;
     assert_eq!(hooks[0]["failed"], 1, "{hooks}");
@@ -744,13 +744,13 @@ async fn failures_are_emailed_to_who_chose_them(backend: Backend) {
             .unwrap();
     let (_, starts) = schedule.next(Utc::now(), config.time_zone).unwrap();
     let before = starts - TimeDelta::minutes(30);
-    service::notify::check_gates(db, config, before)
+    service::gates::check_gates(db, config.time_zone, before)
         .await
         .unwrap();
-    service::notify::check_gates(db, config, before + TimeDelta::minutes(5))
+    service::gates::check_gates(db, config.time_zone, before + TimeDelta::minutes(5))
         .await
         .unwrap();
-    service::notify::check_gates(db, config, starts - TimeDelta::minutes(90))
+    service::gates::check_gates(db, config.time_zone, starts - TimeDelta::minutes(90))
         .await
         .unwrap();
     service::notify::send_emails(db, &app.app.state.mailer, config, Utc::now())

@@ -5,7 +5,6 @@
 //! never reads cookies, only bearer tokens, so it carries no ambient credential
 //! to forge and is left to its own check.
 
-use crate::server::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -13,12 +12,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The site's own address, the one origin whose requests are accepted.
+#[derive(Clone, Debug)]
+pub struct PublicUrl(pub Url);
+
+pub async fn guard(State(site): State<PublicUrl>, req: Request, next: Next) -> Response {
     if is_safe(req.method())
         || is_api(&req)
         || is_one_click_unsubscribe(&req)
         || (is_subscriber_form(&req) && names_no_origin(&req))
-        || same_origin(&state, &req)
+        || same_origin(&site.0, &req)
     {
         return next.run(req).await;
     }
@@ -77,7 +80,7 @@ fn authority(url: &Url) -> Option<String> {
     })
 }
 
-fn same_origin(state: &AppState, req: &Request) -> bool {
+fn same_origin(public_url: &Url, req: &Request) -> bool {
     let headers = req.headers();
     let claimed = headers
         .get(header::ORIGIN)
@@ -88,7 +91,7 @@ fn same_origin(state: &AppState, req: &Request) -> bool {
     let Some(claimed) = claimed else { return false };
     // The scheme counts too: a page served over http on the same host (one a
     // network attacker can write) is another origin than the https site.
-    if claimed.scheme() != state.config.public_url.scheme() {
+    if claimed.scheme() != public_url.scheme() {
         return false;
     }
     // The public URL's origin only: a request's own `Host` header is the
@@ -96,7 +99,7 @@ fn same_origin(state: &AppState, req: &Request) -> bool {
     let Some(claimed) = authority(&claimed) else {
         return false;
     };
-    authority(&state.config.public_url).as_deref() == Some(&claimed)
+    authority(public_url).as_deref() == Some(&claimed)
 }
 
 fn refuse() -> Response {

@@ -1,9 +1,8 @@
 //! Values Shiplog signs so it can trust them back without storing them: the
 //! subscribe form's token and the confirmation links in emails. The key is
 //! made on first start and kept in the database, so every instance shares it
-//! and a restart keeps issued links valid.
+//! and a restart keeps issued links valid (`AppState::signer` loads it).
 
-use crate::server::db::Db;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -13,13 +12,6 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// The instance's signing key, made the first time it is asked for.
-    pub async fn load(db: &Db) -> anyhow::Result<Signer> {
-        let fresh = crate::server::auth::token::generate("");
-        let key = db.instance_secret("signing", &fresh).await?;
-        Ok(Signer::new(key.as_bytes()))
-    }
-
     pub fn new(key: &[u8]) -> Signer {
         Signer { key: key.to_vec() }
     }

@@ -18,18 +18,20 @@ mod metrics;
 mod notify;
 mod people;
 mod postgres;
+mod readers;
 mod releases;
 mod rerender;
 mod retros;
 mod risk;
 mod root_causes;
+mod sessions;
 mod sql;
 mod sqlite;
 mod subscribers;
 mod tokens;
 
-use crate::server::auth::session::SessionBackend;
 use async_trait::async_trait;
+pub use sessions::SessionBackend;
 use std::sync::Arc;
 
 pub use actions::{ActionEdit, ActionQuery, ActionStore, NewAction};

@@ -1,8 +1,8 @@
 //! PostgreSQL: for teams that run several Shiplog instances.
 
 use super::sql::Pools;
+use super::SessionBackend;
 use super::SqlStore;
-use crate::server::auth::session::SessionBackend;
 use anyhow::Context;
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;

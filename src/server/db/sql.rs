@@ -8,7 +8,7 @@
 //! Rows decode straight into the model types (`sqlx::FromRow`), on both.
 
 use super::dialect::Dialect;
-use super::sqlite::Readers;
+use super::readers::Readers;
 use super::{DbError, DbResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};

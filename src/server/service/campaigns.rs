@@ -293,10 +293,22 @@ async fn transition(
     describe(db, db.campaign(id).await?).await
 }
 
+/// Makes a campaign's message as one subscriber would get it, sending
+/// nothing: the delivery engine does, which composes every message.
+#[async_trait::async_trait]
+pub trait Previews: Send + Sync {
+    /// The message (with inert links), or why this subscriber gets none.
+    async fn preview(
+        &self,
+        campaign: i64,
+        subscriber: i64,
+    ) -> Result<Result<crate::server::mail::Outgoing, String>, AppError>;
+}
+
 /// The campaign's email as the subscriber with this address would get it.
 pub async fn preview(
     db: &Db,
-    engine: &crate::server::service::delivery::Engine,
+    engine: &dyn Previews,
     actor: &Actor,
     id: i64,
     email: &str,
@@ -326,7 +338,7 @@ pub async fn preview(
 /// the person asking (marked as a test).
 pub async fn test_send(
     db: &Db,
-    engine: &crate::server::service::delivery::Engine,
+    engine: &dyn Previews,
     mailer: &crate::server::mail::Mailer,
     actor: &Actor,
     id: i64,

@@ -126,7 +126,7 @@ impl Engine {
         if last_digest_check.is_none_or(|t| now - t >= TimeDelta::seconds(30)) {
             self.queue_digests(now).await?;
             self.remind_actions(now).await?;
-            super::notify::check_gates(&self.db, &self.config, now).await?;
+            super::gates::check_gates(&self.db, self.config.time_zone, now).await?;
             super::notify::send_emails(&self.db, &self.mailer, &self.config, now).await?;
             *last_digest_check = Some(now);
         }
@@ -251,30 +251,6 @@ impl Engine {
         }
         results.since = std::time::Instant::now();
         Ok(())
-    }
-
-    /// A campaign's message as this subscriber would get it (or why they
-    /// would get none), without sending anything.
-    pub async fn preview(
-        &self,
-        campaign: i64,
-        subscriber: i64,
-    ) -> Result<Result<mail::Outgoing, String>, AppError> {
-        let row = Claimed {
-            id: 0,
-            campaign_id: Some(campaign),
-            digest_period: None,
-            subscriber_id: subscriber,
-            attempts: 0,
-            message_id: format!("<preview-{campaign}-{subscriber}@{}>", self.host()),
-            window_from: None,
-            window_to: None,
-        };
-        let link = self.db.subscriber_link(subscriber).await?;
-        Ok(self
-            .compose_with(&row, Some(&link), &mut HashMap::new(), Links::Inert)
-            .await?
-            .map(|(_, message)| message))
     }
 
     async fn compose(
@@ -511,5 +487,31 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+#[async_trait::async_trait]
+impl campaigns::Previews for Engine {
+    /// A campaign's message as this subscriber would get it (or why they
+    /// would get none), without sending anything.
+    async fn preview(
+        &self,
+        campaign: i64,
+        subscriber: i64,
+    ) -> Result<Result<mail::Outgoing, String>, AppError> {
+        let row = Claimed {
+            id: 0,
+            campaign_id: Some(campaign),
+            digest_period: None,
+            subscriber_id: subscriber,
+            attempts: 0,
+            message_id: format!("<preview-{campaign}-{subscriber}@{}>", self.host()),
+            window_from: None,
+            window_to: None,
+        };
+        let link = self.db.subscriber_link(subscriber).await?;
+        Ok(self
+            .compose_with(&row, Some(&link), &mut HashMap::new(), Links::Inert)
+            .await?
+            .map(|(_, message)| message))
     }
 }

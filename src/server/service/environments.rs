@@ -6,7 +6,7 @@ use super::{validate, Actor};
 use crate::model::*;
 use crate::server::db::{BlockQuery, Db, DbError, EnvironmentRow};
 use crate::server::error::AppError;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -99,6 +99,26 @@ fn parse_days(text: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The end of the next deploy night (deploys run on weeknights): 06:00 in
+/// `tz` on the morning after the next weeknight from `now`.
+pub fn after_next_deploy_night(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz);
+    let mut night = local.date_naive();
+    // Tonight counts until its deploys are done; from 06:00 on it is "the next".
+    loop {
+        let weekday = night.weekday();
+        if weekday != Weekday::Sat && weekday != Weekday::Sun {
+            break;
+        }
+        night = night.succ_opt().expect("a next day");
+    }
+    let morning = night.succ_opt().expect("a next day");
+    tz.with_ymd_and_hms(morning.year(), morning.month(), morning.day(), 6, 0, 0)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now + TimeDelta::days(1))
+}
+
 /// When a block placed now ends by default: the morning after the next
 /// deploy night of its environment (weeknights when it has no schedule).
 pub async fn block_default_expiry(
@@ -113,7 +133,7 @@ pub async fn block_default_expiry(
             .and_then(|s| s.next(now, tz))
         {
             Some((day, _)) => night_ends(day, tz),
-            None => super::gates::after_next_deploy_night(now, tz),
+            None => after_next_deploy_night(now, tz),
         },
     )
 }

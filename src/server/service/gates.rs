@@ -6,7 +6,7 @@ use super::{conventional, validate, Actor};
 use crate::model::*;
 use crate::server::db::{BlockQuery, BuildEdit, Db, DbError, NewBlock, NewBuild};
 use crate::server::error::AppError;
-use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc, Weekday};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
 const MAX_COMMITS: usize = 5000;
@@ -72,11 +72,11 @@ pub async fn create_build(db: &Db, actor: &Actor, input: BuildInput) -> Result<B
             format!("at most {MAX_COMMITS} commits per build"),
         ));
     }
-    let commits = super::deploys::checked_commits(
+    let commits = super::entries::checked_commits(
         input
             .commits
             .into_iter()
-            .map(super::deploys::CommitInput::from)
+            .map(super::entries::CommitInput::from)
             .collect(),
     )?
     .into_iter()
@@ -187,24 +187,44 @@ pub struct BlockInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// The end of the next deploy night (deploys run on weeknights): 06:00 in
-/// `tz` on the morning after the next weeknight from `now`.
-pub fn after_next_deploy_night(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
-    let local = now.with_timezone(&tz);
-    let mut night = local.date_naive();
-    // Tonight counts until its deploys are done; from 06:00 on it is "the next".
-    loop {
-        let weekday = night.weekday();
-        if weekday != Weekday::Sat && weekday != Weekday::Sun {
-            break;
+/// Raises `gate.closed` once per environment and night when, in the hour
+/// before a deploy night starts, the gate is closed.
+pub async fn check_gates(db: &Db, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<(), AppError> {
+    for row in db.environment_rows().await? {
+        let Some(schedule) = super::environments::Schedule::of(&row) else {
+            continue;
+        };
+        let Some((night, starts)) = schedule.next(now, tz) else {
+            continue;
+        };
+        if now < starts - TimeDelta::hours(1) || now >= starts {
+            continue;
         }
-        night = night.succ_opt().expect("a next day");
+        let gate = gate(db, &row.slug, None).await?;
+        if gate.open {
+            continue;
+        }
+        if !db
+            .claim_reminder(&format!("gate.closed:{}:{night}", row.slug), now)
+            .await?
+        {
+            continue;
+        }
+        super::notify::emit(
+            db,
+            NotifyEvent::GateClosed,
+            format!(
+                "The gate to {} is closed, {} minutes before tonight's deploy: {}",
+                row.slug,
+                (starts - now).num_minutes().max(0),
+                gate.reasons.join(" ")
+            ),
+            "/app",
+            serde_json::json!({ "night": night, "starts_at": starts, "gate": gate }),
+        )
+        .await;
     }
-    let morning = night.succ_opt().expect("a next day");
-    tz.with_ymd_and_hms(morning.year(), morning.month(), morning.day(), 6, 0, 0)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now + TimeDelta::days(1))
+    Ok(())
 }
 
 /// Places a block. Anyone on the team may, viewers and every token too.
@@ -480,12 +500,12 @@ mod tests {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         // A Wednesday afternoon: until Thursday 06:00 in Paris.
         assert_eq!(
-            after_next_deploy_night(at("2026-11-25T15:00:00Z"), tz),
+            super::super::environments::after_next_deploy_night(at("2026-11-25T15:00:00Z"), tz),
             at("2026-11-26T05:00:00Z")
         );
         // A Saturday: Monday night, so Tuesday morning.
         assert_eq!(
-            after_next_deploy_night(at("2026-11-28T10:00:00Z"), tz),
+            super::super::environments::after_next_deploy_night(at("2026-11-28T10:00:00Z"), tz),
             at("2026-12-01T05:00:00Z")
         );
     }

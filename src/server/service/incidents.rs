@@ -793,7 +793,10 @@ pub async fn customer_note(
         ));
     }
     let fix = match incident.fixed_by_deploy_id {
-        Some(d) => super::deploys::get(db, d).await?,
+        Some(d) => db
+            .deploy(d)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("There is no deploy {d}.")))?,
         None => {
             return Err(AppError::conflict(
                 "Set the deploy that fixed it first: the note is an entry of that deploy.",
@@ -806,9 +809,9 @@ pub async fn customer_note(
             fix.deploy.version
         )));
     }
-    let new = super::deploys::checked_entry(
+    let new = super::entries::checked_entry(
         md,
-        super::deploys::EntryInput {
+        super::entries::EntryInput {
             title: input.title.clone(),
             body: input.body.clone(),
             kind: EntryKind::Fix,

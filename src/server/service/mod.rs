@@ -10,6 +10,7 @@ pub mod changes;
 pub mod conventional;
 pub mod delivery;
 pub mod deploys;
+pub mod entries;
 pub mod environments;
 pub mod gates;
 pub mod incidents;

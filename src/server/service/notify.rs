@@ -10,12 +10,7 @@ use crate::server::config::Config;
 use crate::server::db::{Db, DbError, NewNotification, NewWebhook};
 use crate::server::error::AppError;
 use chrono::{DateTime, TimeDelta, Utc};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
-
-/// Tries per delivery before it is marked failed (one, then five retries).
-pub const MAX_ATTEMPTS: i64 = 6;
 
 /// Records a notification; a failure to record it is logged, never allowed
 /// to undo the change that raised it.
@@ -122,47 +117,6 @@ pub async fn block_changed(db: &Db, block: &Block, lifted: bool) {
     .await
 }
 
-/// Raises `gate.closed` once per environment and night when, in the hour
-/// before a deploy night starts, the gate is closed.
-pub async fn check_gates(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<(), AppError> {
-    let tz = config.time_zone;
-    for row in db.environment_rows().await? {
-        let Some(schedule) = super::environments::Schedule::of(&row) else {
-            continue;
-        };
-        let Some((night, starts)) = schedule.next(now, tz) else {
-            continue;
-        };
-        if now < starts - TimeDelta::hours(1) || now >= starts {
-            continue;
-        }
-        let gate = super::gates::gate(db, &row.slug, None).await?;
-        if gate.open {
-            continue;
-        }
-        if !db
-            .claim_reminder(&format!("gate.closed:{}:{night}", row.slug), now)
-            .await?
-        {
-            continue;
-        }
-        emit(
-            db,
-            NotifyEvent::GateClosed,
-            format!(
-                "The gate to {} is closed, {} minutes before tonight's deploy: {}",
-                row.slug,
-                (starts - now).num_minutes().max(0),
-                gate.reasons.join(" ")
-            ),
-            "/app",
-            serde_json::json!({ "night": night, "starts_at": starts, "gate": gate }),
-        )
-        .await;
-    }
-    Ok(())
-}
-
 /// Emails each notification of the last day to the people who chose its
 /// event; a message is claimed before it is sent, so none goes twice.
 pub async fn send_emails(
@@ -198,31 +152,6 @@ pub async fn send_emails(
         }
     }
     Ok(sent)
-}
-
-/// `sha256=<hex>` of `body` under `secret`: what `X-Shiplog-Signature` carries.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// The wait before try number `attempts + 1`.
-pub(super) fn backoff(config: &Config, attempts: i64) -> TimeDelta {
-    let base = TimeDelta::from_std(config.webhook_retry).unwrap_or(TimeDelta::seconds(30));
-    base * 4i32.pow((attempts - 1).clamp(0, 6) as u32)
-}
-
-/// An HTTP error with its causes, in one line ("connection refused" is
-/// only in the innermost one).
-pub fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 /// A webhook as an admin configures it.
@@ -361,16 +290,4 @@ pub async fn set_preferences(
     events.dedup();
     db.set_notification_prefs(user, &events).await?;
     Ok(events)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn signatures_are_hmac_sha256_in_hex() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            super::signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 }

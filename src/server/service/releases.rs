@@ -293,7 +293,11 @@ async fn check_ready(
         return Ok(());
     }
     let ids: Vec<i64> = detail.entries.iter().map(|e| e.entry.id).collect();
-    let incidents = super::incidents::unresolved_of(db, &ids).await?;
+    let incidents = if ids.is_empty() {
+        vec![]
+    } else {
+        db.unresolved_incidents_of(&ids).await?
+    };
     if !incidents.is_empty() {
         let reasons: Vec<String> = incidents
             .iter()

@@ -8,12 +8,7 @@ use crate::server::db::{Db, DbError};
 use crate::server::error::AppError;
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// How long a session lasts: unused (`idle`), and at most (`max`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Lifetimes {
-    pub idle: TimeDelta,
-    pub max: TimeDelta,
-}
+pub use crate::server::config::Lifetimes;
 
 /// A session's last-seen time is written at most this often: one write a
 /// minute per active browser, not one per request.

@@ -11,17 +11,46 @@
 //! What the delivery log shows of a failure is generic ("could not
 //! connect"), so it cannot be used to map which ports answer.
 
-use super::notify::{signature, MAX_ATTEMPTS};
 use crate::model::*;
 use crate::server::config::Config;
 use crate::server::db::{Attempt, Db, DueDelivery};
 use crate::server::error::AppError;
 use chrono::{TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+
+/// Tries per delivery before it is marked failed (one, then five retries).
+pub const MAX_ATTEMPTS: i64 = 6;
+
+/// `sha256=<hex>` of `body` under `secret`: what `X-Shiplog-Signature` carries.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The wait before try number `attempts + 1`.
+pub(super) fn backoff(config: &Config, attempts: i64) -> TimeDelta {
+    let base = TimeDelta::from_std(config.webhook_retry).unwrap_or(TimeDelta::seconds(30));
+    base * 4i32.pow((attempts - 1).clamp(0, 6) as u32)
+}
+
+/// An HTTP error with its causes, in one line ("connection refused" is
+/// only in the innermost one).
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
 
 /// How long one post may take, connecting included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -182,7 +211,7 @@ impl Webhooks {
                 .await
                 .map_err(|e| {
                     tracing::info!(delivery = d.id, webhook = d.webhook_id,
-                        error = %super::notify::error_chain(&e), "a webhook post failed");
+                        error = %error_chain(&e), "a webhook post failed");
                     failure_text(&e)
                 }),
         };
@@ -203,7 +232,7 @@ impl Webhooks {
         } else {
             (
                 DeliveryState::Pending,
-                Some(at + super::notify::backoff(&self.config, attempts)),
+                Some(at + backoff(&self.config, attempts)),
             )
         };
         if !ok {
@@ -231,7 +260,7 @@ impl Webhooks {
 /// What the delivery log says of a post that got no answer: the kind of
 /// failure, never the system's words (which tell open ports from closed).
 fn failure_text(e: &reqwest::Error) -> &'static str {
-    let chain = super::notify::error_chain(e);
+    let chain = error_chain(e);
     if chain.contains(PRIVATE_REFUSAL) {
         PRIVATE_REFUSAL
     } else if e.is_timeout() {
@@ -479,5 +508,14 @@ mod tests {
         };
         let name: reqwest::dns::Name = "localhost".parse().unwrap();
         assert!(r.resolve(name).await.is_ok());
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_in_hex() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            super::signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }
