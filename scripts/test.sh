@@ -32,9 +32,9 @@ for _ in $(seq 1 50); do
 done
 pg_isready -h 127.0.0.1 -p "$PG_PORT"
 runuser -u postgres -- psql -q -p "$PG_PORT" -c "ALTER USER postgres PASSWORD 'shiplog-test'" >/dev/null
-# Databases left by earlier runs.
+# Databases left by earlier runs (--force: a process an aborted run left behind may still hold one).
 runuser -u postgres -- psql -At -p "$PG_PORT" -c "SELECT datname FROM pg_database WHERE datname LIKE 'shiplog_test_%'" \
-  | while read -r db; do runuser -u postgres -- dropdb -p "$PG_PORT" --if-exists "$db"; done
+  | while read -r db; do runuser -u postgres -- dropdb -p "$PG_PORT" --if-exists --force "$db"; done
 export SHIPLOG_TEST_PG_URL="postgres://postgres:shiplog-test@127.0.0.1:$PG_PORT/postgres"
 export SHIPLOG_REQUIRE_PG=1
 

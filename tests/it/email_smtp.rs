@@ -231,9 +231,26 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A server process, killed when dropped: a failing assertion must not leave
+/// it running (and holding the test's database) after the test.
+struct Server(std::process::Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill(); // SIGKILL
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `shiplog` serving on the test's database, sending with the engine.
-fn server(app: &TestApp, smtp_url: &str) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_shiplog"))
+fn server(app: &TestApp, smtp_url: &str) -> Server {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_shiplog"))
         .env("DATABASE_URL", app.database_url())
         .env("SMTP_URL", smtp_url)
         .env("SHIPLOG_LISTEN", format!("127.0.0.1:{}", free_port()))
@@ -244,7 +261,8 @@ fn server(app: &TestApp, smtp_url: &str) -> std::process::Child {
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
-        .expect("the shiplog binary starts")
+        .expect("the shiplog binary starts");
+    Server(child)
 }
 
 async fn wait_for(maildir: &std::path::Path, prefix: &str, at_least: usize, what: &str) -> usize {
@@ -290,8 +308,7 @@ async fn a_send_killed_twice_reaches_everyone_once(backend: Backend) {
     for at_least in [PEOPLE / 6, PEOPLE / 2] {
         let mut child = server(&app, &url);
         let n = wait_for(&maildir, &run, at_least, "before the kill").await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.kill();
         kills += 1;
         eprintln!("killed the server with {n} messages delivered");
     }
@@ -309,8 +326,7 @@ async fn a_send_killed_twice_reaches_everyone_once(backend: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 
     let seen = received(&maildir, &run);
     let missing: Vec<&String> = emails.iter().filter(|e| !seen.contains_key(*e)).collect();

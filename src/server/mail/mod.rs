@@ -1,6 +1,7 @@
 //! Outgoing mail through lettre: an SMTP server when `SMTP_URL` is set, otherwise
 //! each message is written as an `.eml` file into a folder (and pages say so).
-//! Templates are files under `templates/<name>/{subject.txt,body.txt,body.html}`.
+//! Templates are files under `templates/<name>/{subject.txt,body.txt,body.html}`;
+//! every `body.html` goes inside `templates/layout.html`.
 
 use crate::server::config::{Config, MailConfig};
 use anyhow::Context;
@@ -266,6 +267,12 @@ fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
     out
 }
 
+/// The page every HTML email is: its `body.html` goes inside, the subject is
+/// its title.
+const LAYOUT: &str = include_str!("templates/layout.html");
+
+/// A message from its templates: `subject` and `text` filled as they are,
+/// `html` filled and set inside the shared layout.
 pub(crate) fn render(
     subject: &str,
     text: &str,
@@ -273,12 +280,22 @@ pub(crate) fn render(
     to: &str,
     values: &[(&str, &str)],
 ) -> Outgoing {
+    let subject = crate::server::text::visible(fill(subject, values, false).trim())
+        .replace(['\r', '\n'], " ");
+    let content = fill(html, values, true);
+    let html = fill(
+        LAYOUT,
+        &[
+            ("subject", subject.as_str()),
+            ("content_html", content.as_str()),
+        ],
+        true,
+    );
     Outgoing {
         to: to.to_string(),
-        subject: crate::server::service::validate::visible(fill(subject, values, false).trim())
-            .replace(['\r', '\n'], " "),
+        subject,
         text: fill(text, values, false),
-        html: fill(html, values, true),
+        html,
         message_id: None,
         list: None,
     }
@@ -400,6 +417,29 @@ pub fn actions_overdue(actions: &[crate::model::ActionItem], link: &str) -> Opti
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_html_email_is_the_shared_layout_around_its_own_body() {
+        let m = super::invitation(
+            "ana@example.com",
+            "Bo <b>",
+            "engineer",
+            "https://x/i/1",
+            "1 Dec",
+        );
+        let (head, rest) = super::LAYOUT.split_once("{{content_html}}").unwrap();
+        let head = head.replace("{{subject}}", &crate::server::html::escape(&m.subject));
+        assert!(m.html.starts_with(&head), "{}", m.html);
+        assert!(m.html.ends_with(rest), "{}", m.html);
+        assert!(m.html.contains("Bo &lt;b&gt; invited you"), "{}", m.html);
+        assert_eq!(m.html.matches("<body").count(), 1, "{}", m.html);
+        // The subject is the page's title, escaped like every value.
+        let c = super::confirm_subscription("ana@example.com", "https://x/c");
+        assert!(c.html.contains(&format!(
+            "<title>{}</title>",
+            crate::server::html::escape(&c.subject)
+        )));
+    }
+
     #[tokio::test]
     async fn messages_are_dkim_signed_when_a_key_is_set() {
         let dir = tempfile::tempdir().unwrap();
