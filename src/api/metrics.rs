@@ -45,7 +45,7 @@ pub async fn load_metrics(
     use crate::server::service::{deploys, metrics, validate};
     let (state, _, _) = ctx::signed_in().await?;
     let day = |field: &str, v: Option<String>| validate::day(field, v.as_deref().unwrap_or(""));
-    let (from, to) = metrics::days(day("from", from)?, day("to", to)?)?;
+    let (from, to) = metrics::days(day("from", from)?, day("to", to)?, state.db.now())?;
     let environment = environment
         .filter(|e| !e.trim().is_empty())
         .unwrap_or_else(|| PRODUCTION.into());

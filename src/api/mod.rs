@@ -65,7 +65,7 @@ mod ctx {
             signer,
             &value,
             email,
-            chrono::Utc::now(),
+            state.db.now(),
         ))
     }
 
@@ -73,7 +73,7 @@ mod ctx {
     /// the browser as one `user` signs in from (its device cookie).
     pub async fn start_session(state: &AppState, user: &User) -> Result<(), FnError> {
         let signer = state.signer().await?;
-        let value = crate::server::auth::device::issue(signer, &user.email, chrono::Utc::now());
+        let value = crate::server::auth::device::issue(signer, &user.email, state.db.now());
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
             let cookie =
                 crate::server::auth::device::set_cookie(&value, state.config.secure_cookies());

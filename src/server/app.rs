@@ -63,7 +63,7 @@ impl Application {
             .site_addr(config.listen)
             .build();
         let state = AppState::new(crate::server::state::Services {
-            pages: crate::server::public::cache::PageCache::new(
+            pages: crate::server::page_cache::PageCache::new(
                 config.page_cache_ttl,
                 config.page_cache_bytes,
             ),
@@ -176,7 +176,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .layer(middleware::from_fn_with_state(
             state.pages.clone(),
-            public::cache::invalidate_on_write,
+            crate::server::page_cache::invalidate_on_write,
         ))
         .layer(middleware::from_fn_with_state(
             csrf::PublicUrl(state.config.public_url.clone()),
@@ -199,7 +199,7 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(app)
         .layer(middleware::from_fn_with_state(
             state.pages.clone(),
-            public::cache::serve,
+            crate::server::page_cache::serve,
         ))
         // Before the cache and every handler: no control characters in.
         .layer(middleware::from_fn(crate::server::input::guard))

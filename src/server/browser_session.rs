@@ -57,7 +57,7 @@ pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<
     match &user {
         None => session.flush().await.map_err(|e| failed("flush", e))?,
         Some(_) if touched => session
-            .insert(SEEN, chrono::Utc::now().timestamp())
+            .insert(SEEN, state.db.now().timestamp())
             .await
             .map_err(|e| failed("write", e))?,
         Some(_) => {}

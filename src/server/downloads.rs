@@ -48,7 +48,7 @@ pub async fn dora_csv(
     session::current_user(&state, &session)
         .await?
         .ok_or_else(AppError::sign_in_required)?;
-    let (from, to) = metrics::days(p.from, p.to)?;
+    let (from, to) = metrics::days(p.from, p.to, state.db.now())?;
     let environment = p
         .environment
         .filter(|e| !e.trim().is_empty())

@@ -6,7 +6,7 @@ use crate::server::db::Db;
 use crate::server::error::AppError;
 use crate::server::mail::Mailer;
 use crate::server::markdown::Markdown;
-use crate::server::public::cache::PageCache;
+use crate::server::page_cache::PageCache;
 use crate::server::service::delivery::Engine;
 use crate::server::service::subscribers::Outbox;
 use crate::server::service::webhooks::Webhooks;

@@ -68,8 +68,8 @@ const COLUMNS: &str = "a.id, a.title, a.owner_id, u.email AS owner_email, u.name
 
 const FROM: &str = "actions a JOIN users u ON u.id = a.owner_id";
 
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
+fn today(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive()
 }
 
 /// Inserts an open action; its id.
@@ -100,6 +100,7 @@ pub(super) async fn update_action_in(
     id: i64,
     updated_at: DateTime<Utc>,
     edit: &ActionEdit,
+    now: DateTime<Utc>,
 ) -> DbResult<u64> {
     sql(
         "UPDATE actions SET title = $3, owner_id = $4, due = $5, kind = $6, status = $7,
@@ -116,7 +117,7 @@ pub(super) async fn update_action_in(
     .bind(&edit.note)
     .bind(edit.evidence_deploy_id)
     .bind(edit.done_at)
-    .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
+    .bind(now.max(updated_at + chrono::TimeDelta::microseconds(1)))
     .execute(conn)
     .await
 }
@@ -131,7 +132,7 @@ impl SqlStore {
             .bind(id)
             .optional::<ActionItem>(conn)
             .await?
-            .map(|a| a.completed(today())))
+            .map(|a| a.completed(today(self.now()))))
     }
 }
 
@@ -139,7 +140,7 @@ impl SqlStore {
 impl ActionStore for SqlStore {
     async fn create_action(&self, new: NewAction) -> DbResult<ActionItem> {
         let mut tx = self.begin().await?;
-        let id = insert_action(tx.conn(), &new, Utc::now()).await?;
+        let id = insert_action(tx.conn(), &new, self.now()).await?;
         let action = self
             .action_in(id, tx.conn())
             .await?
@@ -173,7 +174,7 @@ impl ActionStore for SqlStore {
             filter.push(format!("a.due = {}", params.add(day)));
         }
         let limit = params.add(q.limit);
-        let today = today();
+        let today = today(self.now());
         Ok(sql(format!(
             "SELECT {COLUMNS} FROM {FROM} WHERE {}
              ORDER BY a.status <> 'open', a.due, a.id LIMIT {limit}",
@@ -212,7 +213,7 @@ impl ActionStore for SqlStore {
         edit: &ActionEdit,
     ) -> DbResult<ActionItem> {
         let mut tx = self.begin().await?;
-        let changed = update_action_in(tx.conn(), id, updated_at, edit).await?;
+        let changed = update_action_in(tx.conn(), id, updated_at, edit, self.now()).await?;
         if changed == 0 {
             return Err(DbError::Stale);
         }

@@ -4,7 +4,6 @@ use super::sql::sql;
 use super::{DbError, DbResult, SqlStore};
 use crate::model::{Account, Cohort, Reader};
 use async_trait::async_trait;
-use chrono::Utc;
 
 #[async_trait]
 pub trait AudienceStore: Send + Sync {
@@ -41,7 +40,7 @@ impl AudienceStore for SqlStore {
             sql("INSERT INTO accounts (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id")
                 .bind(slug)
                 .bind(name)
-                .bind(Utc::now())
+                .bind(self.now())
                 .or_conflict(format!("an account with the slug `{slug}` already exists"))
                 .value(self.write())
                 .await?;
@@ -74,7 +73,7 @@ impl AudienceStore for SqlStore {
         sql("INSERT INTO cohorts (slug, name, created_at) VALUES ($1, $2, $3)")
             .bind(slug)
             .bind(name)
-            .bind(Utc::now())
+            .bind(self.now())
             .or_conflict(format!("a cohort with the slug `{slug}` already exists"))
             .execute(self.write())
             .await?;
@@ -136,7 +135,7 @@ impl AudienceStore for SqlStore {
         admin: bool,
         token_hash: &str,
     ) -> DbResult<()> {
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let account_id: i64 = sql("SELECT id FROM accounts WHERE slug = $1")
             .bind(account)
@@ -168,7 +167,7 @@ impl AudienceStore for SqlStore {
                AND account_id = (SELECT id FROM accounts WHERE slug = $1)")
         .bind(account)
         .bind(admin)
-        .bind(Utc::now())
+        .bind(self.now())
         .change_one(self.write())
         .await
     }

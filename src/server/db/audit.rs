@@ -43,7 +43,7 @@ impl AuditStore for SqlStore {
             "INSERT INTO audit_log (at, actor, actor_kind, method, path, status, ip)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(Utc::now())
+        .bind(self.now())
         .bind(&new.actor)
         .bind(new.actor_kind)
         .bind(&new.method)

@@ -157,7 +157,7 @@ impl CampaignStore for SqlStore {
         )
         .bind(release_id)
         .bind(by)
-        .bind(Utc::now())
+        .bind(self.now())
         .scalar(self.write())
         .await?;
         match made {
@@ -207,7 +207,7 @@ impl CampaignStore for SqlStore {
         let id_p = params.add(id);
         let to_p = params.add(to.as_str());
         let send_p = params.add(send_at);
-        let now_p = params.add(Utc::now());
+        let now_p = params.add(self.now());
         let from_p = params.add(&statuses(from));
         let finished = if matches!(to, CampaignStatus::Cancelled | CampaignStatus::Sent) {
             format!("finished_at = {now_p}")

@@ -88,13 +88,14 @@ pub(super) async fn add_entry_in(
     tx: &mut Tx,
     deploy_id: i64,
     entry: NewEntry,
+    now: DateTime<Utc>,
 ) -> DbResult<ChangeEntry> {
     let position: i64 = sql("SELECT CAST(COALESCE(MAX(position) + 1, 0) AS BIGINT)
                              FROM entries WHERE deploy_id = $1")
     .bind(deploy_id)
     .value(tx.conn())
     .await?;
-    let mut added = insert_entries(tx, deploy_id, position, &[entry], Utc::now(), None).await?;
+    let mut added = insert_entries(tx, deploy_id, position, &[entry], now, None).await?;
     mark_shipped(tx.conn(), deploy_id).await?;
     added.pop().ok_or(super::DbError::NotFound)
 }
@@ -231,7 +232,7 @@ async fn load_deploy(conn: Conn<'_>, id: i64) -> DbResult<Option<Deploy>> {
 #[async_trait]
 impl DeployStore for SqlStore {
     async fn create_deploy(&self, d: NewDeploy) -> DbResult<DeployDetail> {
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.begin().await?;
         if d.create_environment {
             sql(
@@ -413,7 +414,7 @@ impl DeployStore for SqlStore {
 
     async fn add_entry(&self, deploy_id: i64, entry: NewEntry) -> DbResult<ChangeEntry> {
         let mut tx = self.begin().await?;
-        let added = add_entry_in(&mut tx, deploy_id, entry).await?;
+        let added = add_entry_in(&mut tx, deploy_id, entry, self.now()).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -426,7 +427,7 @@ impl DeployStore for SqlStore {
             .zip(&fields)
             .map(|(column, p)| format!("{column} = {p}"))
             .collect();
-        let (updated_at, id) = (params.add(Utc::now()), params.add(id));
+        let (updated_at, id) = (params.add(self.now()), params.add(id));
         sql(format!(
             "UPDATE entries SET {}, updated_at = {updated_at} WHERE id = {id} {ENTRY_RETURNING}",
             set.join(", ")

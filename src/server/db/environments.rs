@@ -143,7 +143,7 @@ impl EnvironmentStore for SqlStore {
         .bind(row.kind.as_str())
         .bind(&row.schedule_days)
         .bind(&row.schedule_time)
-        .bind(Utc::now())
+        .bind(self.now())
         .or_conflict(format!("There is already an environment `{}`.", row.slug))
         .execute(self.write())
         .await?;
@@ -241,7 +241,7 @@ impl EnvironmentStore for SqlStore {
             .bind(reason.as_str())
             .bind(text)
             .bind(by)
-            .bind(Utc::now())
+            .bind(self.now())
             .execute(tx.conn())
             .await?;
         }

@@ -143,14 +143,14 @@ impl SqlStore {
             .bind(id)
             .optional::<Block>(conn)
             .await?
-            .map(|b| b.at(Utc::now())))
+            .map(|b| b.at(self.now())))
     }
 }
 
 #[async_trait]
 impl GateStore for SqlStore {
     async fn create_build(&self, new: NewBuild) -> DbResult<Build> {
-        let now = Utc::now();
+        let now = self.now();
         let finished = (new.status != BuildStatus::Running).then_some(now);
         let mut tx = self.begin().await?;
         let mut params = Params::default();
@@ -224,7 +224,10 @@ impl GateStore for SqlStore {
         .bind(edit.tests.map(|t| t.failed))
         .bind(edit.tests.map(|t| t.skipped))
         .bind(edit.finished_at)
-        .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
+        .bind(
+            self.now()
+                .max(updated_at + chrono::TimeDelta::microseconds(1)),
+        )
         .execute(tx.conn())
         .await?;
         if changed == 0 {
@@ -264,7 +267,7 @@ impl GateStore for SqlStore {
         .bind(new.entry_id)
         .bind(&new.component)
         .bind(&new.placed_by)
-        .bind(Utc::now())
+        .bind(self.now())
         .bind(new.expires_at)
         .value(tx.conn())
         .await?;
@@ -300,7 +303,7 @@ impl GateStore for SqlStore {
             ));
         }
         let limit = params.add(q.limit);
-        let now = Utc::now();
+        let now = self.now();
         Ok(sql(format!(
             "{BLOCK} WHERE {} ORDER BY b.placed_at DESC, b.id DESC LIMIT {limit}",
             filter.join(" AND ")

@@ -134,14 +134,14 @@ impl IncidentStore for SqlStore {
         entry: super::NewEntry,
     ) -> DbResult<ChangeEntry> {
         let mut tx = self.begin().await?;
-        let added = super::deploys::add_entry_in(&mut tx, deploy_id, entry).await?;
+        let added = super::deploys::add_entry_in(&mut tx, deploy_id, entry, self.now()).await?;
         let noted = sql(
             "UPDATE incidents SET customer_entry_id = $1, updated_at = $3
              WHERE id = $2 AND customer_entry_id IS NULL",
         )
         .bind(added.id)
         .bind(incident_id)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(tx.conn())
         .await?;
         if noted == 0 {
@@ -160,7 +160,7 @@ impl IncidentStore for SqlStore {
             .scalar(tx.conn())
             .await?;
         let environment = environment.ok_or(DbError::NotFound)?;
-        let now = Utc::now();
+        let now = self.now();
         let id: i64 = sql(
             "INSERT INTO incidents (title, severity, environment_id, detected_at, detected_by,
                  customer_impact, customer_impact_html, status, alert_key, created_by,
@@ -246,7 +246,10 @@ impl IncidentStore for SqlStore {
         .bind(edit.mitigated_at)
         .bind(edit.resolved_at)
         .bind(edit.fixed_by_deploy_id)
-        .bind(Utc::now().max(updated_at + chrono::TimeDelta::microseconds(1)))
+        .bind(
+            self.now()
+                .max(updated_at + chrono::TimeDelta::microseconds(1)),
+        )
         .or_conflict("an alert group can have only one unresolved incident")
         .execute(tx.conn())
         .await?;

@@ -30,7 +30,9 @@ mod sqlite;
 mod subscribers;
 mod tokens;
 
+use crate::server::clock::Clock;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 pub use sessions::SessionBackend;
 use std::sync::Arc;
 
@@ -105,6 +107,12 @@ pub trait Store:
 {
     /// Which database this is, for logs and benchmarks.
     fn backend(&self) -> &'static str;
+    /// The time every rule and scheduler reads (`crate::server::clock`).
+    fn clock(&self) -> &Clock;
+    /// Now, by [`Store::clock`].
+    fn now(&self) -> DateTime<Utc> {
+        self.clock().now()
+    }
     /// The session store for tower-sessions, on the same database.
     fn session_store(&self) -> SessionBackend;
     async fn ping(&self) -> DbResult<()>;
@@ -142,9 +150,23 @@ const CUSTOMER_VISIBLE: &str = "n.audience <> 'internal'";
 pub struct SqlStore {
     pools: sql::Pools,
     sessions: SessionBackend,
+    clock: Clock,
 }
 
 impl SqlStore {
+    fn new(pools: sql::Pools, sessions: SessionBackend) -> SqlStore {
+        SqlStore {
+            pools,
+            sessions,
+            clock: Clock::default(),
+        }
+    }
+
+    /// Now, by the store's clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     fn dialect(&self) -> dialect::Dialect {
         self.pools.dialect()
     }
@@ -170,6 +192,10 @@ impl SqlStore {
 impl Store for SqlStore {
     fn backend(&self) -> &'static str {
         self.dialect().name()
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     fn session_store(&self) -> SessionBackend {

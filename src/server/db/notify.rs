@@ -175,7 +175,7 @@ impl NotifyStore for SqlStore {
     }
 
     async fn record_notification(&self, new: &NewNotification) -> DbResult<i64> {
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let mut params = Params::default();
         let [event, payload, summary, link, at] = [
@@ -243,7 +243,7 @@ impl NotifyStore for SqlStore {
             params.add(&new.secret),
             params.add(new.format.as_str()),
             params.add(&new.created_by),
-            params.add(Utc::now()),
+            params.add(self.now()),
         ];
         sql(format!(
             "INSERT INTO webhooks (url, events, secret, format, created_by, created_at)
@@ -268,7 +268,7 @@ impl NotifyStore for SqlStore {
     async fn remove_webhook(&self, id: i64) -> DbResult<()> {
         sql("UPDATE webhooks SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL")
             .bind(id)
-            .bind(Utc::now())
+            .bind(self.now())
             .change_one(self.write())
             .await
     }

@@ -133,7 +133,7 @@ struct Credentials {
     password_hash: String,
 }
 
-async fn insert_user(conn: Conn<'_>, u: &NewUser) -> DbResult<User> {
+async fn insert_user(conn: Conn<'_>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
     sql(
         "INSERT INTO users (email, name, role, password_hash, active, created_at)
          VALUES ($1, $2, $3, $4, TRUE, $5)
@@ -143,7 +143,7 @@ async fn insert_user(conn: Conn<'_>, u: &NewUser) -> DbResult<User> {
     .bind(&u.name)
     .bind(u.role.as_str())
     .bind(&u.password_hash)
-    .bind(Utc::now())
+    .bind(now)
     .or_conflict(format!("an account for {} already exists", u.email))
     .one(conn)
     .await
@@ -166,13 +166,13 @@ impl PeopleStore for SqlStore {
                 "Shiplog already has an admin account; sign in instead".into(),
             ));
         }
-        let user = insert_user(tx.conn(), &user).await?;
+        let user = insert_user(tx.conn(), &user, self.now()).await?;
         tx.commit().await?;
         Ok(user)
     }
 
     async fn create_user(&self, user: NewUser) -> DbResult<User> {
-        insert_user(self.write(), &user).await
+        insert_user(self.write(), &user, self.now()).await
     }
 
     async fn user_by_id(&self, id: i64) -> DbResult<Option<User>> {
@@ -239,7 +239,7 @@ impl PeopleStore for SqlStore {
         .bind(inv.role.as_str())
         .bind(&inv.token_hash)
         .bind(inv.invited_by)
-        .bind(Utc::now())
+        .bind(self.now())
         .bind(inv.expires_at)
         .value(tx.conn())
         .await?;
@@ -286,7 +286,7 @@ impl PeopleStore for SqlStore {
                 .map_err(|e| DbError::Corrupt(format!("invitations.role: {e}")))?,
             password_hash: password_hash.to_string(),
         };
-        let user = insert_user(tx.conn(), &user).await?;
+        let user = insert_user(tx.conn(), &user, self.now()).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -23,8 +23,8 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .migrate()
         .await
         .context("could not create the session table")?;
-    Ok(SqlStore {
-        pools: Pools::Postgres(pool),
-        sessions: SessionBackend::Postgres(sessions),
-    })
+    Ok(SqlStore::new(
+        Pools::Postgres(pool),
+        SessionBackend::Postgres(sessions),
+    ))
 }

@@ -170,7 +170,7 @@ impl ReleaseStore for SqlStore {
         .bind(&r.narrative)
         .bind(&r.narrative_html)
         .bind(&r.created_by)
-        .bind(Utc::now())
+        .bind(self.now())
         .bind(&r.narrative_text)
         .bind(r.audience.as_string())
         .or_conflict(slug_taken(&r.slug))
@@ -193,7 +193,7 @@ impl ReleaseStore for SqlStore {
         .bind(&r.version_name)
         .bind(&r.narrative)
         .bind(&r.narrative_html)
-        .bind(Utc::now())
+        .bind(self.now())
         .bind(&r.narrative_text)
         .bind(r.audience.as_string())
         .or_conflict(slug_taken(&r.slug))
@@ -219,7 +219,7 @@ impl ReleaseStore for SqlStore {
         .bind(s.publish_at)
         .bind(s.published_at)
         .bind(s.archived)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(self.write())
         .await?;
         revised(self.write(), id, changed).await
@@ -293,7 +293,7 @@ impl ReleaseStore for SqlStore {
                          WHERE id = $1 AND ($3 IS NULL OR revision = $3)",
         )
         .bind(release_id)
-        .bind(Utc::now())
+        .bind(self.now())
         .bind(revision)
         .execute(tx.conn())
         .await?;
@@ -337,7 +337,7 @@ impl ReleaseStore for SqlStore {
             .await?;
         sql("UPDATE releases SET revision = revision + 1, updated_at = $2 WHERE id = $1")
             .bind(release_id)
-            .bind(Utc::now())
+            .bind(self.now())
             .execute(tx.conn())
             .await?;
         tx.commit().await

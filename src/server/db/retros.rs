@@ -184,7 +184,7 @@ impl RetroStore for SqlStore {
         .bind(&new.facilitator)
         .bind(new.votes_per_person)
         .bind(&new.created_by)
-        .bind(Utc::now())
+        .bind(self.now())
         .or_conflict("Another retro is still open: close it before opening the next.")
         .value(tx.conn())
         .await?;
@@ -241,7 +241,7 @@ impl RetroStore for SqlStore {
         .bind(&item.body)
         .bind(&item.author)
         .bind(item.anonymous)
-        .bind(Utc::now())
+        .bind(self.now())
         .value(tx.conn())
         .await?;
         tx.commit().await?;
@@ -330,7 +330,7 @@ impl RetroStore for SqlStore {
         let mut tx = self.begin().await?;
         touch_open(tx.conn(), retro_id).await?;
         item_in(tx.conn(), retro_id, item_id).await?;
-        let id = insert_action(tx.conn(), &action, Utc::now()).await?;
+        let id = insert_action(tx.conn(), &action, self.now()).await?;
         let linked =
             sql("UPDATE retro_items SET action_id = $1 WHERE id = $2 AND action_id IS NULL")
                 .bind(id)
@@ -356,6 +356,7 @@ impl RetroStore for SqlStore {
             review.action_id,
             review.action_updated_at,
             &review.edit,
+            self.now(),
         )
         .await?
             == 0
@@ -375,7 +376,7 @@ impl RetroStore for SqlStore {
         .bind(review.due)
         .bind(&review.note)
         .bind(&review.reviewed_by)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(tx.conn())
         .await?;
         tx.commit().await
@@ -398,7 +399,7 @@ impl RetroStore for SqlStore {
              WHERE id = $1 AND status = 'open'",
         )
         .bind(id)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(tx.conn())
         .await?;
         let retro = self

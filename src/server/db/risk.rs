@@ -82,7 +82,7 @@ impl RiskStore for SqlStore {
         .bind(component)
         .bind(note.map(str::to_string))
         .bind(by)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(self.write())
         .await?;
         Ok(())
@@ -198,7 +198,7 @@ impl RiskStore for SqlStore {
         sql("INSERT INTO entry_approvals (entry_id, approver, approved_at) VALUES ($1, $2, $3)")
             .bind(entry)
             .bind(approver)
-            .bind(Utc::now())
+            .bind(self.now())
             .or_conflict("You have already approved this change.")
             .execute(self.write())
             .await?;
@@ -222,7 +222,7 @@ impl RiskStore for SqlStore {
             .bind(entry)
             .bind(item)
             .bind(by)
-            .bind(Utc::now())
+            .bind(self.now())
         } else {
             sql("DELETE FROM entry_checks WHERE entry_id = $1 AND item = $2")
                 .bind(entry)

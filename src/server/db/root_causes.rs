@@ -5,7 +5,6 @@ use super::sql::{sql, Arg};
 use super::{DbError, DbResult, SqlStore};
 use crate::model::{Hole, HoleArea, NoteDocument, NoteVersion, RootCause, RootCauseCategory};
 use async_trait::async_trait;
-use chrono::Utc;
 
 #[derive(Clone, Debug)]
 pub struct NewHole {
@@ -89,7 +88,7 @@ impl RootCauseStore for SqlStore {
             .bind(incident_id)
             .optional(tx.conn())
             .await?;
-        let now = Utc::now();
+        let now = self.now();
         match (current, version) {
             (None, None) => {
                 sql(
@@ -153,7 +152,7 @@ impl RootCauseStore for SqlStore {
         .bind(incident_id)
         .bind(version)
         .bind(reviewer)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(tx.conn())
         .await?;
         if changed == 0 {
@@ -176,7 +175,7 @@ impl RootCauseStore for SqlStore {
 
     async fn create_hole(&self, hole: NewHole, action: NewAction) -> DbResult<Hole> {
         let mut tx = self.begin().await?;
-        let now = Utc::now();
+        let now = self.now();
         let action_id = insert_action(tx.conn(), &action, now).await?;
         let id: i64 = sql(
             "INSERT INTO holes (incident_id, kind, area, component, description, action_id,

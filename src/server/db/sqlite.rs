@@ -60,8 +60,8 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .migrate()
         .await
         .context("could not create the session table")?;
-    Ok(SqlStore {
-        pools: Pools::Sqlite { read, write, bulk },
-        sessions: SessionBackend::Sqlite(sessions),
-    })
+    Ok(SqlStore::new(
+        Pools::Sqlite { read, write, bulk },
+        SessionBackend::Sqlite(sessions),
+    ))
 }

@@ -208,7 +208,7 @@ impl SubscriberStore for SqlStore {
         )
         .bind(name)
         .bind(fresh)
-        .bind(Utc::now())
+        .bind(self.now())
         .execute(self.write())
         .await?;
         sql("SELECT value FROM instance_secrets WHERE name = $1")
@@ -223,7 +223,7 @@ impl SubscriberStore for SqlStore {
     }
 
     async fn add_subscribers(&self, new: &[NewSubscriber]) -> DbResult<Vec<i64>> {
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(new.len());
         for s in new {
@@ -414,7 +414,7 @@ impl SubscriberStore for SqlStore {
         )
         .bind(id)
         .bind(new_token)
-        .bind(Utc::now())
+        .bind(self.now())
         .change_one(tx.conn())
         .await?;
         // Nothing more goes to them.
@@ -451,7 +451,7 @@ impl SubscriberStore for SqlStore {
         .bind(reason.as_str())
         .bind(detail)
         .bind(by)
-        .bind(Utc::now())
+        .bind(self.now())
         .one(self.write())
         .await
     }

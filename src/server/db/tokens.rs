@@ -39,7 +39,7 @@ impl TokenStore for SqlStore {
         .bind(&token.token_hash)
         .bind(&token.prefix)
         .bind(token.created_by)
-        .bind(Utc::now())
+        .bind(self.now())
         .one(self.write())
         .await
     }

@@ -189,7 +189,7 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 pub async fn fill(db: &Db, md: &Markdown) -> anyhow::Result<Made> {
-    let today = Utc::now().date_naive();
+    let today = db.now().date_naive();
     let owner = |email: &'static str| async move {
         db.user_by_email(email)
             .await?

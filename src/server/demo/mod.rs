@@ -135,8 +135,8 @@ fn body(rng: &mut StdRng, kind: EntryKind, component: &str) -> String {
 }
 
 /// Weeknights (Monday–Friday) going back from today, oldest first.
-fn weeknights(count: usize) -> Vec<chrono::DateTime<Utc>> {
-    let today = Utc::now().date_naive();
+fn weeknights(count: usize, now: chrono::DateTime<Utc>) -> Vec<chrono::DateTime<Utc>> {
+    let today = now.date_naive();
     let mut days = vec![];
     let mut d = today - Duration::days(1);
     while days.len() < count {
@@ -210,7 +210,7 @@ pub async fn fill(db: &Db, size: DemoSize) -> anyhow::Result<String> {
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let deploys_total = size.deploys();
-    let nights = weeknights(deploys_total);
+    let nights = weeknights(deploys_total, db.now());
     let mut entries_left = size.entries;
     let mut deploy_count = 0;
     for (i, night) in nights.iter().enumerate() {

@@ -5,7 +5,6 @@
 //! Every page exists twice: on the public site (`/…`, the `everyone` audience)
 //! and under an account's private link (`/a/<link>/…`, that account's audiences).
 
-pub mod cache;
 mod feeds;
 mod pages;
 mod subscribe;
@@ -91,7 +90,7 @@ impl FromRequestParts<AppState> for Viewer {
                 }
             };
         let form_token = match state.signer().await {
-            Ok(signer) => crate::server::service::subscribers::form_token(signer),
+            Ok(signer) => crate::server::service::subscribers::form_token(signer, state.db.now()),
             Err(e) => return Err(error_page(e)),
         };
         match params.get("link") {

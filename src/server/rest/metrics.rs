@@ -35,7 +35,7 @@ pub async fn dora(
     ApiCaller(_): ApiCaller,
     ApiQuery(p): ApiQuery<DoraParams>,
 ) -> Result<Json<Dora>, AppError> {
-    let (from, to) = metrics::days(p.from, p.to)?;
+    let (from, to) = metrics::days(p.from, p.to, state.db.now())?;
     let environment = p
         .environment
         .unwrap_or_else(|| crate::model::PRODUCTION.into());

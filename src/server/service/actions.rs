@@ -122,7 +122,7 @@ pub async fn create(db: &Db, actor: &Actor, input: ActionInput) -> Result<Action
 pub async fn check(db: &Db, input: &ActionInput) -> Result<NewAction, AppError> {
     let title = validate::title("title", &input.title)?;
     let owner_id = owner(db, &input.owner_email).await?;
-    let due = due(input.due, Utc::now().date_naive())?;
+    let due = due(input.due, db.now().date_naive())?;
     let incident_id = match &input.incident_id {
         None => None,
         Some(r) => {
@@ -195,7 +195,7 @@ pub async fn list(
         },
     };
     let (statuses, due_before) = if overdue {
-        (vec![ActionStatus::Open], Some(Utc::now().date_naive()))
+        (vec![ActionStatus::Open], Some(db.now().date_naive()))
     } else {
         (statuses, None)
     };
@@ -283,7 +283,7 @@ pub async fn edit_for(
         },
         due: match change.due {
             // A due date may move, but not into the past.
-            Some(d) => due(d, Utc::now().date_naive().min(current.due))?,
+            Some(d) => due(d, db.now().date_naive().min(current.due))?,
             None => current.due,
         },
         kind: change.kind.unwrap_or(current.kind),
@@ -291,7 +291,7 @@ pub async fn edit_for(
         note,
         evidence_deploy_id,
         done_at: match status {
-            ActionStatus::Done => current.done_at.or(Some(Utc::now())),
+            ActionStatus::Done => current.done_at.or(Some(db.now())),
             _ => None,
         },
     };

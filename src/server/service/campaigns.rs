@@ -68,7 +68,7 @@ async fn release_of(db: &Db, row: &CampaignRow) -> Result<Release, AppError> {
 pub async fn describe(db: &Db, row: CampaignRow) -> Result<Campaign, AppError> {
     let counts = db.delivery_counts(row.id).await?;
     let rate = if row.status == CampaignStatus::Sending {
-        db.sent_since(row.id, Utc::now() - TimeDelta::seconds(60))
+        db.sent_since(row.id, db.now() - TimeDelta::seconds(60))
             .await? as f64
             / 60.0
     } else {
@@ -183,7 +183,7 @@ pub async fn send(
             "Publish the release before announcing it: subscribers' links would lead nowhere.",
         ));
     }
-    match at.filter(|t| *t > Utc::now() + TimeDelta::seconds(5)) {
+    match at.filter(|t| *t > db.now() + TimeDelta::seconds(5)) {
         Some(at) => {
             super::validate::timestamp("at", at)?;
             db.move_campaign(id, &from, CampaignStatus::Scheduled, Some(at))
@@ -204,7 +204,7 @@ async fn start(
     from: &[CampaignStatus],
 ) -> Result<(), AppError> {
     let people = recipients(db, release).await?;
-    db.start_campaign(id, from, &people, host, Utc::now())
+    db.start_campaign(id, from, &people, host, db.now())
         .await
         .map_err(stale)?;
     tracing::info!(campaign = id, recipients = people.len(), "campaign sending");
@@ -222,7 +222,7 @@ fn stale(e: DbError) -> AppError {
 
 /// Starts the scheduled campaigns whose time has come.
 pub async fn start_due(db: &Db, host: &str) -> Result<usize, AppError> {
-    let due = db.due_campaigns(Utc::now()).await?;
+    let due = db.due_campaigns(db.now()).await?;
     for id in &due {
         let row = db.campaign(*id).await?;
         let release = release_of(db, &row).await?;

@@ -121,7 +121,7 @@ impl Engine {
         &self,
         last_digest_check: &mut Option<DateTime<Utc>>,
     ) -> Result<bool, AppError> {
-        let now = Utc::now();
+        let now = self.db.now();
         campaigns::start_due(&self.db, self.host()).await?;
         if last_digest_check.is_none_or(|t| now - t >= TimeDelta::seconds(30)) {
             self.queue_digests(now).await?;
@@ -142,7 +142,7 @@ impl Engine {
             return Ok(false);
         }
         self.send_batch(claimed).await?;
-        self.db.finish_campaigns(Utc::now()).await?;
+        self.db.finish_campaigns(self.db.now()).await?;
         Ok(true)
     }
 
@@ -220,7 +220,7 @@ impl Engine {
             Err(e) => {
                 // 1, 2, 4 … minutes, at most an hour.
                 let wait = TimeDelta::minutes((1i64 << (attempts - 1).clamp(0, 6)).min(60));
-                Outcome::Retry(Utc::now() + wait, e.reply)
+                Outcome::Retry(self.db.now() + wait, e.reply)
             }
         };
         results.outcomes.push((id, outcome));
@@ -234,7 +234,7 @@ impl Engine {
     async fn record(&self, results: &mut Results) -> Result<(), AppError> {
         if !results.outcomes.is_empty() {
             self.db
-                .finish_deliveries(&results.outcomes, Utc::now())
+                .finish_deliveries(&results.outcomes, self.db.now())
                 .await?;
             results.outcomes.clear();
         }
@@ -480,7 +480,7 @@ impl Engine {
             }
             let queued = self
                 .db
-                .queue_digests(&period, &jobs, host, Utc::now())
+                .queue_digests(&period, &jobs, host, self.db.now())
                 .await?;
             if queued > 0 {
                 tracing::info!(period, queued, "digests queued");

@@ -80,7 +80,8 @@ pub async fn create(
         input.commit = input.commit.or(Some(build.commit));
     }
     let status = input.status.unwrap_or(DeployStatus::Started);
-    let started_at = validate::timestamp("started_at", input.started_at.unwrap_or_else(Utc::now))?;
+    let started_at =
+        validate::timestamp("started_at", input.started_at.unwrap_or_else(|| db.now()))?;
     if let Some(f) = input.finished_at {
         validate::timestamp("finished_at", f)?;
     }
@@ -91,7 +92,7 @@ pub async fn create(
                 "a deploy that has only started has no finish time",
             ))
         }
-        (true, None) => Some(Utc::now().max(started_at)),
+        (true, None) => Some(db.now().max(started_at)),
         (_, f) => f,
     };
     if finished_at.is_some_and(|f| f < started_at) {
@@ -230,7 +231,7 @@ pub async fn change_status(
         validate::timestamp("finished_at", f)?;
     }
     let finished_at = match (to.is_finished(), finished_at) {
-        (true, None) if current.deploy.finished_at.is_none() => Some(Utc::now()),
+        (true, None) if current.deploy.finished_at.is_none() => Some(db.now()),
         (_, f) => f,
     };
     if finished_at.is_some_and(|f| f < current.deploy.started_at) {

@@ -186,7 +186,7 @@ fn checked(input: EnvironmentInput, slug: String) -> Result<EnvironmentRow, AppE
 /// Every environment with what is on it now and its next night.
 pub async fn list(db: &Db, tz: Tz) -> Result<Vec<Environment>, AppError> {
     let (latest, current) = db.latest_deploys().await?;
-    let now = Utc::now();
+    let now = db.now();
     let mut all: Vec<Environment> = db
         .environment_rows()
         .await?
@@ -315,7 +315,7 @@ pub async fn calendar(
     to: Option<NaiveDate>,
 ) -> Result<Calendar, AppError> {
     let environment = validate::environment_slug("environment", environment)?;
-    let now = Utc::now();
+    let now = db.now();
     let today = now.with_timezone(&tz).date_naive();
     let to = to.unwrap_or(today);
     let from = from.unwrap_or(to - TimeDelta::days(55));
@@ -475,7 +475,7 @@ pub async fn explain_night(
             format!("{night} is not a deploy night of {environment}"),
         ));
     }
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = db.now().with_timezone(&tz).date_naive();
     if (night - today).num_days().abs() > 366 {
         return Err(AppError::invalid("night", "pick a night within a year"));
     }

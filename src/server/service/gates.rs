@@ -151,7 +151,7 @@ pub async fn change_build(
         finished_at: match status {
             BuildStatus::Running => None,
             _ if status == current.status => current.finished_at,
-            _ => Some(Utc::now()),
+            _ => Some(db.now()),
         },
     };
     let build = db
@@ -264,7 +264,7 @@ pub async fn place_block(
             "block either one entry or a component, not both",
         ));
     }
-    let now = Utc::now();
+    let now = db.now();
     let expires_at = match input.expires_at {
         Some(at) => {
             if at <= now {
@@ -313,7 +313,7 @@ pub async fn lift_block(db: &Db, actor: &Actor, id: i64, note: &str) -> Result<B
     db.block(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("There is no block {id}.")))?;
-    let block = db.lift_block(id, &actor.label, note, Utc::now()).await?;
+    let block = db.lift_block(id, &actor.label, note, db.now()).await?;
     tracing::info!(block = id, by = %actor.label, "block lifted");
     super::notify::block_changed(db, &block, true).await;
     Ok(block)
@@ -329,7 +329,7 @@ pub async fn blocks(
     Ok(db
         .list_blocks(&BlockQuery {
             environment: environment.map(str::to_string),
-            holding_at: holding.then(Utc::now),
+            holding_at: holding.then(|| db.now()),
             placed_in: None,
             limit: 500,
         })

@@ -79,9 +79,9 @@ fn title(raw: &str) -> Result<String, AppError> {
     validate::title("title", raw)
 }
 
-fn detected_at(t: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
+fn detected_at(t: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
     validate::timestamp("detected_at", t)?;
-    if t > Utc::now() + TimeDelta::minutes(5) {
+    if t > now + TimeDelta::minutes(5) {
         return Err(AppError::invalid(
             "detected_at",
             "an incident cannot be detected in the future",
@@ -136,7 +136,7 @@ pub async fn file_form(
 ) -> Result<IncidentDetail, AppError> {
     may_file(actor)?;
     let detected_at = match form.detected_at.trim() {
-        "" => Utc::now(),
+        "" => db.now(),
         raw => DateTime::parse_from_rfc3339(raw)
             .map_err(|_| {
                 AppError::invalid("detected_at", "give the date and time it was detected")
@@ -177,7 +177,7 @@ pub async fn file(
         title: title(&input.title)?,
         severity: input.severity,
         environment: validate::environment_slug("environment", &input.environment)?,
-        detected_at: detected_at(input.detected_at)?,
+        detected_at: detected_at(input.detected_at, db.now())?,
         detected_by: input.detected_by,
         customer_impact: String::new(),
         customer_impact_html: String::new(),
@@ -363,12 +363,8 @@ pub async fn change(
         ),
     };
     let status = change.status.unwrap_or(current.status);
-    let (mitigated_at, resolved_at) = timed(
-        status,
-        current.mitigated_at,
-        current.resolved_at,
-        Utc::now(),
-    );
+    let (mitigated_at, resolved_at) =
+        timed(status, current.mitigated_at, current.resolved_at, db.now());
     let fixed_by_deploy_id = match change.fixed_by_deploy_id {
         Some(Some(deploy)) => {
             if db.deploy(deploy).await?.is_none() {
@@ -390,7 +386,7 @@ pub async fn change(
         severity: change.severity.unwrap_or(current.severity),
         detected_at: change
             .detected_at
-            .map(detected_at)
+            .map(|t| detected_at(t, db.now()))
             .transpose()?
             .unwrap_or(current.detected_at),
         detected_by: change.detected_by.unwrap_or(current.detected_by),
@@ -618,9 +614,9 @@ pub async fn alert(
                 .alerts
                 .iter()
                 .filter_map(|a| a.starts_at)
-                .filter(|t| validate::timestamp("startsAt", *t).is_ok() && *t <= Utc::now())
+                .filter(|t| validate::timestamp("startsAt", *t).is_ok() && *t <= db.now())
                 .min()
-                .unwrap_or_else(Utc::now);
+                .unwrap_or_else(|| db.now());
             let detected_by = labels
                 .get("detected_by")
                 .and_then(|d| d.parse().ok())
@@ -655,9 +651,9 @@ pub async fn alert(
                 .alerts
                 .iter()
                 .filter_map(|a| a.ends_at)
-                .filter(|t| *t >= incident.detected_at && *t <= Utc::now())
+                .filter(|t| *t >= incident.detected_at && *t <= db.now())
                 .max()
-                .unwrap_or_else(Utc::now);
+                .unwrap_or_else(|| db.now());
             let (mitigated_at, resolved_at) =
                 timed(IncidentStatus::Resolved, incident.mitigated_at, None, at);
             let edit = IncidentEdit {

@@ -137,12 +137,13 @@ fn window(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     )
 }
 
-/// Checks a window: `to` defaults to today, `from` to 29 days before `to`.
+/// Checks a window: `to` defaults to today (by `now`), `from` to 29 days before `to`.
 pub fn days(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    now: DateTime<Utc>,
 ) -> Result<(NaiveDate, NaiveDate), AppError> {
-    let to = to.unwrap_or_else(|| Utc::now().date_naive());
+    let to = to.unwrap_or_else(|| now.date_naive());
     let from = from.unwrap_or(to - TimeDelta::days(29));
     if from > to {
         return Err(AppError::invalid(

@@ -26,7 +26,7 @@ pub async fn emit(
     link: &str,
     data: serde_json::Value,
 ) {
-    let now = Utc::now();
+    let now = db.now();
     let payload = serde_json::json!({
         "event": event.as_str(),
         "summary": summary,
@@ -257,7 +257,7 @@ pub async fn redeliver(db: &Db, actor: &Actor, id: i64) -> Result<WebhookDeliver
     db.delivery(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("There is no delivery {id}.")))?;
-    db.redeliver(id, Utc::now()).await?;
+    db.redeliver(id, db.now()).await?;
     tracing::info!(delivery = id, by = %actor.label, "webhook delivery queued again");
     db.delivery(id)
         .await?

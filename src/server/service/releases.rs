@@ -367,7 +367,7 @@ pub async fn publish(
         return Err(AppError::conflict("This release is already published."));
     }
     check_ready(db, &detail, override_readiness).await?;
-    let now = Utc::now();
+    let now = db.now();
     let release = db
         .set_release_state(
             detail.release.id,
@@ -401,7 +401,7 @@ pub async fn schedule(
         return Err(AppError::conflict("This release is already published."));
     }
     validate::timestamp("publish_at", at)?;
-    if at <= Utc::now() + TimeDelta::seconds(5) {
+    if at <= db.now() + TimeDelta::seconds(5) {
         return Err(AppError::invalid(
             "publish_at",
             "the publish time must be in the future",
@@ -510,7 +510,7 @@ pub fn spawn_scheduler(
             let t = crate::server::telemetry::global();
             t.scheduler_runs
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Err(e) = scheduler_tick(&db, Utc::now(), &published).await {
+            if let Err(e) = scheduler_tick(&db, db.now(), &published).await {
                 t.scheduler_failures
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(error = %e, "publishing scheduled releases failed");
@@ -564,7 +564,7 @@ pub struct Unannounced {
 
 pub async fn unannounced(db: &Db) -> Result<Unannounced, AppError> {
     let (announced, total) = db
-        .announced_share(PRODUCTION, Utc::now() - TimeDelta::days(30))
+        .announced_share(PRODUCTION, db.now() - TimeDelta::days(30))
         .await?;
     Ok(Unannounced {
         entries: db.unannounced(PRODUCTION).await?,

@@ -11,7 +11,7 @@ use super::{validate, Actor};
 use crate::model::*;
 use crate::server::db::{Db, DbError, NewRetro, NewRetroItem, NewReview, RetroItemRow};
 use crate::server::error::AppError;
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, TimeDelta};
 use serde::Deserialize;
 
 /// The longest item, in characters.
@@ -80,7 +80,7 @@ pub async fn list(db: &Db) -> Result<(Vec<Retro>, NaiveDate), AppError> {
     let cadence = db.retro_settings().await?.cadence_days;
     let next = match retros.first() {
         Some(last) => last.period_end + TimeDelta::days(cadence),
-        None => Utc::now().date_naive(),
+        None => db.now().date_naive(),
     };
     Ok((retros, next))
 }
@@ -88,7 +88,7 @@ pub async fn list(db: &Db) -> Result<(Vec<Retro>, NaiveDate), AppError> {
 /// The period the next retro covers: the day after the previous one's
 /// period to today, or the last cadence's worth of days for the first.
 pub async fn next_period(db: &Db) -> Result<(NaiveDate, NaiveDate), AppError> {
-    let today = Utc::now().date_naive();
+    let today = db.now().date_naive();
     let cadence = db.retro_settings().await?.cadence_days;
     let start = match db.list_retros(1).await?.first() {
         Some(last) => (last.period_end + TimeDelta::days(1)).min(today),
@@ -474,7 +474,7 @@ pub async fn review(
                 .ok_or_else(|| AppError::invalid("due", "give the action a new due date"))?;
             ActionChange {
                 status: Some(ActionStatus::Open),
-                due: Some(actions::due(due, Utc::now().date_naive())?),
+                due: Some(actions::due(due, db.now().date_naive())?),
                 ..Default::default()
             }
         }

@@ -7,7 +7,7 @@ use super::{validate, Actor};
 use crate::model::*;
 use crate::server::db::{Db, DbError, ProcessRow, ProcessScope};
 use crate::server::error::AppError;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -165,7 +165,7 @@ pub async fn of_build(db: &Db, build: &Build) -> Result<Vec<EntryProcess>, AppEr
 pub async fn waiting(db: &Db) -> Result<Vec<EntryProcess>, AppError> {
     let rows = db
         .process_rows(&ProcessScope::Waiting {
-            since: Utc::now() - TimeDelta::days(30),
+            since: db.now() - TimeDelta::days(30),
             limit: 300,
         })
         .await?;
@@ -282,7 +282,7 @@ pub async fn set_rule(
         checklist,
         staged: input.staged,
         updated_by: Some(actor.label.clone()),
-        updated_at: Some(Utc::now()),
+        updated_at: Some(db.now()),
     };
     db.set_risk_rule(&rule).await?;
     tracing::info!(%risk, by = %actor.label, "risk rule changed");

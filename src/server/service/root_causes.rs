@@ -430,10 +430,7 @@ pub fn holes_report(mut holes: Vec<Hole>, today: chrono::NaiveDate) -> HolesRepo
 
 /// The holes page's report, as of today (UTC).
 pub async fn report(db: &Db) -> Result<HolesReport, AppError> {
-    Ok(holes_report(
-        db.all_holes().await?,
-        chrono::Utc::now().date_naive(),
-    ))
+    Ok(holes_report(db.all_holes().await?, db.now().date_naive()))
 }
 
 #[cfg(test)]

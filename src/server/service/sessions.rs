@@ -43,7 +43,7 @@ pub fn judge(
 pub async fn begin(db: &Db, user: &User, ip: &str, user_agent: &str) -> Result<i64, AppError> {
     // A User-Agent is only shown to its owner; a long one is cut, not refused.
     let agent: String = user_agent.chars().take(400).collect();
-    Ok(db.create_sign_in(user.id, ip, &agent, Utc::now()).await?)
+    Ok(db.create_sign_in(user.id, ip, &agent, db.now()).await?)
 }
 
 /// What a request carrying this sign-in finds: its active person, or nobody
@@ -57,7 +57,7 @@ pub async fn resume(
     let Some(found) = db.signed_in(sign_in).await? else {
         return Ok((None, false));
     };
-    let now = Utc::now();
+    let now = db.now();
     match judge(found.signed_in_at, found.last_seen_at, now, life) {
         Verdict::Expired => {
             end_quietly(db, found.user.id, sign_in).await?;
@@ -75,7 +75,7 @@ pub async fn resume(
 
 /// Ends a sign-in on signing out; one already ended is fine.
 pub async fn end_quietly(db: &Db, user_id: i64, sign_in: i64) -> Result<(), AppError> {
-    match db.end_sign_in(user_id, sign_in, Utc::now()).await {
+    match db.end_sign_in(user_id, sign_in, db.now()).await {
         Ok(()) | Err(DbError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -98,7 +98,7 @@ pub async fn end(db: &Db, user: &User, current: i64, id: i64) -> Result<(), AppE
             "This is the session you are using: sign out instead.",
         ));
     }
-    db.end_sign_in(user.id, id, Utc::now())
+    db.end_sign_in(user.id, id, db.now())
         .await
         .map_err(|e| match e {
             DbError::NotFound => AppError::not_found("There is no such session of yours."),
@@ -108,7 +108,7 @@ pub async fn end(db: &Db, user: &User, current: i64, id: i64) -> Result<(), AppE
 
 /// Signs every other browser of this person out; answers how many.
 pub async fn end_others(db: &Db, user: &User, current: i64) -> Result<u64, AppError> {
-    Ok(db.end_sign_ins(user.id, Some(current), Utc::now()).await?)
+    Ok(db.end_sign_ins(user.id, Some(current), db.now()).await?)
 }
 
 #[cfg(test)]

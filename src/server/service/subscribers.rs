@@ -11,7 +11,7 @@ use crate::server::config::Config;
 use crate::server::db::{Db, DbError, NewSubscriber, SubscriberLink, SubscriberQuery};
 use crate::server::error::AppError;
 use crate::server::mail::{self, Mailer};
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
 /// How long a confirmation link works.
@@ -120,27 +120,27 @@ pub fn preferences(
 }
 
 /// A fresh token for the subscribe form: when it was issued, signed.
-pub fn form_token(signer: &Signer) -> String {
-    let issued = Utc::now().timestamp().to_string();
+pub fn form_token(signer: &Signer, now: DateTime<Utc>) -> String {
+    let issued = now.timestamp().to_string();
     let sig = signer.sign("subscribe-form", &issued);
     format!("{issued}.{sig}")
 }
 
-fn form_token_valid(signer: &Signer, raw: &str) -> bool {
+fn form_token_valid(signer: &Signer, raw: &str, now: DateTime<Utc>) -> bool {
     let Some((issued, sig)) = raw.split_once('.') else {
         return false;
     };
     let Ok(at) = issued.parse::<i64>() else {
         return false;
     };
-    let age = Utc::now().timestamp() - at;
+    let age = now.timestamp() - at;
     (-300..FORM_HOURS * 3600).contains(&age) && signer.verify("subscribe-form", issued, sig)
 }
 
 /// The confirmation link's token: subscriber, expiry, and a signature over
 /// both and the subscriber's secret (so a removed subscriber's links die).
-fn confirm_token(signer: &Signer, link: &SubscriberLink) -> String {
-    let expires = (Utc::now() + TimeDelta::hours(CONFIRM_HOURS)).timestamp();
+fn confirm_token(signer: &Signer, link: &SubscriberLink, now: DateTime<Utc>) -> String {
+    let expires = (now + TimeDelta::hours(CONFIRM_HOURS)).timestamp();
     let payload = format!("{}.{expires}", link.subscriber.id);
     let sig = signer.sign("confirm", &format!("{payload}.{}", link.token));
     format!("{payload}.{sig}")
@@ -157,7 +157,7 @@ pub async fn subscribe(
     form: &SubscribeForm,
     client: &str,
 ) -> Result<(), AppError> {
-    if !form_token_valid(out.signer, &form.form_token) {
+    if !form_token_valid(out.signer, &form.form_token, db.now()) {
         return Err(AppError::invalid(
             "form_token",
             "this form has expired; reload the page and subscribe again",
@@ -170,7 +170,7 @@ pub async fn subscribe(
         tracing::info!(client, "subscribe form honeypot filled; ignored");
         return Ok(());
     }
-    let now = Utc::now();
+    let now = db.now();
     let keys = [
         format!("subscribe-address:{client}"),
         format!("subscribe-email:{email}"),
@@ -250,10 +250,10 @@ async fn request_confirmation(
     let email = link.subscriber.email.as_deref().unwrap_or_default();
     let confirm = out.config.link(&format!(
         "/subscribe/confirm?t={}",
-        confirm_token(out.signer, link)
+        confirm_token(out.signer, link, db.now())
     ));
     send_quietly(out.mailer, mail::confirm_subscription(email, &confirm)).await;
-    db.confirmation_sent(link.subscriber.id, Utc::now()).await?;
+    db.confirmation_sent(link.subscriber.id, db.now()).await?;
     Ok(())
 }
 
@@ -292,7 +292,7 @@ pub async fn confirm(db: &Db, signer: &Signer, raw: &str) -> Result<SubscriberLi
     if link.subscriber.status == SubscriberStatus::Confirmed {
         return Ok(link);
     }
-    if Utc::now().timestamp() > expires {
+    if db.now().timestamp() > expires {
         return Err(AppError::Gone(
             "This confirmation link has expired (links work for 48 hours). Subscribe again to get a new one."
                 .into(),
@@ -306,7 +306,7 @@ pub async fn confirm(db: &Db, signer: &Signer, raw: &str) -> Result<SubscriberLi
             "This address cannot receive email from us (it bounced or was reported). Contact us to lift that.",
         ));
     }
-    db.set_subscriber_status(id, SubscriberStatus::Confirmed, Utc::now())
+    db.set_subscriber_status(id, SubscriberStatus::Confirmed, db.now())
         .await?;
     Ok(db.subscriber_link(id).await?)
 }
@@ -331,7 +331,7 @@ pub async fn save_preferences(
     let prefs = choices.preferences()?;
     db.set_preferences(link.subscriber.id, &prefs).await?;
     if link.subscriber.status != SubscriberStatus::Confirmed {
-        db.set_subscriber_status(link.subscriber.id, SubscriberStatus::Confirmed, Utc::now())
+        db.set_subscriber_status(link.subscriber.id, SubscriberStatus::Confirmed, db.now())
             .await?;
     }
     Ok(db.subscriber_link(link.subscriber.id).await?)
@@ -341,12 +341,8 @@ pub async fn save_preferences(
 pub async fn unsubscribe(db: &Db, secret: &str) -> Result<SubscriberLink, AppError> {
     let link = by_token(db, secret).await?;
     if link.subscriber.status != SubscriberStatus::Unsubscribed {
-        db.set_subscriber_status(
-            link.subscriber.id,
-            SubscriberStatus::Unsubscribed,
-            Utc::now(),
-        )
-        .await?;
+        db.set_subscriber_status(link.subscriber.id, SubscriberStatus::Unsubscribed, db.now())
+            .await?;
         tracing::info!(subscriber = link.subscriber.id, "unsubscribed");
     }
     Ok(db.subscriber_link(link.subscriber.id).await?)

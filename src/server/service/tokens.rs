@@ -5,7 +5,7 @@ use crate::model::*;
 use crate::server::auth::token;
 use crate::server::db::{Db, NewToken};
 use crate::server::error::AppError;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 
 pub const PREFIX: &str = "shp_";
 
@@ -48,7 +48,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Actor, AppError> {
         return Err(invalid());
     }
     // Last-used is informative: a minute's precision spares a write per request.
-    let now = Utc::now();
+    let now = db.now();
     if found
         .last_used_at
         .is_none_or(|t| now - t > TimeDelta::minutes(1))
@@ -69,7 +69,7 @@ pub async fn list(db: &Db, actor: &Actor) -> Result<Vec<ApiToken>, AppError> {
 
 pub async fn revoke(db: &Db, actor: &Actor, id: i64) -> Result<ApiToken, AppError> {
     actor.require(actor.role.is_admin(), "revoke API tokens")?;
-    let t = db.revoke_token(id, Utc::now()).await?;
+    let t = db.revoke_token(id, db.now()).await?;
     tracing::info!(token = id, by = %actor.label, "API token revoked");
     Ok(t)
 }

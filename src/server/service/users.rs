@@ -154,7 +154,7 @@ pub async fn authenticate(
     address: &str,
     device: Option<&str>,
 ) -> Result<User, AppError> {
-    let now = Utc::now();
+    let now = db.now();
     let email = email.trim().to_lowercase();
     let keys = throttle_keys(&email, address, device);
     let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
@@ -227,7 +227,7 @@ pub async fn invite(
         )));
     }
     let secret = token::generate("");
-    let expires_at = Utc::now() + TimeDelta::days(INVITATION_DAYS);
+    let expires_at = db.now() + TimeDelta::days(INVITATION_DAYS);
     let invitation = db
         .create_invitation(NewInvitation {
             email: email.clone(),
@@ -282,7 +282,7 @@ pub async fn open_invitation(db: &Db, secret: &str) -> Result<Invitation, AppErr
             "This invitation has already been used. Sign in instead.",
         ));
     }
-    if inv.expires_at <= Utc::now() {
+    if inv.expires_at <= db.now() {
         return Err(AppError::conflict(
             "This invitation has expired. Ask your admin for a new one.",
         ));
@@ -301,9 +301,7 @@ pub async fn accept_invitation(
     let hash = password::hash(validate::password("password", pass)?)
         .await
         .map_err(AppError::internal)?;
-    let user = db
-        .accept_invitation(inv.id, &name, &hash, Utc::now())
-        .await?;
+    let user = db.accept_invitation(inv.id, &name, &hash, db.now()).await?;
     tracing::info!(user = user.id, invitation = inv.id, "invitation accepted");
     Ok(user)
 }

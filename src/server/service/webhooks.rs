@@ -15,7 +15,7 @@ use crate::model::*;
 use crate::server::config::Config;
 use crate::server::db::{Attempt, Db, DueDelivery};
 use crate::server::error::AppError;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -109,7 +109,7 @@ impl Webhooks {
     /// Starts every due delivery there is room for, each on its own task;
     /// answers the tasks.
     async fn start_due(&self) -> Result<Vec<tokio::task::JoinHandle<()>>, AppError> {
-        let now = Utc::now();
+        let now = self.db.now();
         let mut started = vec![];
         for d in self.db.due_deliveries(now, BATCH).await? {
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
@@ -216,7 +216,7 @@ impl Webhooks {
                 }),
         };
         let attempts = d.attempts + 1;
-        let at = Utc::now();
+        let at = self.db.now();
         let (ok, code, error) = match answer {
             Ok(r) => (
                 r.status().is_success(),
