@@ -189,7 +189,7 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         // Pages rendered per request are compressed at the fastest level: a
         // third of their cost went to gzip at the default one, for a few
-        // hundred bytes. Cached pages keep their best compression (cache.rs).
+        // hundred bytes. Cached pages keep their best compression (page_cache.rs).
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .with_state(state.clone());
     // The layers below run before routing: Axum's `Router::layer` wraps each
