@@ -76,12 +76,9 @@ pub async fn import_subscribers(
     subscribers::may_manage(&actor)?;
     let rows = subscribers::parse_csv(&csv, consented.is_some())?;
     let out = state.outbox().await?;
-    let report =
-        subscribers::import(&state.db, &out, &actor, &rows, preview.is_some(), "import").await?;
-    if report.imported {
-        state.pages.invalidate();
-    }
-    Ok(report)
+    let fx = state.effects();
+    let preview = preview.is_some();
+    Ok(subscribers::import(&state.db, &out, &fx, &actor, &rows, preview, "import").await?)
 }
 
 #[server(prefix = "/fn", endpoint = "campaigns")]
@@ -118,28 +115,21 @@ pub async fn campaign_action(
     use crate::server::service::campaigns;
     let (state, _, actor) = ctx::signed_in().await?;
     campaigns::may_manage(&actor)?;
-    let db = &state.db;
-    let campaign = match action.as_str() {
-        "send" => {
-            let at = match at.as_deref().filter(|a| !a.is_empty()) {
-                None => None,
-                Some(raw) => Some(
-                    chrono::DateTime::parse_from_rfc3339(raw.trim())
-                        .map_err(|_| AppError::invalid("at", "choose a date and time to send at"))?
-                        .with_timezone(&chrono::Utc),
-                ),
-            };
-            campaigns::send(db, state.config.host(), &actor, id, at).await?
-        }
-        "pause" => campaigns::pause(db, &actor, id).await?,
-        "resume" => campaigns::resume(db, &actor, id).await?,
-        "cancel" => campaigns::cancel(db, &actor, id).await?,
-        other => {
-            return Err(AppError::invalid("action", format!("unknown action `{other}`")).into())
-        }
+    // (`CampaignAction` alone is this function's own argument type.)
+    let action: crate::model::CampaignAction = action
+        .parse()
+        .map_err(|_| AppError::invalid("action", format!("unknown action `{action}`")))?;
+    let at = match at.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            chrono::DateTime::parse_from_rfc3339(raw)
+                .map_err(|_| AppError::invalid("at", "choose a date and time to send at"))?
+                .with_timezone(&chrono::Utc),
+        ),
     };
-    state.engine.wake();
-    Ok(campaign)
+    let fx = state.effects();
+    let host = state.config.host();
+    Ok(campaigns::act(&state.db, &fx, host, &actor, id, action, at).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "preview_campaign")]

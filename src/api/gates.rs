@@ -8,23 +8,10 @@ use leptos::prelude::*;
 
 /// Blocks an environment (or, with `entry_id` or `component`, one change or a component).
 #[server(prefix = "/fn", endpoint = "place_block")]
-pub async fn place_block(
-    environment: String,
-    reason: String,
-    component: String,
-    entry_id: Option<i64>,
-) -> Result<(), FnError> {
-    use crate::server::service::gates::{self, BlockInput};
+pub async fn place_block(input: BlockInput) -> Result<(), FnError> {
     let (state, _, actor) = ctx::signed_in().await?;
-    let component = Some(component).filter(|c| !c.trim().is_empty());
-    let input = BlockInput {
-        environment,
-        reason,
-        entry_id,
-        component,
-        expires_at: None,
-    };
-    gates::place_block(&state.db, state.config.time_zone, &actor, input).await?;
+    crate::server::service::gates::place_block(&state.db, state.config.time_zone, &actor, input)
+        .await?;
     Ok(())
 }
 

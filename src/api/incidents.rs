@@ -124,18 +124,16 @@ pub async fn tell_customers(
         body,
         announce,
     };
-    let note = incidents::customer_note(
+    incidents::customer_note(
         &state.db,
         &state.markdown,
+        &state.effects(),
         state.config.host(),
         &actor,
         id,
         input,
     )
     .await?;
-    if note.campaign_id.is_some() {
-        state.engine.wake();
-    }
     Ok(())
 }
 

@@ -106,52 +106,35 @@ pub async fn unlink_entry(slug: String, entry_id: i64) -> Result<ReleaseDetail, 
     Ok(crate::server::service::releases::unlink(&state.db, &actor, &slug, entry_id).await?)
 }
 
-/// What to do with a release's publication.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Publication {
-    PublishNow,
-    Schedule,
-    Unpublish,
-    Archive,
-    Unarchive,
+/// Publishes now, or at `input.at` when `schedule` (the button pressed:
+/// scheduling without a time is refused rather than publishing now).
+#[server(prefix = "/fn", endpoint = "publish_release")]
+pub async fn publish_release(
+    slug: String,
+    input: PublishInput,
+    schedule: bool,
+) -> Result<Release, FnError> {
+    use crate::server::error::AppError;
+    let (state, _, actor) = ctx::signed_in().await?;
+    crate::server::service::releases::may_manage(&actor)?;
+    if schedule && input.at.is_none() {
+        return Err(AppError::invalid("publish_at", "choose a date and time to publish at").into());
+    }
+    Ok(crate::server::service::releases::publish(&state.db, &actor, &slug, input).await?)
 }
 
-/// `at` is the moment to publish, for `Schedule` (RFC 3339: the browser turns
-/// the person's local date and time into it).
+/// Back to draft, archive or unarchive.
 #[server(prefix = "/fn", endpoint = "publication")]
 pub async fn change_publication(
     slug: String,
     revision: i64,
     action: Publication,
-    at: String,
-    override_readiness: bool,
-    announce: bool,
 ) -> Result<Release, FnError> {
-    use crate::server::error::AppError;
-    use crate::server::service::releases;
     let (state, _, actor) = ctx::signed_in().await?;
-    let db = &state.db;
-    if matches!(action, Publication::PublishNow | Publication::Schedule) {
-        releases::set_announce(db, &actor, &slug, announce).await?;
-    }
-    Ok(match action {
-        Publication::PublishNow => {
-            releases::publish(db, &actor, &slug, revision, override_readiness).await?
-        }
-        Publication::Schedule => {
-            let at = chrono::DateTime::parse_from_rfc3339(at.trim())
-                .map_err(|_| {
-                    AppError::invalid("publish_at", "choose a date and time to publish at")
-                })?
-                .with_timezone(&chrono::Utc);
-            releases::schedule(db, &actor, &slug, revision, at, override_readiness).await?
-        }
-        Publication::Unpublish => releases::unpublish(db, &actor, &slug, revision).await?,
-        Publication::Archive => releases::set_archived(db, &actor, &slug, revision, true).await?,
-        Publication::Unarchive => {
-            releases::set_archived(db, &actor, &slug, revision, false).await?
-        }
-    })
+    Ok(crate::server::service::releases::change_publication(
+        &state.db, &actor, &slug, revision, action,
+    )
+    .await?)
 }
 
 #[server(prefix = "/fn", endpoint = "candidates")]

@@ -46,6 +46,37 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// What the team can do to a campaign.
+    CampaignAction {
+        Send => "send", "Send";
+        Pause => "pause", "Pause";
+        Resume => "resume", "Resume";
+        Cancel => "cancel", "Cancel";
+    }
+}
+
+impl CampaignAction {
+    /// The statuses a campaign may be in for this action: the campaign's
+    /// state machine, which the service enforces and the page shows.
+    pub fn from_statuses(self) -> &'static [CampaignStatus] {
+        use CampaignStatus::*;
+        match self {
+            CampaignAction::Send => &[Draft, Scheduled],
+            CampaignAction::Pause => &[Sending],
+            CampaignAction::Resume => &[Paused],
+            CampaignAction::Cancel => &[Draft, Scheduled, Sending, Paused],
+        }
+    }
+}
+
+impl CampaignStatus {
+    /// Whether a campaign in this status allows `action` now.
+    pub fn allows(self, action: CampaignAction) -> bool {
+        action.from_statuses().contains(&self)
+    }
+}
+
 /// The kinds a new subscriber hears about unless they choose: all four
 /// (the README's promise, and what `/subscribe` offers ticked).
 pub fn default_kinds() -> Vec<EntryKind> {
@@ -262,4 +293,37 @@ pub struct MessagePreview {
     pub subject: String,
     pub html: String,
     pub text: String,
+}
+
+/// What the public subscribe form sends: the one input of signing up.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SubscribeForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub form_token: String,
+    /// The honeypot: hidden from people, filled in by bots.
+    #[serde(default)]
+    pub website: String,
+    /// The same body read as preferences (read apart: a list field does
+    /// not survive `serde(flatten)`).
+    #[serde(skip)]
+    pub choices: ChoicesForm,
+}
+
+/// Preferences as an HTML form sends them (checkboxes are absent when off).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ChoicesForm {
+    #[serde(default)]
+    pub releases: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Comma-separated.
+    #[serde(default)]
+    pub components: String,
+    /// Set by the full form, so that an empty kind list means "none" there.
+    #[serde(default)]
+    pub choosing: Option<String>,
 }

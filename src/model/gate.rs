@@ -94,14 +94,21 @@ pub struct Block {
 }
 
 impl Block {
+    /// Whether the block holds at `t`: placed by then, not run out, and not
+    /// lifted by then. The one statement of the rule: the gate, the calendar
+    /// and the pages all ask it.
+    pub fn holds_at(&self, t: DateTime<Utc>) -> bool {
+        self.placed_at <= t && self.expires_at > t && self.lifted_at.is_none_or(|l| l > t)
+    }
+
     /// Fills in its state as of `now`.
     pub fn at(mut self, now: DateTime<Utc>) -> Self {
         self.state = Some(if self.lifted_at.is_some() {
             BlockState::Lifted
-        } else if self.expires_at <= now {
-            BlockState::Expired
-        } else {
+        } else if self.holds_at(now) {
             BlockState::Active
+        } else {
+            BlockState::Expired
         });
         self
     }
@@ -114,6 +121,23 @@ impl Block {
             (None, None) => format!("every deploy to {}", self.environment),
         }
     }
+}
+
+/// A block as it is placed: the one input of placing a block, from the API,
+/// the home page's form and the CLI alike.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BlockInput {
+    pub environment: String,
+    /// Why: required.
+    pub reason: String,
+    /// Block one entry's change from going further.
+    pub entry_id: Option<i64>,
+    /// Block every change to a component.
+    pub component: Option<String>,
+    /// Default: the morning after the environment's next deploy night.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a build (or any) may go to an environment now, and why not.

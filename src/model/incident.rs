@@ -91,6 +91,27 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Incident {
+    /// Whether there is something settled to tell customers: the incident
+    /// is resolved and records its customer impact. `Err` says why not.
+    /// (The cause and the fixing deploy are checked with the linked records.)
+    pub fn ready_for_customer_note(&self) -> Result<(), String> {
+        if self.status != IncidentStatus::Resolved {
+            return Err(format!(
+                "{} is not resolved yet: tell customers once it is fixed.",
+                self.number
+            ));
+        }
+        if self.customer_impact.trim().is_empty() {
+            return Err(format!(
+                "{} records no customer impact: there is nothing to tell customers.",
+                self.number
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// An entry that caused an incident, or may have: with its deploy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -234,3 +234,29 @@ mod tests {
         assert!(detail(Audience::Everyone, &[]).audience_warning().is_none());
     }
 }
+
+/// Publishing a release, now or at a time: the one input of publishing, from
+/// the API and the app alike.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PublishInput {
+    pub revision: i64,
+    /// Publish at this time instead of now (the release is scheduled).
+    pub at: Option<DateTime<Utc>>,
+    /// Publish even though some entries have not shipped to production.
+    #[serde(default, rename = "override")]
+    pub override_readiness: bool,
+    /// Draft its email announcement when it is published (the default);
+    /// `false` publishes without one.
+    #[serde(default)]
+    pub announce: Option<bool>,
+}
+
+/// What else can happen to a release's publication, from the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Publication {
+    Unpublish,
+    Archive,
+    Unarchive,
+}

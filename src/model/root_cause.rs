@@ -110,6 +110,19 @@ pub struct RootCause {
     pub finalized_at: Option<DateTime<Utc>>,
 }
 
+impl RootCause {
+    /// Whether `who` (an email or a token's name) wrote the note.
+    pub fn is_author(&self, who: &str) -> bool {
+        self.author.eq_ignore_ascii_case(who)
+    }
+
+    /// Whether `who` may review the note now: a draft, reviewed by a second
+    /// engineer, never its author. The service checks it; the page shows it.
+    pub fn reviewable_by(&self, who: &str) -> bool {
+        self.status == NoteStatus::Draft && !self.is_author(who)
+    }
+}
+
 /// An earlier version of a note edited after it became final.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -3,7 +3,6 @@
 //! message while its cause goes to the log.
 
 use crate::model::FnError;
-use crate::server::db::DbError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -112,20 +111,6 @@ impl AppError {
     fn log(&self) {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = format!("{cause:#}"), "internal error");
-        }
-    }
-}
-
-impl From<DbError> for AppError {
-    fn from(e: DbError) -> Self {
-        match e {
-            DbError::NotFound => AppError::not_found("Not found."),
-            DbError::Conflict(msg) => AppError::Conflict(msg),
-            // Services say what changed; this is the fallback.
-            DbError::Stale => AppError::conflict(
-                "Someone else changed this since you opened it. Reload, then apply your change again.",
-            ),
-            other => AppError::internal(other),
         }
     }
 }

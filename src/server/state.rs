@@ -71,6 +71,11 @@ impl Services {
             .map_err(AppError::internal)
     }
 
+    /// The side effects a use case has besides its writes.
+    pub fn effects(&self) -> crate::server::service::Effects<'_> {
+        crate::server::service::Effects::new(&self.engine, &self.pages)
+    }
+
     /// What sending to subscribers needs.
     pub async fn outbox(&self) -> Result<Outbox<'_>, AppError> {
         Ok(Outbox {

@@ -225,6 +225,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("fn preview_campaign", "pa"),
     ("fn preview_markdown", "vepa"),
     ("fn publication", "pa"),
+    ("fn publish_release", "pa"),
     ("fn redeliver", "a"),
     ("fn release", "pa"),
     ("fn releases", "pa"),
@@ -591,10 +592,13 @@ async fn arguments(app: &TestApp, name: &str) -> Vec<(String, String)> {
     fn score(answer: &Option<String>) -> u8 {
         match answer {
             None => 0,
-            Some(t) if t.contains("missing field `") => 1,
+            Some(t) if t.contains("missing field `") || t.contains(STRICT_FORM) => 1,
             Some(_) => 2,
         }
     }
+    // A nested form that refuses unknown fields answers the empty form's
+    // placeholder with the fields it has: the first one starts it.
+    const STRICT_FORM: &str = "unknown field `matrix`";
     let mut fields: Vec<(String, Shape)> = Vec::new();
     for _ in 0..40 {
         let Some(text) = answer(app, name, &fields).await else {
@@ -628,6 +632,22 @@ async fn arguments(app: &TestApp, name: &str) -> Vec<(String, String)> {
                 }
             }
             continue;
+        }
+        if text.contains(STRICT_FORM) {
+            let first = text
+                .split("expected one of `")
+                .nth(1)
+                .and_then(|r| r.split('`').next())
+                .map(String::from);
+            let empty = fields.iter_mut().find_map(|(_, s)| match s {
+                Shape::Nested(subs) if subs.is_empty() => Some(subs),
+                _ => None,
+            });
+            if let (Some(first), Some(subs)) = (first, empty) {
+                let value = guess(&first).unwrap_or_else(|| "1".into());
+                subs.push((first, value));
+                continue;
+            }
         }
         let variant = text
             .split("expected one of `")

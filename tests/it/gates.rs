@@ -194,9 +194,9 @@ on_both_databases! {
         let home = app.get("/app").await.text();
         assert!(home.contains("Tonight&#x27;s deploy") || home.contains("Tonight's deploy"), "the gate panel is on the home page");
         assert!(home.contains("Gate open"));
-        let empty = app.call("place_block", &[("environment", "production"), ("reason", ""), ("component", "")]).await;
+        let empty = app.call("place_block", &[("input[environment]", "production"), ("input[reason]", ""), ("input[component]", "")]).await;
         assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", empty.text());
-        let placed = app.call("place_block", &[("environment", "production"), ("reason", "Database migration running"), ("component", "")]).await;
+        let placed = app.call("place_block", &[("input[environment]", "production"), ("input[reason]", "Database migration running"), ("input[component]", "")]).await;
         assert_eq!(placed.status, StatusCode::OK, "{}", placed.text());
         let home = app.get("/app").await.text();
         assert!(home.contains("Gate closed") && home.contains("Database migration running"), "closed, with the reason");

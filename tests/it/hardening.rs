@@ -462,7 +462,7 @@ on_both_databases! {
         // Stored anyway (say, by an older version): the scheduler compares times, not text.
         let far_time = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
         app.db().set_release_state(r["id"].as_i64().unwrap(), l["revision"].as_i64().unwrap(), shiplog::server::db::ReleaseState {
-            status: shiplog::model::ReleaseStatus::Scheduled, publish_at: Some(far_time), published_at: None, archived: false,
+            status: shiplog::model::ReleaseStatus::Scheduled, publish_at: Some(far_time), published_at: None, archived: false, announce: None,
         }).await.unwrap();
         assert!(app.db().publish_due(chrono::Utc::now()).await.unwrap().is_empty(), "published 8,000 years early");
     }

@@ -24,7 +24,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("src/server/markdown.rs", &["error"]),
     // The page cache: held by the state, run before routing; knows no page.
     ("src/server/page_cache.rs", &[]),
-    ("src/server/error.rs", &["db"]),
+    // Errors: words for people; storage's refusals are put into words by the services.
+    ("src/server/error.rs", &[]),
     ("src/server/text.rs", &[]),
     ("src/server/logging.rs", &[]),
     ("src/server/html.rs", &[]),
@@ -120,4 +121,34 @@ fn the_scan_sees_plain_and_grouped_imports() {
         .map(String::from)
         .collect();
     assert_eq!(found, expected);
+}
+
+/// Storage binds its arguments by name (`:name` and `.set("name", …)`), never
+/// by counting `$1, $2, …` against a list of `.bind(…)` calls: a value bound
+/// to the wrong column cannot pass unnoticed. (`sql.rs` turns the names into
+/// the numbered placeholders both databases read; filters assembled piece by
+/// piece get theirs from `Params`.)
+#[test]
+fn storage_binds_by_name() {
+    let mut found = Vec::new();
+    for file in sources(Path::new("src/server/db")) {
+        if file.ends_with("sql.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let numbered = code
+                .match_indices('$')
+                .any(|(i, _)| code[i + 1..].starts_with(|c: char| c.is_ascii_digit()));
+            if numbered || code.contains(".bind(") {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "storage binds by position here:\n{}",
+        found.join("\n")
+    );
 }

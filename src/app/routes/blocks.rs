@@ -14,28 +14,30 @@ fn state_badge(state: Option<BlockState>) -> impl IntoView {
     view! { <span class=class>{label}</span> }
 }
 
-/// The home page's block form: its fields live with the page, so reloading
-/// the timeline keeps what is being typed.
+/// The home page's block form: what is being typed is a [`BlockInput`] that
+/// lives with the page, so reloading the timeline keeps it, and the server
+/// function gets it whole.
 #[derive(Clone, Copy)]
 pub struct BlockForm {
     pub place: ServerAction<PlaceBlock>,
-    pub environment: RwSignal<String>,
-    pub reason: RwSignal<String>,
-    pub component: RwSignal<String>,
+    pub input: RwSignal<BlockInput>,
 }
 
 impl BlockForm {
     pub fn new() -> Self {
         let form = BlockForm {
             place: ServerAction::<PlaceBlock>::new(),
-            environment: RwSignal::new(String::new()),
-            reason: RwSignal::new(String::new()),
-            component: RwSignal::new(String::new()),
+            input: RwSignal::new(BlockInput::default()),
         };
         Effect::new(move |_| {
             if let Some(Ok(_)) = form.place.value().get() {
-                form.reason.set(String::new());
-                form.component.set(String::new());
+                // Placed: the next block starts empty, on the same environment.
+                form.input.update(|i| {
+                    *i = BlockInput {
+                        environment: std::mem::take(&mut i.environment),
+                        ..BlockInput::default()
+                    }
+                });
             }
         });
         form
@@ -52,14 +54,9 @@ impl Default for BlockForm {
 /// block a deploy.
 pub fn gate_panel(gates: Vec<Gate>, f: BlockForm) -> Option<AnyView> {
     let first = gates.first()?.environment.clone();
-    let BlockForm {
-        place,
-        environment,
-        reason,
-        component,
-    } = f;
+    let BlockForm { place, input } = f;
     let chosen = move || {
-        let e = environment.get();
+        let e = input.with(|i| i.environment.clone());
         if e.is_empty() {
             first.clone()
         } else {
@@ -93,12 +90,9 @@ pub fn gate_panel(gates: Vec<Gate>, f: BlockForm) -> Option<AnyView> {
         .collect_view();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        place.dispatch(PlaceBlock {
-            environment: chosen(),
-            reason: reason.get_untracked(),
-            component: component.get_untracked(),
-            entry_id: None,
-        });
+        let mut input = input.get_untracked();
+        input.environment = chosen();
+        place.dispatch(PlaceBlock { input });
     };
     Some(
         view! {
@@ -108,12 +102,12 @@ pub fn gate_panel(gates: Vec<Gate>, f: BlockForm) -> Option<AnyView> {
                 <form class="stack" on:submit=submit aria-label="Block a deploy">
                     <p class="muted small">"Anyone on the team may block the deploy. The block lasts until the morning after the next deploy night unless lifted earlier."</p>
                     <div class="grid3">
-                        <label>"Environment"<select name="environment" on:change=move |ev| environment.set(event_target_value(&ev))>{options}</select></label>
-                        <label class="span2">"Why"<input type="text" name="reason" required prop:value=move || reason.get()
-                            on:input=move |ev| reason.set(event_target_value(&ev))/></label>
+                        <label>"Environment"<select name="input[environment]" on:change=move |ev| input.update(|i| i.environment = event_target_value(&ev))>{options}</select></label>
+                        <label class="span2">"Why"<input type="text" name="input[reason]" required prop:value=move || input.with(|i| i.reason.clone())
+                            on:input=move |ev| input.update(|i| i.reason = event_target_value(&ev))/></label>
                     </div>
-                    <label>"Only this component (optional)"<input type="text" name="component" prop:value=move || component.get()
-                        on:input=move |ev| component.set(event_target_value(&ev))/></label>
+                    <label>"Only this component (optional)"<input type="text" name="input[component]" prop:value=move || input.with(|i| i.component.clone().unwrap_or_default())
+                        on:input=move |ev| input.update(|i| i.component = Some(event_target_value(&ev)))/></label>
                     {action_error(place.value())}
                     <div class="row-actions">
                         <button type="submit" class="button primary" disabled=move || place.pending().get()>"Block the deploy"</button>

@@ -78,10 +78,10 @@ pub fn CampaignPage() -> impl IntoView {
             on_cleanup(move || h.clear());
         }
     }
-    let act = move |action: &'static str, at: Option<String>| {
+    let act = move |action: CampaignAction, at: Option<String>| {
         let id = id();
         leptos::task::spawn_local(async move {
-            match campaign_action(id, action.to_string(), at).await {
+            match campaign_action(id, action.as_str().to_string(), at).await {
                 Ok(_) => error.set(None),
                 Err(e) => error.set(Some(error_text(&e))),
             }
@@ -156,19 +156,19 @@ pub fn CampaignPage() -> impl IntoView {
                                     {c.finished_at.map(|t| view! { <p>{format!("Finished {}: {} delivered, {} failed, {} unsubscribed since.", when(&t), n.sent, n.failed, c.unsubscribed_since)}</p> })}
                                 </section>
                                 <div class="actions">
-                                    {matches!(status, CampaignStatus::Draft | CampaignStatus::Scheduled).then(|| view! {
-                                        <button type="button" class="button primary" on:click=move |_| act("send", None)>"Send now"</button>
+                                    {status.allows(CampaignAction::Send).then(|| view! {
+                                        <button type="button" class="button primary" on:click=move |_| act(CampaignAction::Send, None)>"Send now"</button>
                                         <label>"Or send at (your time)"<input type="datetime-local" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev))/></label>
-                                        <button type="button" class="button" on:click=move |_| act("send", Some(local_to_rfc3339(&at.get_untracked())))>"Schedule"</button>
+                                        <button type="button" class="button" on:click=move |_| act(CampaignAction::Send, Some(local_to_rfc3339(&at.get_untracked())))>"Schedule"</button>
                                     })}
-                                    {(status == CampaignStatus::Sending).then(|| view! {
-                                        <button type="button" class="button" on:click=move |_| act("pause", None)>"Pause"</button>
+                                    {status.allows(CampaignAction::Pause).then(|| view! {
+                                        <button type="button" class="button" on:click=move |_| act(CampaignAction::Pause, None)>"Pause"</button>
                                     })}
-                                    {(status == CampaignStatus::Paused).then(|| view! {
-                                        <button type="button" class="button primary" on:click=move |_| act("resume", None)>"Resume"</button>
+                                    {status.allows(CampaignAction::Resume).then(|| view! {
+                                        <button type="button" class="button primary" on:click=move |_| act(CampaignAction::Resume, None)>"Resume"</button>
                                     })}
-                                    {(!matches!(status, CampaignStatus::Sent | CampaignStatus::Cancelled)).then(|| view! {
-                                        <button type="button" class="button danger" on:click=move |_| act("cancel", None)>"Cancel"</button>
+                                    {status.allows(CampaignAction::Cancel).then(|| view! {
+                                        <button type="button" class="button danger" on:click=move |_| act(CampaignAction::Cancel, None)>"Cancel"</button>
                                     })}
                                 </div>
                                 {(n.failed > 0 || !matches!(status, CampaignStatus::Draft)).then(|| view! {

@@ -382,9 +382,7 @@ fn customer_note_section(
     tell: ServerAction<TellCustomers>,
 ) -> Option<AnyView> {
     let i = &detail.incident;
-    if i.status != IncidentStatus::Resolved || i.customer_impact.trim().is_empty() {
-        return None;
-    }
+    i.ready_for_customer_note().ok()?;
     if let Some(entry) = i.customer_entry_id {
         return Some(
             view! {

@@ -1,6 +1,6 @@
 use crate::api::error_text;
 use crate::api::releases::{
-    candidates, load_release, ChangePublication, LinkEntries, Publication, ReleaseView,
+    candidates, load_release, ChangePublication, LinkEntries, PublishRelease, ReleaseView,
     SaveRelease, UnlinkEntry,
 };
 use crate::app::components::badges::{KindBadge, StatusBadge};
@@ -20,14 +20,18 @@ pub fn ReleasePage() -> impl IntoView {
     let save = ServerAction::<SaveRelease>::new();
     let link = ServerAction::<LinkEntries>::new();
     let unlink = ServerAction::<UnlinkEntry>::new();
-    let publication = ServerAction::<ChangePublication>::new();
+    let publication = PublishActions {
+        publish: ServerAction::<PublishRelease>::new(),
+        change: ServerAction::<ChangePublication>::new(),
+    };
     let data = Resource::new(
         move || {
             (
                 slug(),
                 link.version().get(),
                 unlink.version().get(),
-                publication.version().get(),
+                publication.publish.version().get(),
+                publication.change.version().get(),
             )
         },
         |(slug, ..)| load_release(slug),
@@ -165,7 +169,7 @@ fn release_view(
     save: ServerAction<SaveRelease>,
     link: ServerAction<LinkEntries>,
     unlink: ServerAction<UnlinkEntry>,
-    publication: ServerAction<ChangePublication>,
+    publication: PublishActions,
 ) -> impl IntoView {
     let ReleaseView {
         detail,
@@ -259,7 +263,7 @@ fn publish_controls(
     editor: Editor,
     unshipped: usize,
     entries: usize,
-    publication: ServerAction<ChangePublication>,
+    publication: PublishActions,
 ) -> impl IntoView {
     let slug = r.slug.clone();
     let status = r.status;
@@ -267,26 +271,43 @@ fn publish_controls(
     let at = RwSignal::new(String::new());
     let override_readiness = RwSignal::new(false);
     let announce = RwSignal::new(true);
+    let publish_slug = slug.clone();
+    let publish = move |schedule: bool| {
+        let at = local_to_rfc3339(&at.get_untracked());
+        publication.publish.dispatch(PublishRelease {
+            slug: publish_slug.clone(),
+            input: PublishInput {
+                revision: editor.revision.get_untracked(),
+                at: if schedule {
+                    chrono::DateTime::parse_from_rfc3339(&at)
+                        .ok()
+                        .map(|at| at.with_timezone(&chrono::Utc))
+                } else {
+                    None
+                },
+                override_readiness: override_readiness.get_untracked(),
+                announce: Some(announce.get_untracked()),
+            },
+            schedule,
+        });
+    };
     let act = move |action: Publication| {
-        publication.dispatch(ChangePublication {
+        publication.change.dispatch(ChangePublication {
             slug: slug.clone(),
             revision: editor.revision.get_untracked(),
             action,
-            at: local_to_rfc3339(&at.get_untracked()),
-            override_readiness: override_readiness.get_untracked(),
-            announce: announce.get_untracked(),
         });
     };
-    let act2 = act.clone();
+    let act2 = publish.clone();
     let act3 = act.clone();
     let act4 = act.clone();
     view! {
         <div class="publish stack">
             {(status != ReleaseStatus::Published).then(|| view! {
                 <div class="inline-form">
-                    <button type="button" class="button primary" on:click=move |_| act(Publication::PublishNow)>"Publish now"</button>
+                    <button type="button" class="button primary" on:click=move |_| publish(false)>"Publish now"</button>
                     <label>"Or publish at (your time)"<input type="datetime-local" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev))/></label>
-                    <button type="button" class="button" on:click=move |_| act2(Publication::Schedule)>"Schedule"</button>
+                    <button type="button" class="button" on:click=move |_| act2(true)>"Schedule"</button>
                 </div>
                 <label class="check"><input type="checkbox" prop:checked=move || announce.get()
                     on:change=move |ev| announce.set(event_target_checked(&ev))/>
@@ -305,9 +326,18 @@ fn publish_controls(
                     {if archived { "Unarchive" } else { "Archive" }}
                 </button>
             </div>
-            {action_error(publication.value())}
+            {action_error(publication.publish.value())}
+            {action_error(publication.change.value())}
         </div>
     }
+}
+
+/// The release page's two publication actions: publishing (now or at a
+/// time) and the rest (back to draft, archive).
+#[derive(Clone, Copy)]
+pub struct PublishActions {
+    pub publish: ServerAction<PublishRelease>,
+    pub change: ServerAction<ChangePublication>,
 }
 
 /// A `datetime-local` value (`2026-12-01T09:30`, the person's own time zone)

@@ -40,9 +40,9 @@ pub fn root_cause_section(
         .map(|n| n.document.clone())
         .unwrap_or_default();
     let revision = note.as_ref().map(|n| n.version);
-    let can_review = note.as_ref().is_some_and(|n| {
-        can_edit && n.status == NoteStatus::Draft && !n.author.eq_ignore_ascii_case(&me)
-    });
+    let can_review = note
+        .as_ref()
+        .is_some_and(|n| can_edit && n.reviewable_by(&me));
     let summary = RwSignal::new(doc.summary.clone());
     let factors = RwSignal::new(doc.factors.clone());
     let went_well = RwSignal::new(doc.went_well.clone());

@@ -60,13 +60,14 @@ pub trait ActionStore: Send + Sync {
     ) -> DbResult<ActionItem>;
 }
 
-const COLUMNS: &str = "a.id, a.title, a.owner_id, u.email AS owner_email, u.name AS owner_name,
+pub(super) const COLUMNS: &str =
+    "a.id, a.title, a.owner_id, u.email AS owner_email, u.name AS owner_name,
     a.due, a.kind, a.status, a.note, a.incident_id, a.evidence_deploy_id,
     (SELECT MIN(h.id) FROM holes h WHERE h.action_id = a.id) AS hole_id,
     (SELECT MIN(ri.retro_id) FROM retro_items ri WHERE ri.action_id = a.id) AS retro_id,
     a.created_by, a.created_at, a.updated_at, a.done_at";
 
-const FROM: &str = "actions a JOIN users u ON u.id = a.owner_id";
+pub(super) const FROM: &str = "actions a JOIN users u ON u.id = a.owner_id";
 
 fn today(now: DateTime<Utc>) -> NaiveDate {
     now.date_naive()
@@ -81,15 +82,15 @@ pub(super) async fn insert_action(
     sql(
         "INSERT INTO actions (title, owner_id, due, kind, status, note, incident_id,
              created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'open', '', $5, $6, $7, $7) RETURNING id",
+         VALUES (:title, :owner_id, :due, :kind, 'open', '', :incident_id, :created_by, :now, :now) RETURNING id",
     )
-    .bind(&new.title)
-    .bind(new.owner_id)
-    .bind(new.due)
-    .bind(new.kind.as_str())
-    .bind(new.incident_id)
-    .bind(&new.created_by)
-    .bind(now)
+    .set("title", &new.title)
+    .set("owner_id", new.owner_id)
+    .set("due", new.due)
+    .set("kind", new.kind.as_str())
+    .set("incident_id", new.incident_id)
+    .set("created_by", &new.created_by)
+    .set("now", now)
     .value(conn)
     .await
 }
@@ -103,21 +104,21 @@ pub(super) async fn update_action_in(
     now: DateTime<Utc>,
 ) -> DbResult<u64> {
     sql(
-        "UPDATE actions SET title = $3, owner_id = $4, due = $5, kind = $6, status = $7,
-             note = $8, evidence_deploy_id = $9, done_at = $10, updated_at = $11
-         WHERE id = $1 AND updated_at = $2",
+        "UPDATE actions SET title = :title, owner_id = :owner_id, due = :due, kind = :kind, status = :status,
+             note = :note, evidence_deploy_id = :evidence_deploy_id, done_at = :done_at, updated_at = :new_updated_at
+         WHERE id = :id AND updated_at = :updated_at",
     )
-    .bind(id)
-    .bind(updated_at)
-    .bind(&edit.title)
-    .bind(edit.owner_id)
-    .bind(edit.due)
-    .bind(edit.kind.as_str())
-    .bind(edit.status.as_str())
-    .bind(&edit.note)
-    .bind(edit.evidence_deploy_id)
-    .bind(edit.done_at)
-    .bind(now.max(updated_at + chrono::TimeDelta::microseconds(1)))
+    .set("id", id)
+    .set("updated_at", updated_at)
+    .set("title", &edit.title)
+    .set("owner_id", edit.owner_id)
+    .set("due", edit.due)
+    .set("kind", edit.kind.as_str())
+    .set("status", edit.status.as_str())
+    .set("note", &edit.note)
+    .set("evidence_deploy_id", edit.evidence_deploy_id)
+    .set("done_at", edit.done_at)
+    .set("new_updated_at", now.max(updated_at + chrono::TimeDelta::microseconds(1)))
     .execute(conn)
     .await
 }
@@ -128,11 +129,13 @@ impl SqlStore {
         id: i64,
         conn: super::sql::Conn<'_>,
     ) -> DbResult<Option<ActionItem>> {
-        Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = $1"))
-            .bind(id)
-            .optional::<ActionItem>(conn)
-            .await?
-            .map(|a| a.completed(today(self.now()))))
+        Ok(
+            sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = :id"))
+                .set("id", id)
+                .optional::<ActionItem>(conn)
+                .await?
+                .map(|a| a.completed(today(self.now()))),
+        )
     }
 }
 
@@ -189,18 +192,20 @@ impl ActionStore for SqlStore {
     }
 
     async fn claim_reminder(&self, key: &str, at: DateTime<Utc>) -> DbResult<bool> {
-        let claimed = sql("INSERT INTO action_reminders (key, sent_at) VALUES ($1, $2)
-             ON CONFLICT (key) DO NOTHING")
-        .bind(key)
-        .bind(at)
+        let claimed = sql(
+            "INSERT INTO action_reminders (key, sent_at) VALUES (:key, :at)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .set("key", key)
+        .set("at", at)
         .execute(self.write())
         .await?;
         Ok(claimed == 1)
     }
 
     async fn release_reminder(&self, key: &str) -> DbResult<()> {
-        sql("DELETE FROM action_reminders WHERE key = $1")
-            .bind(key)
+        sql("DELETE FROM action_reminders WHERE key = :key")
+            .set("key", key)
             .execute(self.write())
             .await?;
         Ok(())

@@ -1,7 +1,7 @@
 //! Customer accounts, cohorts and the private links that make a reader.
 
 use super::sql::sql;
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, Kind, SqlStore};
 use crate::model::{Account, Cohort, Reader};
 use async_trait::async_trait;
 
@@ -37,11 +37,14 @@ struct LinkOwner {
 impl AudienceStore for SqlStore {
     async fn create_account(&self, slug: &str, name: &str) -> DbResult<Account> {
         let id: i64 =
-            sql("INSERT INTO accounts (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id")
-                .bind(slug)
-                .bind(name)
-                .bind(self.now())
-                .or_conflict(format!("an account with the slug `{slug}` already exists"))
+            sql("INSERT INTO accounts (slug, name, created_at) VALUES (:slug, :name, :now) RETURNING id")
+                .set("slug", slug)
+                .set("name", name)
+                .set("now", self.now())
+                .or_conflict(Conflict::Taken {
+                    what: Kind::Account,
+                    key: slug.to_string(),
+                })
                 .value(self.write())
                 .await?;
         let mut accounts = self.list_accounts().await?;
@@ -70,11 +73,14 @@ impl AudienceStore for SqlStore {
     }
 
     async fn create_cohort(&self, slug: &str, name: &str) -> DbResult<Cohort> {
-        sql("INSERT INTO cohorts (slug, name, created_at) VALUES ($1, $2, $3)")
-            .bind(slug)
-            .bind(name)
-            .bind(self.now())
-            .or_conflict(format!("a cohort with the slug `{slug}` already exists"))
+        sql("INSERT INTO cohorts (slug, name, created_at) VALUES (:slug, :name, :now)")
+            .set("slug", slug)
+            .set("name", name)
+            .set("now", self.now())
+            .or_conflict(Conflict::Taken {
+                what: Kind::Cohort,
+                key: slug.to_string(),
+            })
             .execute(self.write())
             .await?;
         let mut cohorts = self.list_cohorts().await?;
@@ -99,27 +105,27 @@ impl AudienceStore for SqlStore {
 
     async fn set_cohort_members(&self, cohort: &str, accounts: &[String]) -> DbResult<Cohort> {
         let mut tx = self.begin().await?;
-        let cohort_id: i64 = sql("SELECT id FROM cohorts WHERE slug = $1")
-            .bind(cohort)
+        let cohort_id: i64 = sql("SELECT id FROM cohorts WHERE slug = :cohort")
+            .set("cohort", cohort)
             .scalar(tx.conn())
             .await?
-            .ok_or_else(|| DbError::Conflict(format!("there is no cohort `{cohort}`")))?;
-        sql("DELETE FROM cohort_members WHERE cohort_id = $1")
-            .bind(cohort_id)
+            .ok_or_else(|| super::missing(Kind::Cohort, cohort))?;
+        sql("DELETE FROM cohort_members WHERE cohort_id = :cohort_id")
+            .set("cohort_id", cohort_id)
             .execute(tx.conn())
             .await?;
         for slug in accounts {
-            let account_id: i64 = sql("SELECT id FROM accounts WHERE slug = $1")
-                .bind(slug)
+            let account_id: i64 = sql("SELECT id FROM accounts WHERE slug = :slug")
+                .set("slug", slug)
                 .scalar(tx.conn())
                 .await?
-                .ok_or_else(|| DbError::Conflict(format!("there is no account `{slug}`")))?;
+                .ok_or_else(|| super::missing(Kind::Account, slug))?;
             sql(
-                "INSERT INTO cohort_members (cohort_id, account_id) VALUES ($1, $2)
+                "INSERT INTO cohort_members (cohort_id, account_id) VALUES (:cohort_id, :account_id)
                  ON CONFLICT DO NOTHING",
             )
-            .bind(cohort_id)
-            .bind(account_id)
+            .set("cohort_id", cohort_id)
+            .set("account_id", account_id)
             .execute(tx.conn())
             .await?;
         }
@@ -137,37 +143,37 @@ impl AudienceStore for SqlStore {
     ) -> DbResult<()> {
         let now = self.now();
         let mut tx = self.begin().await?;
-        let account_id: i64 = sql("SELECT id FROM accounts WHERE slug = $1")
-            .bind(account)
+        let account_id: i64 = sql("SELECT id FROM accounts WHERE slug = :account")
+            .set("account", account)
             .value(tx.conn())
             .await?;
-        sql("UPDATE account_links SET revoked_at = $3
-             WHERE account_id = $1 AND is_admin = $2 AND revoked_at IS NULL")
-        .bind(account_id)
-        .bind(admin)
-        .bind(now)
+        sql("UPDATE account_links SET revoked_at = :now
+             WHERE account_id = :account_id AND is_admin = :admin AND revoked_at IS NULL")
+        .set("account_id", account_id)
+        .set("admin", admin)
+        .set("now", now)
         .execute(tx.conn())
         .await?;
         sql(
             "INSERT INTO account_links (account_id, token_hash, is_admin, created_at)
-             VALUES ($1, $2, $3, $4)",
+             VALUES (:account_id, :token_hash, :admin, :now)",
         )
-        .bind(account_id)
-        .bind(token_hash)
-        .bind(admin)
-        .bind(now)
+        .set("account_id", account_id)
+        .set("token_hash", token_hash)
+        .set("admin", admin)
+        .set("now", now)
         .execute(tx.conn())
         .await?;
         tx.commit().await
     }
 
     async fn revoke_account_link(&self, account: &str, admin: bool) -> DbResult<()> {
-        sql("UPDATE account_links SET revoked_at = $3
-             WHERE is_admin = $2 AND revoked_at IS NULL
-               AND account_id = (SELECT id FROM accounts WHERE slug = $1)")
-        .bind(account)
-        .bind(admin)
-        .bind(self.now())
+        sql("UPDATE account_links SET revoked_at = :now
+             WHERE is_admin = :admin AND revoked_at IS NULL
+               AND account_id = (SELECT id FROM accounts WHERE slug = :account)")
+        .set("account", account)
+        .set("admin", admin)
+        .set("now", self.now())
         .change_one(self.write())
         .await
     }
@@ -176,17 +182,17 @@ impl AudienceStore for SqlStore {
         let owner: Option<LinkOwner> = sql(
             "SELECT a.id, a.slug, a.name, l.is_admin FROM account_links l
              JOIN accounts a ON a.id = l.account_id
-             WHERE l.token_hash = $1 AND l.revoked_at IS NULL",
+             WHERE l.token_hash = :token_hash AND l.revoked_at IS NULL",
         )
-        .bind(token_hash)
+        .set("token_hash", token_hash)
         .optional(self.read())
         .await?;
         let Some(owner) = owner else { return Ok(None) };
         let cohorts: Vec<String> = sql(
             "SELECT c.slug FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
-             WHERE m.account_id = $1 ORDER BY c.slug",
+             WHERE m.account_id = :id ORDER BY c.slug",
         )
-        .bind(owner.id)
+        .set("id", owner.id)
         .column(self.read())
         .await?;
         Ok(Some(Reader::Account {

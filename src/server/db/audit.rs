@@ -41,15 +41,15 @@ impl AuditStore for SqlStore {
     async fn record_audit(&self, new: &NewAudit) -> DbResult<()> {
         sql(
             "INSERT INTO audit_log (at, actor, actor_kind, method, path, status, ip)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES (:now, :actor, :actor_kind, :method, :path, :status, :ip)",
         )
-        .bind(self.now())
-        .bind(&new.actor)
-        .bind(new.actor_kind)
-        .bind(&new.method)
-        .bind(&new.path)
-        .bind(new.status)
-        .bind(&new.ip)
+        .set("now", self.now())
+        .set("actor", &new.actor)
+        .set("actor_kind", new.actor_kind)
+        .set("method", &new.method)
+        .set("path", &new.path)
+        .set("status", new.status)
+        .set("ip", &new.ip)
         .execute(self.write())
         .await?;
         Ok(())

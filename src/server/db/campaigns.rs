@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 /// A campaign as stored, with its release.
 #[derive(Clone, Debug, sqlx::FromRow)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct CampaignRow {
     pub id: i64,
     pub release_id: i64,
@@ -50,6 +51,7 @@ pub enum Outcome {
 
 /// A subscriber who might receive mail, with what decides whether they may.
 #[derive(Clone, Debug, sqlx::FromRow)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Candidate {
     pub id: i64,
     pub account: Option<String>,
@@ -133,13 +135,13 @@ pub trait CampaignStore: Send + Sync {
     async fn finish_campaigns(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>>;
 }
 
-const CAMPAIGN_COLUMNS: &str = "c.id, c.release_id, r.slug AS release_slug,
+pub(super) const CAMPAIGN_COLUMNS: &str = "c.id, c.release_id, r.slug AS release_slug,
     r.title AS release_title, c.status, c.send_at, c.created_by, c.created_at,
     c.started_at, c.finished_at";
 
-const CAMPAIGN_FROM: &str = "campaigns c JOIN releases r ON r.id = c.release_id";
+pub(super) const CAMPAIGN_FROM: &str = "campaigns c JOIN releases r ON r.id = c.release_id";
 
-const CANDIDATE: &str = "SELECT s.id, a.slug AS account, s.account_admin, s.digest_since
+pub(super) const CANDIDATE: &str = "SELECT s.id, a.slug AS account, s.account_admin, s.digest_since
     FROM subscribers s LEFT JOIN accounts a ON a.id = s.account_id
     WHERE s.status = 'confirmed'
       AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.email = s.email)";
@@ -153,11 +155,11 @@ impl CampaignStore for SqlStore {
     async fn create_campaign(&self, release_id: i64, by: &str) -> DbResult<(i64, bool)> {
         let made: Option<i64> = sql(
             "INSERT INTO campaigns (release_id, status, created_by, created_at)
-             VALUES ($1, 'draft', $2, $3) ON CONFLICT (release_id) DO NOTHING RETURNING id",
+             VALUES (:release_id, 'draft', :by, :now) ON CONFLICT (release_id) DO NOTHING RETURNING id",
         )
-        .bind(release_id)
-        .bind(by)
-        .bind(self.now())
+        .set("release_id", release_id)
+        .set("by", by)
+        .set("now", self.now())
         .scalar(self.write())
         .await?;
         match made {
@@ -173,25 +175,25 @@ impl CampaignStore for SqlStore {
 
     async fn campaign(&self, id: i64) -> DbResult<CampaignRow> {
         sql(format!(
-            "SELECT {CAMPAIGN_COLUMNS} FROM {CAMPAIGN_FROM} WHERE c.id = $1"
+            "SELECT {CAMPAIGN_COLUMNS} FROM {CAMPAIGN_FROM} WHERE c.id = :id"
         ))
-        .bind(id)
+        .set("id", id)
         .one(self.write())
         .await
     }
 
     async fn campaign_of_release(&self, release_id: i64) -> DbResult<Option<i64>> {
-        sql("SELECT id FROM campaigns WHERE release_id = $1")
-            .bind(release_id)
+        sql("SELECT id FROM campaigns WHERE release_id = :release_id")
+            .set("release_id", release_id)
             .scalar(self.write())
             .await
     }
 
     async fn list_campaigns(&self, limit: i64) -> DbResult<Vec<CampaignRow>> {
         sql(format!(
-            "SELECT {CAMPAIGN_COLUMNS} FROM {CAMPAIGN_FROM} ORDER BY c.id DESC LIMIT $1"
+            "SELECT {CAMPAIGN_COLUMNS} FROM {CAMPAIGN_FROM} ORDER BY c.id DESC LIMIT :limit"
         ))
-        .bind(limit)
+        .set("limit", limit)
         .all(self.read())
         .await
     }
@@ -234,9 +236,9 @@ impl CampaignStore for SqlStore {
         if to == CampaignStatus::Cancelled {
             sql(
                 "UPDATE deliveries SET status = 'skipped', error = 'cancelled'
-                 WHERE campaign_id = $1 AND status = 'queued'",
+                 WHERE campaign_id = :id AND status = 'queued'",
             )
-            .bind(id)
+            .set("id", id)
             .execute(tx.conn())
             .await?;
         }
@@ -246,9 +248,9 @@ impl CampaignStore for SqlStore {
     async fn due_campaigns(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>> {
         sql(format!(
             "SELECT id FROM campaigns WHERE status = 'scheduled' AND {} ORDER BY id",
-            self.dialect().time_at_or_before("send_at", "$1")
+            self.dialect().time_at_or_before("send_at", ":now")
         ))
-        .bind(now)
+        .set("now", now)
         .column(self.write())
         .await
     }
@@ -264,13 +266,13 @@ impl CampaignStore for SqlStore {
         let mut tx = self.begin().await?;
         let moved = sql(format!(
             "UPDATE campaigns SET status = 'sending', send_at = NULL,
-                 started_at = COALESCE(started_at, $2)
-             WHERE id = $1 AND {}",
-            self.dialect().any("status", "$3")
+                 started_at = COALESCE(started_at, :now)
+             WHERE id = :id AND {}",
+            self.dialect().any("status", ":from")
         ))
-        .bind(id)
-        .bind(now)
-        .bind(&statuses(from))
+        .set("id", id)
+        .set("now", now)
+        .set("from", &statuses(from))
         .execute(tx.conn())
         .await?;
         if moved == 0 {
@@ -311,10 +313,12 @@ impl CampaignStore for SqlStore {
     }
 
     async fn digest_candidates(&self, frequency: &str) -> DbResult<Vec<Candidate>> {
-        sql(format!("{CANDIDATE} AND s.digest = $1 ORDER BY s.id"))
-            .bind(frequency)
-            .all(self.bulk())
-            .await
+        sql(format!(
+            "{CANDIDATE} AND s.digest = :frequency ORDER BY s.id"
+        ))
+        .set("frequency", frequency)
+        .all(self.bulk())
+        .await
     }
 
     async fn queue_digests(
@@ -331,21 +335,21 @@ impl CampaignStore for SqlStore {
             let added = sql(
                 "INSERT INTO deliveries (digest_period, subscriber_id, status, next_attempt_at,
                      window_from, window_to, message_id)
-                 VALUES ($1, $2, 'queued', $3, $4, $5, $6)
+                 VALUES (:period, :subscriber_id, 'queued', :now, :from, :to, :message_id)
                  ON CONFLICT (digest_period, subscriber_id) DO NOTHING",
             )
-            .bind(period)
-            .bind(job.subscriber_id)
-            .bind(now)
-            .bind(job.from)
-            .bind(job.to)
-            .bind(message_id)
+            .set("period", period)
+            .set("subscriber_id", job.subscriber_id)
+            .set("now", now)
+            .set("from", job.from)
+            .set("to", job.to)
+            .set("message_id", message_id)
             .execute(tx.conn())
             .await?;
             if added > 0 {
-                sql("UPDATE subscribers SET digest_since = $2 WHERE id = $1")
-                    .bind(job.subscriber_id)
-                    .bind(job.to)
+                sql("UPDATE subscribers SET digest_since = :to WHERE id = :subscriber_id")
+                    .set("subscriber_id", job.subscriber_id)
+                    .set("to", job.to)
                     .execute(tx.conn())
                     .await?;
             }
@@ -363,21 +367,21 @@ impl CampaignStore for SqlStore {
     ) -> DbResult<Vec<Claimed>> {
         let dialect = self.dialect();
         sql(format!(
-            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = $2
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = :lease_until
              WHERE id IN (
                  SELECT d.id FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign_id
                  WHERE ((d.status = 'queued' AND {}) OR (d.status = 'sending' AND {}))
                    AND (d.campaign_id IS NULL OR c.status = 'sending')
-                 ORDER BY d.id LIMIT $3{})
+                 ORDER BY d.id LIMIT :limit{})
              RETURNING id, campaign_id, digest_period, subscriber_id, attempts, message_id,
                  window_from, window_to",
-            dialect.time_at_or_before("d.next_attempt_at", "$1"),
-            dialect.time_at_or_before("d.lease_until", "$1"),
+            dialect.time_at_or_before("d.next_attempt_at", ":now"),
+            dialect.time_at_or_before("d.lease_until", ":now"),
             dialect.skip_locked("d")
         ))
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
+        .set("now", now)
+        .set("lease_until", lease_until)
+        .set("limit", limit)
         .all(self.write())
         .await
     }
@@ -396,15 +400,15 @@ impl CampaignStore for SqlStore {
                 Outcome::Failed(why) => ("failed", now, Some(why.as_str())),
             };
             sql(
-                "UPDATE deliveries SET status = $2, error = $3, lease_until = NULL,
-                     next_attempt_at = CASE WHEN $2 = 'queued' THEN $4 ELSE next_attempt_at END,
-                     sent_at = CASE WHEN $2 = 'sent' THEN $4 ELSE sent_at END
-                 WHERE id = $1 AND status = 'sending'",
+                "UPDATE deliveries SET status = :status, error = :error, lease_until = NULL,
+                     next_attempt_at = CASE WHEN :status = 'queued' THEN :at ELSE next_attempt_at END,
+                     sent_at = CASE WHEN :status = 'sent' THEN :at ELSE sent_at END
+                 WHERE id = :id AND status = 'sending'",
             )
-            .bind(*id)
-            .bind(status)
-            .bind(error)
-            .bind(at)
+            .set("id", *id)
+            .set("status", status)
+            .set("error", error)
+            .set("at", at)
             .execute(tx.conn())
             .await?;
         }
@@ -413,8 +417,8 @@ impl CampaignStore for SqlStore {
 
     async fn delivery_counts(&self, campaign_id: i64) -> DbResult<DeliveryCounts> {
         let rows: Vec<(String, i64)> =
-            sql("SELECT status, COUNT(*) FROM deliveries WHERE campaign_id = $1 GROUP BY status")
-                .bind(campaign_id)
+            sql("SELECT status, COUNT(*) FROM deliveries WHERE campaign_id = :campaign_id GROUP BY status")
+                .set("campaign_id", campaign_id)
                 .all(self.read())
                 .await?;
         let mut counts = DeliveryCounts::default();
@@ -431,12 +435,12 @@ impl CampaignStore for SqlStore {
 
     async fn sent_since(&self, campaign_id: i64, since: DateTime<Utc>) -> DbResult<i64> {
         sql(format!(
-            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND status = 'sent'
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = :campaign_id AND status = 'sent'
              AND NOT ({})",
-            self.dialect().time_at_or_before("sent_at", "$2")
+            self.dialect().time_at_or_before("sent_at", ":since")
         ))
-        .bind(campaign_id)
-        .bind(since)
+        .set("campaign_id", campaign_id)
+        .set("since", since)
         .value(self.read())
         .await
     }
@@ -448,11 +452,11 @@ impl CampaignStore for SqlStore {
     ) -> DbResult<Vec<DeliveryFailure>> {
         sql("SELECT s.email, d.error, d.attempts FROM deliveries d
              JOIN subscribers s ON s.id = d.subscriber_id
-             WHERE d.campaign_id = $1 AND (d.status = 'failed'
+             WHERE d.campaign_id = :campaign_id AND (d.status = 'failed'
                    OR (d.status = 'queued' AND d.error IS NOT NULL))
-             ORDER BY d.id LIMIT $2")
-        .bind(campaign_id)
-        .bind(limit)
+             ORDER BY d.id LIMIT :limit")
+        .set("campaign_id", campaign_id)
+        .set("limit", limit)
         .all(self.read())
         .await
     }
@@ -460,26 +464,26 @@ impl CampaignStore for SqlStore {
     async fn unsubscribed_since(&self, campaign_id: i64) -> DbResult<i64> {
         // From the few who left (an index), each checked against the ledger.
         sql(format!(
-            "SELECT COUNT(*) FROM subscribers s JOIN campaigns c ON c.id = $1
+            "SELECT COUNT(*) FROM subscribers s JOIN campaigns c ON c.id = :campaign_id
              WHERE s.unsubscribed_at IS NOT NULL AND c.started_at IS NOT NULL
                AND NOT ({})
                AND EXISTS (SELECT 1 FROM deliveries d
-                           WHERE d.campaign_id = $1 AND d.subscriber_id = s.id)",
+                           WHERE d.campaign_id = :campaign_id AND d.subscriber_id = s.id)",
             self.dialect()
                 .time_at_or_before("s.unsubscribed_at", "c.started_at")
         ))
-        .bind(campaign_id)
+        .set("campaign_id", campaign_id)
         .value(self.read())
         .await
     }
 
     async fn finish_campaigns(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>> {
-        sql("UPDATE campaigns SET status = 'sent', finished_at = $1
+        sql("UPDATE campaigns SET status = 'sent', finished_at = :now
              WHERE status = 'sending' AND NOT EXISTS (
                  SELECT 1 FROM deliveries d WHERE d.campaign_id = campaigns.id
                  AND d.status IN ('queued', 'sending'))
              RETURNING id")
-        .bind(now)
+        .set("now", now)
         .column(self.write())
         .await
     }

@@ -597,9 +597,9 @@ impl ChangeStore for SqlStore {
     ) -> DbResult<(Vec<(i64, String)>, Vec<(i64, String)>)> {
         let missing = |table: &str, html: &str, text: &str| {
             sql(format!(
-                "SELECT id, {html} FROM {table} WHERE {text} IS NULL ORDER BY id LIMIT $1"
+                "SELECT id, {html} FROM {table} WHERE {text} IS NULL ORDER BY id LIMIT :limit"
             ))
-            .bind(limit)
+            .set("limit", limit)
         };
         // A sweep of every row at start-up: on the bulk pool, so that it does
         // not fill a reader's 16 MiB page cache for as long as the server runs.
@@ -624,11 +624,13 @@ impl ChangeStore for SqlStore {
         ];
         for (table, column, rows) in updates {
             for (id, text) in rows {
-                sql(format!("UPDATE {table} SET {column} = $2 WHERE id = $1"))
-                    .bind(*id)
-                    .bind(text)
-                    .execute(tx.conn())
-                    .await?;
+                sql(format!(
+                    "UPDATE {table} SET {column} = :text WHERE id = :id"
+                ))
+                .set("id", *id)
+                .set("text", text)
+                .execute(tx.conn())
+                .await?;
             }
         }
         tx.commit().await

@@ -6,7 +6,7 @@
 //! table. [`mark_shipped`] keeps the copy true on every change of status.
 
 use super::sql::{db_time, sql, Conn, Params, Tx};
-use super::{DbResult, SqlStore};
+use super::{Conflict, DbResult, SqlStore};
 use crate::model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -91,8 +91,8 @@ pub(super) async fn add_entry_in(
     now: DateTime<Utc>,
 ) -> DbResult<ChangeEntry> {
     let position: i64 = sql("SELECT CAST(COALESCE(MAX(position) + 1, 0) AS BIGINT)
-                             FROM entries WHERE deploy_id = $1")
-    .bind(deploy_id)
+                             FROM entries WHERE deploy_id = :deploy_id")
+    .set("deploy_id", deploy_id)
     .value(tx.conn())
     .await?;
     let mut added = insert_entries(tx, deploy_id, position, &[entry], now, None).await?;
@@ -121,12 +121,12 @@ async fn mark_shipped(conn: Conn<'_>, deploy_id: i64) -> DbResult<()> {
     sql("UPDATE entries SET
             shipped_environment = (
                 SELECT e.slug FROM deploys d JOIN environments e ON e.id = d.environment_id
-                WHERE d.id = $1 AND d.status = 'succeeded'),
+                WHERE d.id = :deploy_id AND d.status = 'succeeded'),
             shipped_at = (
                 SELECT COALESCE(d.finished_at, d.started_at) FROM deploys d
-                WHERE d.id = $1 AND d.status = 'succeeded')
-         WHERE deploy_id = $1")
-    .bind(deploy_id)
+                WHERE d.id = :deploy_id AND d.status = 'succeeded')
+         WHERE deploy_id = :deploy_id")
+    .set("deploy_id", deploy_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -223,8 +223,8 @@ async fn insert_entries(
 }
 
 async fn load_deploy(conn: Conn<'_>, id: i64) -> DbResult<Option<Deploy>> {
-    sql(format!("{DEPLOY} WHERE d.id = $1"))
-        .bind(id)
+    sql(format!("{DEPLOY} WHERE d.id = :id"))
+        .set("id", id)
         .optional(conn)
         .await
 }
@@ -237,36 +237,45 @@ impl DeployStore for SqlStore {
         if d.create_environment {
             sql(
                 "INSERT INTO environments (slug, created_at, kind, schedule_days, schedule_time)
-                 VALUES ($1, $2, $3, $4, $5)
+                 VALUES (:environment, :now, :kind, :schedule_days, :schedule_time)
                  ON CONFLICT (slug) DO NOTHING",
             )
-            .bind(&d.environment)
-            .bind(now)
-            .bind(super::environments::kind_of(&d.environment).as_str())
-            .bind(super::environments::default_days(&d.environment))
-            .bind(super::environments::default_time(&d.environment))
+            .set("environment", &d.environment)
+            .set("now", now)
+            .set(
+                "kind",
+                super::environments::kind_of(&d.environment).as_str(),
+            )
+            .set(
+                "schedule_days",
+                super::environments::default_days(&d.environment),
+            )
+            .set(
+                "schedule_time",
+                super::environments::default_time(&d.environment),
+            )
             .execute(tx.conn())
             .await?;
         }
         let id: i64 = sql(
             "INSERT INTO deploys (environment_id, version, commit_sha, status, started_at,
                 finished_at, created_by, created_at, build_id)
-             VALUES ((SELECT id FROM environments WHERE slug = $1), $2, $3, $4, $5, $6, $7, $8, $9)
+             VALUES ((SELECT id FROM environments WHERE slug = :environment), :version, :commit, :status, :started_at, :finished_at, :created_by, :now, :build_id)
              RETURNING id",
         )
-        .bind(&d.environment)
-        .bind(&d.version)
-        .bind(&d.commit)
-        .bind(d.status.as_str())
-        .bind(d.started_at)
-        .bind(d.finished_at)
-        .bind(&d.created_by)
-        .bind(now)
-        .bind(d.build_id)
-        .or_conflict(format!(
-            "version `{}` has already been deployed to `{}`",
-            d.version, d.environment
-        ))
+        .set("environment", &d.environment)
+        .set("version", &d.version)
+        .set("commit", &d.commit)
+        .set("status", d.status.as_str())
+        .set("started_at", d.started_at)
+        .set("finished_at", d.finished_at)
+        .set("created_by", &d.created_by)
+        .set("now", now)
+        .set("build_id", d.build_id)
+        .or_conflict(Conflict::VersionDeployed {
+            version: d.version.clone(),
+            environment: d.environment.clone(),
+        })
         .value(tx.conn())
         .await?;
         // The same values `mark_shipped` copies, known here without a read.
@@ -336,14 +345,14 @@ impl DeployStore for SqlStore {
             return Ok(None);
         };
         let entries = sql(format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries n WHERE n.deploy_id = $1 ORDER BY n.position, n.id"
+            "SELECT {ENTRY_COLUMNS} FROM entries n WHERE n.deploy_id = :id ORDER BY n.position, n.id"
         ))
-        .bind(id)
+        .set("id", id)
         .all(self.read())
         .await?;
         let commits = sql("SELECT sha, message, author, authored_at FROM commits
-                           WHERE deploy_id = $1 ORDER BY position")
-        .bind(id)
+                           WHERE deploy_id = :id ORDER BY position")
+        .set("id", id)
         .all(self.read())
         .await?;
         Ok(Some(DeployDetail {
@@ -356,14 +365,14 @@ impl DeployStore for SqlStore {
     async fn list_deploys(&self, q: &DeployQuery) -> DbResult<Vec<Deploy>> {
         sql(format!(
             "{DEPLOY}
-             WHERE ($1 IS NULL OR e.slug = $1)
-               AND ($2 IS NULL OR (d.started_at, d.id) <
-                    (SELECT b.started_at, b.id FROM deploys b WHERE b.id = $2))
-             ORDER BY d.started_at DESC, d.id DESC LIMIT $3"
+             WHERE (:environment IS NULL OR e.slug = :environment)
+               AND (:before IS NULL OR (d.started_at, d.id) <
+                    (SELECT b.started_at, b.id FROM deploys b WHERE b.id = :before))
+             ORDER BY d.started_at DESC, d.id DESC LIMIT :limit"
         ))
-        .bind(&q.environment)
-        .bind(q.before)
-        .bind(q.limit)
+        .set("environment", &q.environment)
+        .set("before", q.before)
+        .set("limit", q.limit)
         .all(self.read())
         .await
     }
@@ -387,13 +396,13 @@ impl DeployStore for SqlStore {
     ) -> DbResult<bool> {
         let mut tx = self.begin().await?;
         let moved = sql(
-            "UPDATE deploys SET status = $3, finished_at = COALESCE($4, finished_at)
-                         WHERE id = $1 AND status = $2",
+            "UPDATE deploys SET status = :to, finished_at = COALESCE(:finished_at, finished_at)
+                         WHERE id = :id AND status = :from",
         )
-        .bind(id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(finished_at)
+        .set("id", id)
+        .set("from", from.as_str())
+        .set("to", to.as_str())
+        .set("finished_at", finished_at)
         .execute(tx.conn())
         .await?;
         if moved == 1 {
@@ -405,9 +414,9 @@ impl DeployStore for SqlStore {
 
     async fn entry(&self, id: i64) -> DbResult<Option<ChangeEntry>> {
         sql(format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries n WHERE n.id = $1"
+            "SELECT {ENTRY_COLUMNS} FROM entries n WHERE n.id = :id"
         ))
-        .bind(id)
+        .set("id", id)
         .optional(self.read())
         .await
     }
@@ -438,8 +447,8 @@ impl DeployStore for SqlStore {
     }
 
     async fn delete_entry(&self, id: i64) -> DbResult<()> {
-        sql("DELETE FROM entries WHERE id = $1")
-            .bind(id)
+        sql("DELETE FROM entries WHERE id = :id")
+            .set("id", id)
             .change_one(self.write())
             .await
     }

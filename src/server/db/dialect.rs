@@ -53,11 +53,11 @@ impl Dialect {
         }
     }
 
-    /// A statement taking a transaction-long lock on the text `$1`, if needed.
+    /// A statement taking a transaction-long lock on the text `:key`, if needed.
     pub fn lock_key(self) -> Option<&'static str> {
         match self {
             Dialect::Sqlite => None,
-            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtext($1))"),
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtext(:key))"),
         }
     }
 

@@ -2,7 +2,7 @@
 //! reasons given for nights without a deploy.
 
 use super::sql::sql;
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, Kind, SqlStore};
 use crate::model::{DeployStatus, EnvironmentKind, NightReason, OnEnvironment};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -41,6 +41,7 @@ pub struct EnvironmentRow {
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct EnvDeploy {
     pub environment: String,
     pub deploy_id: i64,
@@ -109,7 +110,8 @@ pub trait EnvironmentStore: Send + Sync {
     async fn set_creates_environments_from_ci(&self, on: bool) -> DbResult<()>;
 }
 
-const ENV_DEPLOY: &str = "SELECT e.slug AS environment, d.id AS deploy_id, d.version, d.status,
+pub(super) const ENV_DEPLOY: &str =
+    "SELECT e.slug AS environment, d.id AS deploy_id, d.version, d.status,
     d.started_at, d.finished_at, d.build_id
     FROM deploys d JOIN environments e ON e.id = d.environment_id";
 
@@ -122,8 +124,8 @@ impl EnvironmentStore for SqlStore {
     }
 
     async fn set_creates_environments_from_ci(&self, on: bool) -> DbResult<()> {
-        sql("UPDATE team_settings SET create_environments_from_ci = $1 WHERE id = 1")
-            .bind(on)
+        sql("UPDATE team_settings SET create_environments_from_ci = :on WHERE id = 1")
+            .set("on", on)
             .change_one(self.write())
             .await
     }
@@ -137,14 +139,17 @@ impl EnvironmentStore for SqlStore {
     async fn create_environment(&self, row: &EnvironmentRow) -> DbResult<()> {
         sql(
             "INSERT INTO environments (slug, kind, schedule_days, schedule_time, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES (:slug, :kind, :schedule_days, :schedule_time, :now)",
         )
-        .bind(&row.slug)
-        .bind(row.kind.as_str())
-        .bind(&row.schedule_days)
-        .bind(&row.schedule_time)
-        .bind(self.now())
-        .or_conflict(format!("There is already an environment `{}`.", row.slug))
+        .set("slug", &row.slug)
+        .set("kind", row.kind.as_str())
+        .set("schedule_days", &row.schedule_days)
+        .set("schedule_time", &row.schedule_time)
+        .set("now", self.now())
+        .or_conflict(Conflict::Taken {
+            what: Kind::Environment,
+            key: row.slug.clone(),
+        })
         .execute(self.write())
         .await?;
         Ok(())
@@ -152,13 +157,13 @@ impl EnvironmentStore for SqlStore {
 
     async fn update_environment(&self, row: &EnvironmentRow) -> DbResult<()> {
         let changed = sql(
-            "UPDATE environments SET kind = $2, schedule_days = $3, schedule_time = $4
-             WHERE slug = $1",
+            "UPDATE environments SET kind = :kind, schedule_days = :schedule_days, schedule_time = :schedule_time
+             WHERE slug = :slug",
         )
-        .bind(&row.slug)
-        .bind(row.kind.as_str())
-        .bind(&row.schedule_days)
-        .bind(&row.schedule_time)
+        .set("slug", &row.slug)
+        .set("kind", row.kind.as_str())
+        .set("schedule_days", &row.schedule_days)
+        .set("schedule_time", &row.schedule_time)
         .execute(self.write())
         .await?;
         if changed == 0 {
@@ -193,12 +198,12 @@ impl EnvironmentStore for SqlStore {
         until: DateTime<Utc>,
     ) -> DbResult<Vec<EnvDeploy>> {
         sql(format!(
-            "{ENV_DEPLOY} WHERE e.slug = $1 AND d.started_at >= $2 AND d.started_at < $3
+            "{ENV_DEPLOY} WHERE e.slug = :environment AND d.started_at >= :from AND d.started_at < :until
              ORDER BY d.started_at, d.id"
         ))
-        .bind(environment)
-        .bind(from)
-        .bind(until)
+        .set("environment", environment)
+        .set("from", from)
+        .set("until", until)
         .all(self.read())
         .await
     }
@@ -211,11 +216,11 @@ impl EnvironmentStore for SqlStore {
     ) -> DbResult<Vec<NightNote>> {
         sql("SELECT n.night, n.reason, n.note, n.given_by, n.given_at
              FROM deploy_nights n JOIN environments e ON e.id = n.environment_id
-             WHERE e.slug = $1 AND n.night >= $2 AND n.night <= $3
+             WHERE e.slug = :environment AND n.night >= :from AND n.night <= :to
              ORDER BY n.night")
-        .bind(environment)
-        .bind(Some(from))
-        .bind(Some(to))
+        .set("environment", environment)
+        .set("from", Some(from))
+        .set("to", Some(to))
         .all(self.read())
         .await
     }
@@ -228,20 +233,20 @@ impl EnvironmentStore for SqlStore {
     ) -> DbResult<()> {
         let mut tx = self.begin().await?;
         sql("DELETE FROM deploy_nights
-             WHERE environment_id = (SELECT id FROM environments WHERE slug = $1) AND night = $2")
-        .bind(environment)
-        .bind(Some(night))
+             WHERE environment_id = (SELECT id FROM environments WHERE slug = :environment) AND night = :night")
+        .set("environment", environment)
+        .set("night", Some(night))
         .execute(tx.conn())
         .await?;
         if let Some((reason, text, by)) = note {
             sql("INSERT INTO deploy_nights (environment_id, night, reason, note, given_by, given_at)
-                 VALUES ((SELECT id FROM environments WHERE slug = $1), $2, $3, $4, $5, $6)")
-            .bind(environment)
-            .bind(Some(night))
-            .bind(reason.as_str())
-            .bind(text)
-            .bind(by)
-            .bind(self.now())
+                 VALUES ((SELECT id FROM environments WHERE slug = :environment), :night, :reason, :text, :by, :now)")
+            .set("environment", environment)
+            .set("night", Some(night))
+            .set("reason", reason.as_str())
+            .set("text", text)
+            .set("by", by)
+            .set("now", self.now())
             .execute(tx.conn())
             .await?;
         }

@@ -1,8 +1,8 @@
 //! Builds and blocks: what the gate reads.
 
 use super::sql::{sql, Params};
-use super::{DbError, DbResult, SqlStore};
-use crate::model::{Block, Build, BuildCommit, BuildStatus, TestCounts};
+use super::{Conflict, DbError, DbResult, SqlStore};
+use crate::model::{Block, BlockInput, Build, BuildCommit, BuildStatus, TestCounts};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -27,20 +27,21 @@ pub struct BuildEdit {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// A block to store: what was asked, checked by the service.
 #[derive(Clone, Debug)]
 pub struct NewBlock {
-    pub environment: String,
-    pub reason: String,
-    pub entry_id: Option<i64>,
-    pub component: Option<String>,
+    /// Its environment exists; `expires_at` here is what was asked for.
+    pub input: BlockInput,
     pub placed_by: String,
+    /// When it stops holding (asked for, or the default).
     pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct BlockQuery {
     pub environment: Option<String>,
-    /// Only blocks that hold at this time.
+    /// Narrows to blocks that may hold at this time (neither lifted nor run
+    /// out), using the index; whether one holds is `Block::holds_at`'s to say.
     pub holding_at: Option<DateTime<Utc>>,
     /// Only blocks placed in `[from, until)`.
     pub placed_in: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -120,10 +121,11 @@ impl From<BuildRow> for Build {
     }
 }
 
-const BUILD: &str = "SELECT id, version, commit_sha, branch, status, url, commits, tests_passed,
+pub(super) const BUILD: &str =
+    "SELECT id, version, commit_sha, branch, status, url, commits, tests_passed,
     tests_failed, tests_skipped, created_by, created_at, updated_at, finished_at FROM builds";
 
-const BLOCK: &str = "SELECT b.id, e.slug AS environment, b.reason, b.entry_id,
+pub(super) const BLOCK: &str = "SELECT b.id, e.slug AS environment, b.reason, b.entry_id,
     n.title AS entry_title, b.component, b.placed_by, b.placed_at, b.expires_at, b.lifted_by,
     b.lifted_at, b.lift_note
     FROM blocks b JOIN environments e ON e.id = b.environment_id
@@ -131,16 +133,16 @@ const BLOCK: &str = "SELECT b.id, e.slug AS environment, b.reason, b.entry_id,
 
 impl SqlStore {
     async fn build_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Build>> {
-        Ok(sql(format!("{BUILD} WHERE id = $1"))
-            .bind(id)
+        Ok(sql(format!("{BUILD} WHERE id = :id"))
+            .set("id", id)
             .optional::<BuildRow>(conn)
             .await?
             .map(Build::from))
     }
 
     async fn block_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Block>> {
-        Ok(sql(format!("{BLOCK} WHERE b.id = $1"))
-            .bind(id)
+        Ok(sql(format!("{BLOCK} WHERE b.id = :id"))
+            .set("id", id)
             .optional::<Block>(conn)
             .await?
             .map(|b| b.at(self.now())))
@@ -193,10 +195,10 @@ impl GateStore for SqlStore {
 
     async fn list_builds(&self, status: Option<BuildStatus>, limit: i64) -> DbResult<Vec<Build>> {
         Ok(sql(format!(
-            "{BUILD} WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+            "{BUILD} WHERE (:to_string IS NULL OR status = :to_string) ORDER BY id DESC LIMIT :limit"
         ))
-        .bind(status.map(|s| s.as_str().to_string()))
-        .bind(limit)
+        .set("to_string", status.map(|s| s.as_str().to_string()))
+        .set("limit", limit)
         .all::<BuildRow>(self.read())
         .await?
         .into_iter()
@@ -212,19 +214,19 @@ impl GateStore for SqlStore {
     ) -> DbResult<Build> {
         let mut tx = self.begin().await?;
         let changed = sql(
-            "UPDATE builds SET status = $3, url = $4, tests_passed = $5, tests_failed = $6,
-                 tests_skipped = $7, finished_at = $8, updated_at = $9
-             WHERE id = $1 AND updated_at = $2",
+            "UPDATE builds SET status = :status, url = :url, tests_passed = :passed, tests_failed = :failed,
+                 tests_skipped = :skipped, finished_at = :finished_at, updated_at = :new_updated_at
+             WHERE id = :id AND updated_at = :updated_at",
         )
-        .bind(id)
-        .bind(updated_at)
-        .bind(edit.status.as_str())
-        .bind(&edit.url)
-        .bind(edit.tests.map(|t| t.passed))
-        .bind(edit.tests.map(|t| t.failed))
-        .bind(edit.tests.map(|t| t.skipped))
-        .bind(edit.finished_at)
-        .bind(
+        .set("id", id)
+        .set("updated_at", updated_at)
+        .set("status", edit.status.as_str())
+        .set("url", &edit.url)
+        .set("passed", edit.tests.map(|t| t.passed))
+        .set("failed", edit.tests.map(|t| t.failed))
+        .set("skipped", edit.tests.map(|t| t.skipped))
+        .set("finished_at", edit.finished_at)
+        .set("new_updated_at", 
             self.now()
                 .max(updated_at + chrono::TimeDelta::microseconds(1)),
         )
@@ -245,30 +247,32 @@ impl GateStore for SqlStore {
         sql(format!(
             "SELECT DISTINCT d.build_id FROM deploys d
              JOIN environments e ON e.id = d.environment_id
-             WHERE e.slug = $1 AND {} AND d.status IN ('started', 'succeeded')",
-            self.dialect().any("d.build_id", "$2")
+             WHERE e.slug = :environment AND {} AND d.status IN ('started', 'succeeded')",
+            self.dialect().any("d.build_id", ":among")
         ))
-        .bind(environment)
-        .bind(super::sql::Arg::Ints(among.to_vec()))
+        .set("environment", environment)
+        .set("among", super::sql::Arg::Ints(among.to_vec()))
         .column(self.read())
         .await
     }
 
     async fn place_block(&self, new: NewBlock) -> DbResult<Block> {
         let mut tx = self.begin().await?;
+        let input = &new.input;
         let id: i64 = sql(
             "INSERT INTO blocks (environment_id, reason, entry_id, component, placed_by,
                  placed_at, expires_at)
-             VALUES ((SELECT id FROM environments WHERE slug = $1), $2, $3, $4, $5, $6, $7)
+             VALUES ((SELECT id FROM environments WHERE slug = :environment), :reason,
+                 :entry_id, :component, :placed_by, :placed_at, :expires_at)
              RETURNING id",
         )
-        .bind(&new.environment)
-        .bind(&new.reason)
-        .bind(new.entry_id)
-        .bind(&new.component)
-        .bind(&new.placed_by)
-        .bind(self.now())
-        .bind(new.expires_at)
+        .set("environment", &input.environment)
+        .set("reason", &input.reason)
+        .set("entry_id", input.entry_id)
+        .set("component", &input.component)
+        .set("placed_by", &new.placed_by)
+        .set("placed_at", self.now())
+        .set("expires_at", new.expires_at)
         .value(tx.conn())
         .await?;
         let block = self
@@ -325,13 +329,13 @@ impl GateStore for SqlStore {
     ) -> DbResult<Block> {
         let mut tx = self.begin().await?;
         let lifted = sql(
-            "UPDATE blocks SET lifted_by = $2, lifted_at = $3, lift_note = $4
-             WHERE id = $1 AND lifted_at IS NULL AND expires_at > $3",
+            "UPDATE blocks SET lifted_by = :by, lifted_at = :at, lift_note = :note
+             WHERE id = :id AND lifted_at IS NULL AND expires_at > :at",
         )
-        .bind(id)
-        .bind(by)
-        .bind(at)
-        .bind(note)
+        .set("id", id)
+        .set("by", by)
+        .set("at", at)
+        .set("note", note)
         .execute(tx.conn())
         .await?;
         let block = self
@@ -339,14 +343,9 @@ impl GateStore for SqlStore {
             .await?
             .ok_or(DbError::NotFound)?;
         if lifted == 0 {
-            return Err(DbError::Conflict(format!(
-                "This block was already {}.",
-                if block.lifted_at.is_some() {
-                    "lifted"
-                } else {
-                    "expired"
-                }
-            )));
+            return Err(DbError::Conflict(Conflict::BlockEnded {
+                lifted: block.lifted_at.is_some(),
+            }));
         }
         tx.commit().await?;
         Ok(block)

@@ -2,7 +2,7 @@
 
 use super::releases::linked;
 use super::sql::sql;
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, SqlStore};
 use crate::model::{
     incident_number, ChangeEntry, DetectedBy, Incident, IncidentStatus, LinkedEntry, Severity,
 };
@@ -106,9 +106,9 @@ pub(super) fn numbered(mut incident: Incident) -> Incident {
 /// Records the entries that caused an incident.
 async fn insert_causes(tx: &mut super::sql::Tx, id: i64, entries: &[i64]) -> DbResult<()> {
     for entry in entries {
-        sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(*entry)
+        sql("INSERT INTO incident_causes (incident_id, entry_id) VALUES (:id, :entry)")
+            .set("id", id)
+            .set("entry", *entry)
             .execute(tx.conn())
             .await?;
     }
@@ -117,11 +117,13 @@ async fn insert_causes(tx: &mut super::sql::Tx, id: i64, entries: &[i64]) -> DbR
 
 impl SqlStore {
     async fn incident_in(&self, id: i64, conn: super::sql::Conn<'_>) -> DbResult<Option<Incident>> {
-        Ok(sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE i.id = $1"))
-            .bind(id)
-            .optional::<Incident>(conn)
-            .await?
-            .map(numbered))
+        Ok(
+            sql(format!("SELECT {COLUMNS} FROM {FROM} WHERE i.id = :id"))
+                .set("id", id)
+                .optional::<Incident>(conn)
+                .await?
+                .map(numbered),
+        )
     }
 }
 
@@ -136,18 +138,16 @@ impl IncidentStore for SqlStore {
         let mut tx = self.begin().await?;
         let added = super::deploys::add_entry_in(&mut tx, deploy_id, entry, self.now()).await?;
         let noted = sql(
-            "UPDATE incidents SET customer_entry_id = $1, updated_at = $3
-             WHERE id = $2 AND customer_entry_id IS NULL",
+            "UPDATE incidents SET customer_entry_id = :id, updated_at = :now
+             WHERE id = :incident_id AND customer_entry_id IS NULL",
         )
-        .bind(added.id)
-        .bind(incident_id)
-        .bind(self.now())
+        .set("id", added.id)
+        .set("incident_id", incident_id)
+        .set("now", self.now())
         .execute(tx.conn())
         .await?;
         if noted == 0 {
-            return Err(DbError::Conflict(
-                "Customers were already told about this incident.".into(),
-            ));
+            return Err(DbError::Conflict(Conflict::CustomersAlreadyTold));
         }
         tx.commit().await?;
         Ok(added)
@@ -155,8 +155,8 @@ impl IncidentStore for SqlStore {
 
     async fn create_incident(&self, new: NewIncident) -> DbResult<Incident> {
         let mut tx = self.begin().await?;
-        let environment: Option<i64> = sql("SELECT id FROM environments WHERE slug = $1")
-            .bind(&new.environment)
+        let environment: Option<i64> = sql("SELECT id FROM environments WHERE slug = :environment")
+            .set("environment", &new.environment)
             .scalar(tx.conn())
             .await?;
         let environment = environment.ok_or(DbError::NotFound)?;
@@ -165,19 +165,19 @@ impl IncidentStore for SqlStore {
             "INSERT INTO incidents (title, severity, environment_id, detected_at, detected_by,
                  customer_impact, customer_impact_html, status, alert_key, created_by,
                  created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $10) RETURNING id",
+             VALUES (:title, :severity, :environment, :detected_at, :detected_by, :customer_impact, :customer_impact_html, 'open', :alert_key, :created_by, :now, :now) RETURNING id",
         )
-        .bind(&new.title)
-        .bind(new.severity.as_str())
-        .bind(environment)
-        .bind(new.detected_at)
-        .bind(new.detected_by.as_str())
-        .bind(&new.customer_impact)
-        .bind(&new.customer_impact_html)
-        .bind(new.alert_key.as_deref())
-        .bind(&new.created_by)
-        .bind(now)
-        .or_conflict("this alert group already has an open incident")
+        .set("title", &new.title)
+        .set("severity", new.severity.as_str())
+        .set("environment", environment)
+        .set("detected_at", new.detected_at)
+        .set("detected_by", new.detected_by.as_str())
+        .set("customer_impact", &new.customer_impact)
+        .set("customer_impact_html", &new.customer_impact_html)
+        .set("alert_key", new.alert_key.as_deref())
+        .set("created_by", &new.created_by)
+        .set("now", now)
+        .or_conflict(Conflict::AlertGroupOpen { reopening: false })
         .value(tx.conn())
         .await?;
         insert_causes(&mut tx, id, &new.caused_by).await?;
@@ -229,36 +229,36 @@ impl IncidentStore for SqlStore {
     ) -> DbResult<Incident> {
         let mut tx = self.begin().await?;
         let changed = sql(
-            "UPDATE incidents SET title = $3, severity = $4, detected_at = $5, detected_by = $6,
-                 customer_impact = $7, customer_impact_html = $8, status = $9,
-                 mitigated_at = $10, resolved_at = $11, fixed_by_deploy_id = $12, updated_at = $13
-             WHERE id = $1 AND updated_at = $2",
+            "UPDATE incidents SET title = :title, severity = :severity, detected_at = :detected_at, detected_by = :detected_by,
+                 customer_impact = :customer_impact, customer_impact_html = :customer_impact_html, status = :status,
+                 mitigated_at = :mitigated_at, resolved_at = :resolved_at, fixed_by_deploy_id = :fixed_by_deploy_id, updated_at = :new_updated_at
+             WHERE id = :id AND updated_at = :updated_at",
         )
-        .bind(id)
-        .bind(updated_at)
-        .bind(&edit.title)
-        .bind(edit.severity.as_str())
-        .bind(edit.detected_at)
-        .bind(edit.detected_by.as_str())
-        .bind(&edit.customer_impact)
-        .bind(&edit.customer_impact_html)
-        .bind(edit.status.as_str())
-        .bind(edit.mitigated_at)
-        .bind(edit.resolved_at)
-        .bind(edit.fixed_by_deploy_id)
-        .bind(
+        .set("id", id)
+        .set("updated_at", updated_at)
+        .set("title", &edit.title)
+        .set("severity", edit.severity.as_str())
+        .set("detected_at", edit.detected_at)
+        .set("detected_by", edit.detected_by.as_str())
+        .set("customer_impact", &edit.customer_impact)
+        .set("customer_impact_html", &edit.customer_impact_html)
+        .set("status", edit.status.as_str())
+        .set("mitigated_at", edit.mitigated_at)
+        .set("resolved_at", edit.resolved_at)
+        .set("fixed_by_deploy_id", edit.fixed_by_deploy_id)
+        .set("new_updated_at", 
             self.now()
                 .max(updated_at + chrono::TimeDelta::microseconds(1)),
         )
-        .or_conflict("an alert group can have only one unresolved incident")
+        .or_conflict(Conflict::AlertGroupOpen { reopening: true })
         .execute(tx.conn())
         .await?;
         if changed == 0 {
             return Err(DbError::Stale);
         }
         if let Some(entries) = caused_by {
-            sql("DELETE FROM incident_causes WHERE incident_id = $1")
-                .bind(id)
+            sql("DELETE FROM incident_causes WHERE incident_id = :id")
+                .set("id", id)
                 .execute(tx.conn())
                 .await?;
             insert_causes(&mut tx, id, entries).await?;
@@ -273,19 +273,19 @@ impl IncidentStore for SqlStore {
 
     async fn incident_causes(&self, id: i64) -> DbResult<Vec<LinkedEntry>> {
         sql(linked(
-            "JOIN incident_causes c ON c.entry_id = n.id WHERE c.incident_id = $1
+            "JOIN incident_causes c ON c.entry_id = n.id WHERE c.incident_id = :id
              ORDER BY d.started_at, n.position",
         ))
-        .bind(id)
+        .set("id", id)
         .all(self.read())
         .await
     }
 
     async fn incident_for_alert(&self, alert_key: &str) -> DbResult<Option<Incident>> {
         Ok(sql(format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE i.alert_key = $1 AND i.status <> 'resolved'"
+            "SELECT {COLUMNS} FROM {FROM} WHERE i.alert_key = :alert_key AND i.status <> 'resolved'"
         ))
-        .bind(alert_key)
+        .set("alert_key", alert_key)
         .optional::<Incident>(self.write())
         .await?
         .map(numbered))
@@ -303,9 +303,9 @@ impl IncidentStore for SqlStore {
              JOIN incidents i ON i.id = c.incident_id
              JOIN environments e ON e.id = i.environment_id
              WHERE i.status <> 'resolved' AND {} ORDER BY i.id",
-            self.dialect().any("c.entry_id", "$1")
+            self.dialect().any("c.entry_id", ":entry_ids")
         ))
-        .bind(entry_ids)
+        .set("entry_ids", entry_ids)
         .all(self.read())
         .await?;
         Ok(rows
@@ -323,14 +323,14 @@ impl IncidentStore for SqlStore {
         sql(linked(&format!(
             "WHERE n.deploy_id IN (
                  SELECT d2.id FROM deploys d2 JOIN environments e2 ON e2.id = d2.environment_id
-                 WHERE e2.slug = $1 AND {} AND d2.status <> 'failed'
-                 ORDER BY d2.started_at DESC, d2.id DESC LIMIT $3)
+                 WHERE e2.slug = :environment AND {} AND d2.status <> 'failed'
+                 ORDER BY d2.started_at DESC, d2.id DESC LIMIT :deploys)
              ORDER BY d.started_at DESC, d.id DESC, n.position",
-            self.dialect().time_at_or_before("d2.started_at", "$2")
+            self.dialect().time_at_or_before("d2.started_at", ":before")
         )))
-        .bind(environment)
-        .bind(before)
-        .bind(deploys)
+        .set("environment", environment)
+        .set("before", before)
+        .set("deploys", deploys)
         .all(self.read())
         .await
     }

@@ -60,12 +60,12 @@ impl MetricsStore for SqlStore {
                     EXISTS (SELECT 1 FROM incidents i WHERE i.fixed_by_deploy_id = d.id)
                         AS fixed_incident
              FROM deploys d JOIN environments e ON e.id = d.environment_id
-             WHERE e.slug = $1 AND d.status IN ('succeeded', 'failed', 'rolled_back')
-               AND d.finished_at >= $2 AND d.finished_at < $3
+             WHERE e.slug = :environment AND d.status IN ('succeeded', 'failed', 'rolled_back')
+               AND d.finished_at >= :from AND d.finished_at < :until
              ORDER BY d.finished_at, d.id")
-        .bind(environment)
-        .bind(from)
-        .bind(until)
+        .set("environment", environment)
+        .set("from", from)
+        .set("until", until)
         .all(self.read())
         .await
     }
@@ -79,11 +79,11 @@ impl MetricsStore for SqlStore {
         sql("SELECT d.finished_at, c.authored_at
              FROM commits c JOIN deploys d ON d.id = c.deploy_id
              JOIN environments e ON e.id = d.environment_id
-             WHERE e.slug = $1 AND d.status = 'succeeded'
-               AND d.finished_at >= $2 AND d.finished_at < $3 AND c.authored_at IS NOT NULL")
-        .bind(environment)
-        .bind(from)
-        .bind(until)
+             WHERE e.slug = :environment AND d.status = 'succeeded'
+               AND d.finished_at >= :from AND d.finished_at < :until AND c.authored_at IS NOT NULL")
+        .set("environment", environment)
+        .set("from", from)
+        .set("until", until)
         .all(self.read())
         .await
     }
@@ -96,11 +96,11 @@ impl MetricsStore for SqlStore {
     ) -> DbResult<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
         sql("SELECT i.detected_at, i.resolved_at
              FROM incidents i JOIN environments e ON e.id = i.environment_id
-             WHERE e.slug = $1 AND i.status = 'resolved'
-               AND i.resolved_at >= $2 AND i.resolved_at < $3")
-        .bind(environment)
-        .bind(from)
-        .bind(until)
+             WHERE e.slug = :environment AND i.status = 'resolved'
+               AND i.resolved_at >= :from AND i.resolved_at < :until")
+        .set("environment", environment)
+        .set("from", from)
+        .set("until", until)
         .all(self.read())
         .await
     }

@@ -24,6 +24,8 @@ mod rerender;
 mod retros;
 mod risk;
 mod root_causes;
+#[cfg(test)]
+mod select_lists;
 mod sessions;
 mod sql;
 mod sqlite;
@@ -60,13 +62,93 @@ pub use root_causes::{NewHole, RootCauseStore};
 pub use subscribers::{NewSubscriber, SubscriberLink, SubscriberQuery, SubscriberStore};
 pub use tokens::{NewToken, TokenStore};
 
+/// A write refused by a rule the database keeps (a unique key, a row no
+/// longer in the state the write needs), with what the caller needs to say why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// A unique key: `what` already has a row with this `key`.
+    Taken {
+        what: Kind,
+        key: String,
+    },
+    /// The write names a row by its key and there is none.
+    Missing {
+        what: Kind,
+        key: String,
+    },
+    /// `version` is already deployed to `environment`.
+    VersionDeployed {
+        version: String,
+        environment: String,
+    },
+    /// The entry is linked to another release.
+    EntryInAnotherRelease {
+        entry: i64,
+    },
+    /// The block was lifted (`lifted`) or ran out, so it cannot be lifted.
+    BlockEnded {
+        lifted: bool,
+    },
+    /// Customers were already told about the incident.
+    CustomersAlreadyTold,
+    /// An alert group has one unresolved incident at most; `reopening` when
+    /// the write reopened a resolved one.
+    AlertGroupOpen {
+        reopening: bool,
+    },
+    /// The retro is closed: nothing in it changes.
+    RetroClosed,
+    /// The retro being closed already was.
+    RetroAlreadyClosed,
+    /// One retro is open at a time.
+    AnotherRetroOpen,
+    /// The voter has cast every vote they have.
+    VotesUsed {
+        limit: i64,
+    },
+    AlreadyVoted,
+    /// The retro item was already turned into an action.
+    ItemAlreadyAction,
+    /// The approver already approved the change.
+    AlreadyApproved,
+    /// Setup ran after the first admin exists.
+    AdminExists,
+    /// The invitation was accepted already or ran out.
+    InvitationUsed,
+    /// A webhook delivery is still being attempted.
+    DeliveryPending,
+    /// Backups of this kind are SQLite's only.
+    BackupNeedsSqlite,
+}
+
+/// The conflict of a write that names a row (`what` by `key`) there is none of.
+fn missing(what: Kind, key: &str) -> DbError {
+    DbError::Conflict(Conflict::Missing {
+        what,
+        key: key.to_string(),
+    })
+}
+
+/// What a [`Conflict`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Account,
+    Cohort,
+    Entry,
+    Environment,
+    Release,
+    Subscriber,
+    User,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken; the text names what clashed.
-    #[error("{0}")]
-    Conflict(String),
+    /// The write ran into a rule: which one, and its facts. Services say it
+    /// in words (`service::conflicts`).
+    #[error("{0:?}")]
+    Conflict(Conflict),
     /// A compare-and-set found the row at another revision than the one given.
     #[error("changed since the given revision")]
     Stale,
@@ -210,15 +292,13 @@ impl Store for SqlStore {
     async fn backup_into(&self, path: &str) -> DbResult<()> {
         match self.dialect() {
             dialect::Dialect::Sqlite => {
-                sql::sql("VACUUM INTO $1")
-                    .bind(path)
+                sql::sql("VACUUM INTO :path")
+                    .set("path", path)
                     .execute(self.write())
                     .await?;
                 Ok(())
             }
-            dialect::Dialect::Postgres => Err(DbError::Conflict(
-                "This Shiplog runs on PostgreSQL: back it up with pg_dump (see the README).".into(),
-            )),
+            dialect::Dialect::Postgres => Err(DbError::Conflict(Conflict::BackupNeedsSqlite)),
         }
     }
 

@@ -2,7 +2,7 @@
 //! notifications raised, the outgoing webhooks and their delivery log.
 
 use super::sql::{sql, Params};
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, SqlStore};
 use crate::model::{NotifyEvent, Webhook, WebhookDelivery, WebhookFormat};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -126,7 +126,8 @@ pub trait NotifyStore: Send + Sync {
     async fn redeliver(&self, id: i64, now: DateTime<Utc>) -> DbResult<()>;
 }
 
-const WEBHOOK: &str = "SELECT w.id, w.url, w.events, w.format, w.created_by, w.created_at,
+pub(super) const WEBHOOK: &str =
+    "SELECT w.id, w.url, w.events, w.format, w.created_by, w.created_at,
     (SELECT COUNT(*) FROM webhook_deliveries x WHERE x.webhook_id = w.id AND x.state = 'delivered')
         AS delivered,
     (SELECT COUNT(*) FROM webhook_deliveries x WHERE x.webhook_id = w.id AND x.state = 'failed')
@@ -135,29 +136,30 @@ const WEBHOOK: &str = "SELECT w.id, w.url, w.events, w.format, w.created_by, w.c
         AS pending
     FROM webhooks w";
 
-const DELIVERY: &str = "SELECT x.id, x.webhook_id, x.notification_id, n.event, n.summary, x.state,
+pub(super) const DELIVERY: &str =
+    "SELECT x.id, x.webhook_id, x.notification_id, n.event, n.summary, x.state,
     x.attempts, x.next_attempt_at, x.response_code, x.error, x.last_attempt_at, x.created_at
     FROM webhook_deliveries x JOIN notifications n ON n.id = x.notification_id";
 
 #[async_trait]
 impl NotifyStore for SqlStore {
     async fn notification_prefs(&self, user: i64) -> DbResult<Vec<String>> {
-        sql("SELECT event FROM notification_prefs WHERE user_id = $1 ORDER BY event")
-            .bind(user)
+        sql("SELECT event FROM notification_prefs WHERE user_id = :user ORDER BY event")
+            .set("user", user)
             .column(self.read())
             .await
     }
 
     async fn set_notification_prefs(&self, user: i64, events: &[NotifyEvent]) -> DbResult<()> {
         let mut tx = self.begin().await?;
-        sql("DELETE FROM notification_prefs WHERE user_id = $1")
-            .bind(user)
+        sql("DELETE FROM notification_prefs WHERE user_id = :user")
+            .set("user", user)
             .execute(tx.conn())
             .await?;
         for event in events {
-            sql("INSERT INTO notification_prefs (user_id, event) VALUES ($1, $2)")
-                .bind(user)
-                .bind(event.as_str())
+            sql("INSERT INTO notification_prefs (user_id, event) VALUES (:user, :event)")
+                .set("user", user)
+                .set("event", event.as_str())
                 .execute(tx.conn())
                 .await?;
         }
@@ -167,9 +169,9 @@ impl NotifyStore for SqlStore {
     async fn notify_recipients(&self, event: NotifyEvent) -> DbResult<Vec<(String, String)>> {
         sql(
             "SELECT u.email, u.name FROM notification_prefs p JOIN users u ON u.id = p.user_id
-             WHERE p.event = $1 AND u.active ORDER BY u.email",
+             WHERE p.event = :event AND u.active ORDER BY u.email",
         )
-        .bind(event.as_str())
+        .set("event", event.as_str())
         .all(self.read())
         .await
     }
@@ -203,11 +205,11 @@ impl NotifyStore for SqlStore {
             sql(
                 "INSERT INTO webhook_deliveries (webhook_id, notification_id, state,
                      next_attempt_at, created_at)
-                 VALUES ($1, $2, 'pending', $3, $3)",
+                 VALUES (:hook, :id, 'pending', :now, :now)",
             )
-            .bind(hook)
-            .bind(id)
-            .bind(now)
+            .set("hook", hook)
+            .set("id", id)
+            .set("now", now)
             .execute(tx.conn())
             .await?;
         }
@@ -218,17 +220,17 @@ impl NotifyStore for SqlStore {
     async fn unmailed_notifications(&self, since: DateTime<Utc>) -> DbResult<Vec<Unmailed>> {
         sql(
             "SELECT id, event, summary, link, created_at FROM notifications
-             WHERE emailed_at IS NULL AND created_at >= $1 ORDER BY id LIMIT 200",
+             WHERE emailed_at IS NULL AND created_at >= :since ORDER BY id LIMIT 200",
         )
-        .bind(since)
+        .set("since", since)
         .all(self.read())
         .await
     }
 
     async fn mark_emailed(&self, id: i64, at: DateTime<Utc>) -> DbResult<()> {
-        sql("UPDATE notifications SET emailed_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
+        sql("UPDATE notifications SET emailed_at = :at WHERE id = :id")
+            .set("id", id)
+            .set("at", at)
             .execute(self.write())
             .await?;
         Ok(())
@@ -266,9 +268,9 @@ impl NotifyStore for SqlStore {
     }
 
     async fn remove_webhook(&self, id: i64) -> DbResult<()> {
-        sql("UPDATE webhooks SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL")
-            .bind(id)
-            .bind(self.now())
+        sql("UPDATE webhooks SET removed_at = :now WHERE id = :id AND removed_at IS NULL")
+            .set("id", id)
+            .set("now", self.now())
             .change_one(self.write())
             .await
     }
@@ -279,11 +281,11 @@ impl NotifyStore for SqlStore {
                  n.link, x.attempts, x.next_attempt_at
              FROM webhook_deliveries x JOIN webhooks w ON w.id = x.webhook_id
              JOIN notifications n ON n.id = x.notification_id
-             WHERE x.state = 'pending' AND x.next_attempt_at <= $1 AND w.removed_at IS NULL
-             ORDER BY x.next_attempt_at, x.id LIMIT $2",
+             WHERE x.state = 'pending' AND x.next_attempt_at <= :now AND w.removed_at IS NULL
+             ORDER BY x.next_attempt_at, x.id LIMIT :limit",
         )
-        .bind(now)
-        .bind(limit)
+        .set("now", now)
+        .set("limit", limit)
         .all(self.read())
         .await
     }
@@ -294,11 +296,11 @@ impl NotifyStore for SqlStore {
         due: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> DbResult<bool> {
-        let taken = sql("UPDATE webhook_deliveries SET next_attempt_at = $3
-             WHERE id = $1 AND state = 'pending' AND next_attempt_at = $2")
-        .bind(id)
-        .bind(due)
-        .bind(until)
+        let taken = sql("UPDATE webhook_deliveries SET next_attempt_at = :until
+             WHERE id = :id AND state = 'pending' AND next_attempt_at = :due")
+        .set("id", id)
+        .set("due", due)
+        .set("until", until)
         .execute(self.write())
         .await?;
         Ok(taken == 1)
@@ -306,34 +308,34 @@ impl NotifyStore for SqlStore {
 
     async fn record_attempt(&self, id: i64, a: &Attempt) -> DbResult<()> {
         sql(
-            "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4,
-                 response_code = $5, error = $6, last_attempt_at = $7
-             WHERE id = $1",
+            "UPDATE webhook_deliveries SET state = :state, attempts = :attempts, next_attempt_at = :next_attempt_at,
+                 response_code = :response_code, error = :error, last_attempt_at = :at
+             WHERE id = :id",
         )
-        .bind(id)
-        .bind(a.state.as_str())
-        .bind(a.attempts)
-        .bind(a.next_attempt_at)
-        .bind(a.response_code)
-        .bind(a.error.clone())
-        .bind(a.at)
+        .set("id", id)
+        .set("state", a.state.as_str())
+        .set("attempts", a.attempts)
+        .set("next_attempt_at", a.next_attempt_at)
+        .set("response_code", a.response_code)
+        .set("error", a.error.clone())
+        .set("at", a.at)
         .change_one(self.write())
         .await
     }
 
     async fn deliveries(&self, webhook: i64, limit: i64) -> DbResult<Vec<WebhookDelivery>> {
         sql(format!(
-            "{DELIVERY} WHERE x.webhook_id = $1 ORDER BY x.id DESC LIMIT $2"
+            "{DELIVERY} WHERE x.webhook_id = :webhook ORDER BY x.id DESC LIMIT :limit"
         ))
-        .bind(webhook)
-        .bind(limit)
+        .set("webhook", webhook)
+        .set("limit", limit)
         .all(self.read())
         .await
     }
 
     async fn delivery(&self, id: i64) -> DbResult<Option<WebhookDelivery>> {
-        sql(format!("{DELIVERY} WHERE x.id = $1"))
-            .bind(id)
+        sql(format!("{DELIVERY} WHERE x.id = :id"))
+            .set("id", id)
             .optional(self.read())
             .await
     }
@@ -341,17 +343,15 @@ impl NotifyStore for SqlStore {
     async fn redeliver(&self, id: i64, now: DateTime<Utc>) -> DbResult<()> {
         let queued = sql(
             "UPDATE webhook_deliveries SET state = 'pending', attempts = 0,
-                 next_attempt_at = $2
-             WHERE id = $1 AND state <> 'pending'",
+                 next_attempt_at = :now
+             WHERE id = :id AND state <> 'pending'",
         )
-        .bind(id)
-        .bind(now)
+        .set("id", id)
+        .set("now", now)
         .execute(self.write())
         .await?;
         if queued == 0 {
-            return Err(DbError::Conflict(
-                "This delivery is still being sent; wait for its attempts to finish.".into(),
-            ));
+            return Err(DbError::Conflict(Conflict::DeliveryPending));
         }
         Ok(())
     }

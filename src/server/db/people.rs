@@ -1,7 +1,7 @@
 //! People: accounts of the team, invitations and sign-in throttling.
 
 use super::sql::{sql, Conn};
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, Kind, SqlStore};
 use crate::model::{Invitation, Role, SignIn, User};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -119,9 +119,9 @@ pub trait PeopleStore: Send + Sync {
     async fn list_sign_ins(&self, user_id: i64) -> DbResult<Vec<SignIn>>;
 }
 
-const USER: &str = "SELECT id, email, name, role, active, created_at FROM users";
+pub(super) const USER: &str = "SELECT id, email, name, role, active, created_at FROM users";
 
-const INVITATION: &str = "
+pub(super) const INVITATION: &str = "
     SELECT i.id, i.email, i.role, u.email AS invited_by, i.created_at, i.expires_at, i.accepted_at
     FROM invitations i
     LEFT JOIN users u ON u.id = i.invited_by";
@@ -136,15 +136,18 @@ struct Credentials {
 async fn insert_user(conn: Conn<'_>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
     sql(
         "INSERT INTO users (email, name, role, password_hash, active, created_at)
-         VALUES ($1, $2, $3, $4, TRUE, $5)
+         VALUES (:email, :name, :role, :password_hash, TRUE, :now)
          RETURNING id, email, name, role, active, created_at",
     )
-    .bind(&u.email)
-    .bind(&u.name)
-    .bind(u.role.as_str())
-    .bind(&u.password_hash)
-    .bind(now)
-    .or_conflict(format!("an account for {} already exists", u.email))
+    .set("email", &u.email)
+    .set("name", &u.name)
+    .set("role", u.role.as_str())
+    .set("password_hash", &u.password_hash)
+    .set("now", now)
+    .or_conflict(Conflict::Taken {
+        what: Kind::User,
+        key: u.email.clone(),
+    })
     .one(conn)
     .await
 }
@@ -162,9 +165,7 @@ impl PeopleStore for SqlStore {
         }
         let n: i64 = sql("SELECT COUNT(*) FROM users").value(tx.conn()).await?;
         if n > 0 {
-            return Err(DbError::Conflict(
-                "Shiplog already has an admin account; sign in instead".into(),
-            ));
+            return Err(DbError::Conflict(Conflict::AdminExists));
         }
         let user = insert_user(tx.conn(), &user, self.now()).await?;
         tx.commit().await?;
@@ -176,15 +177,15 @@ impl PeopleStore for SqlStore {
     }
 
     async fn user_by_id(&self, id: i64) -> DbResult<Option<User>> {
-        sql(format!("{USER} WHERE id = $1"))
-            .bind(id)
+        sql(format!("{USER} WHERE id = :id"))
+            .set("id", id)
             .optional(self.read())
             .await
     }
 
     async fn user_by_email(&self, email: &str) -> DbResult<Option<User>> {
-        sql(format!("{USER} WHERE email = $1"))
-            .bind(email)
+        sql(format!("{USER} WHERE email = :email"))
+            .set("email", email)
             .optional(self.read())
             .await
     }
@@ -192,9 +193,9 @@ impl PeopleStore for SqlStore {
     async fn user_credentials(&self, email: &str) -> DbResult<Option<(User, String)>> {
         let found: Option<Credentials> = sql(
             "SELECT id, email, name, role, active, created_at, password_hash
-             FROM users WHERE email = $1",
+             FROM users WHERE email = :email",
         )
-        .bind(email)
+        .set("email", email)
         .optional(self.read())
         .await?;
         Ok(found.map(|c| (c.user, c.password_hash)))
@@ -218,11 +219,13 @@ impl PeopleStore for SqlStore {
         if !stays_admin && admins == [id] {
             return Err(DbError::LastAdmin);
         }
-        let user = sql("UPDATE users SET role = $2, active = $3 WHERE id = $1
-                        RETURNING id, email, name, role, active, created_at")
-        .bind(id)
-        .bind(role.as_str())
-        .bind(active)
+        let user = sql(
+            "UPDATE users SET role = :role, active = :active WHERE id = :id
+                        RETURNING id, email, name, role, active, created_at",
+        )
+        .set("id", id)
+        .set("role", role.as_str())
+        .set("active", active)
         .one(tx.conn())
         .await?;
         tx.commit().await?;
@@ -233,18 +236,18 @@ impl PeopleStore for SqlStore {
         let mut tx = self.begin().await?;
         let id: i64 = sql(
             "INSERT INTO invitations (email, role, token_hash, invited_by, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+             VALUES (:email, :role, :token_hash, :invited_by, :now, :expires_at) RETURNING id",
         )
-        .bind(&inv.email)
-        .bind(inv.role.as_str())
-        .bind(&inv.token_hash)
-        .bind(inv.invited_by)
-        .bind(self.now())
-        .bind(inv.expires_at)
+        .set("email", &inv.email)
+        .set("role", inv.role.as_str())
+        .set("token_hash", &inv.token_hash)
+        .set("invited_by", inv.invited_by)
+        .set("now", self.now())
+        .set("expires_at", inv.expires_at)
         .value(tx.conn())
         .await?;
-        let invitation = sql(format!("{INVITATION} WHERE i.id = $1"))
-            .bind(id)
+        let invitation = sql(format!("{INVITATION} WHERE i.id = :id"))
+            .set("id", id)
             .one(tx.conn())
             .await?;
         tx.commit().await?;
@@ -252,8 +255,8 @@ impl PeopleStore for SqlStore {
     }
 
     async fn invitation_by_token(&self, token_hash: &str) -> DbResult<Option<Invitation>> {
-        sql(format!("{INVITATION} WHERE i.token_hash = $1"))
-            .bind(token_hash)
+        sql(format!("{INVITATION} WHERE i.token_hash = :token_hash"))
+            .set("token_hash", token_hash)
             .optional(self.read())
             .await
     }
@@ -266,17 +269,15 @@ impl PeopleStore for SqlStore {
         now: DateTime<Utc>,
     ) -> DbResult<User> {
         let mut tx = self.begin().await?;
-        let claimed: Option<(String, String)> = sql("UPDATE invitations SET accepted_at = $2
-             WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2
+        let claimed: Option<(String, String)> = sql("UPDATE invitations SET accepted_at = :now
+             WHERE id = :invitation_id AND accepted_at IS NULL AND expires_at > :now
              RETURNING email, role")
-        .bind(invitation_id)
-        .bind(now)
+        .set("invitation_id", invitation_id)
+        .set("now", now)
         .optional(tx.conn())
         .await?;
         let Some((email, role)) = claimed else {
-            return Err(DbError::Conflict(
-                "This invitation has already been used or has expired".into(),
-            ));
+            return Err(DbError::Conflict(Conflict::InvitationUsed));
         };
         let user = NewUser {
             email,
@@ -300,8 +301,8 @@ impl PeopleStore for SqlStore {
     }
 
     async fn delete_invitation(&self, id: i64) -> DbResult<()> {
-        sql("DELETE FROM invitations WHERE id = $1 AND accepted_at IS NULL")
-            .bind(id)
+        sql("DELETE FROM invitations WHERE id = :id AND accepted_at IS NULL")
+            .set("id", id)
             .change_one(self.write())
             .await
     }
@@ -317,14 +318,14 @@ impl PeopleStore for SqlStore {
         let mut seen = Vec::with_capacity(keys.len());
         for key in keys {
             if let Some(lock) = self.dialect().lock_key() {
-                sql(lock).bind(key).execute(tx.conn()).await?;
+                sql(lock).set("key", key).execute(tx.conn()).await?;
             }
             let failures: KeyFailures = sql(
                 "SELECT COUNT(*) AS count, MAX(failed_at) AS newest FROM login_failures
-                 WHERE throttle_key = $1 AND failed_at >= $2",
+                 WHERE throttle_key = :key AND failed_at >= :since",
             )
-            .bind(key)
-            .bind(since)
+            .set("key", key)
+            .set("since", since)
             .one(tx.conn())
             .await?;
             seen.push(failures);
@@ -336,16 +337,16 @@ impl PeopleStore for SqlStore {
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
             let id: i64 = sql(
-                "INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2) RETURNING id",
+                "INSERT INTO login_failures (throttle_key, failed_at) VALUES (:key, :at) RETURNING id",
             )
-            .bind(key)
-            .bind(at)
+            .set("key", key)
+            .set("at", at)
             .value(tx.conn())
             .await?;
             ids.push(id);
         }
-        sql("DELETE FROM login_failures WHERE failed_at < $1")
-            .bind(at - TimeDelta::days(1))
+        sql("DELETE FROM login_failures WHERE failed_at < :day_ago")
+            .set("day_ago", at - TimeDelta::days(1))
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
@@ -353,8 +354,8 @@ impl PeopleStore for SqlStore {
     }
 
     async fn clear_login_failures(&self, key: &str) -> DbResult<()> {
-        sql("DELETE FROM login_failures WHERE throttle_key = $1")
-            .bind(key)
+        sql("DELETE FROM login_failures WHERE throttle_key = :key")
+            .set("key", key)
             .execute(self.write())
             .await?;
         Ok(())
@@ -373,28 +374,28 @@ impl PeopleStore for SqlStore {
         let mut counts = Vec::with_capacity(keys.len());
         for key in keys {
             if let Some(lock) = self.dialect().lock_key() {
-                sql(lock).bind(key).execute(tx.conn()).await?;
+                sql(lock).set("key", key).execute(tx.conn()).await?;
             }
             let id: i64 = sql(
-                "INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2) RETURNING id",
+                "INSERT INTO login_failures (throttle_key, failed_at) VALUES (:key, :at) RETURNING id",
             )
-            .bind(key)
-            .bind(at)
+            .set("key", key)
+            .set("at", at)
             .value(tx.conn())
             .await?;
             let n: i64 = sql(
-                "SELECT COUNT(*) FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2",
+                "SELECT COUNT(*) FROM login_failures WHERE throttle_key = :key AND failed_at >= :since",
             )
-            .bind(key)
-            .bind(since)
+            .set("key", key)
+            .set("since", since)
             .value(tx.conn())
             .await?;
             ids.push(id);
             counts.push(n);
         }
         // Old attempts no longer count for anything.
-        sql("DELETE FROM login_failures WHERE failed_at < $1")
-            .bind(at - TimeDelta::days(1))
+        sql("DELETE FROM login_failures WHERE failed_at < :day_ago")
+            .set("day_ago", at - TimeDelta::days(1))
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
@@ -403,8 +404,8 @@ impl PeopleStore for SqlStore {
 
     async fn forget_login_attempts(&self, ids: &[i64]) -> DbResult<()> {
         for id in ids {
-            sql("DELETE FROM login_failures WHERE id = $1")
-                .bind(*id)
+            sql("DELETE FROM login_failures WHERE id = :id")
+                .set("id", *id)
                 .execute(self.write())
                 .await?;
         }
@@ -420,12 +421,12 @@ impl PeopleStore for SqlStore {
     ) -> DbResult<i64> {
         sql(
             "INSERT INTO sign_ins (user_id, created_at, last_seen_at, ip, user_agent)
-             VALUES ($1, $2, $2, $3, $4) RETURNING id",
+             VALUES (:user_id, :at, :at, :ip, :user_agent) RETURNING id",
         )
-        .bind(user_id)
-        .bind(at)
-        .bind(ip)
-        .bind(user_agent)
+        .set("user_id", user_id)
+        .set("at", at)
+        .set("ip", ip)
+        .set("user_agent", user_agent)
         .value(self.write())
         .await
     }
@@ -435,28 +436,28 @@ impl PeopleStore for SqlStore {
             "SELECT u.id, u.email, u.name, u.role, u.active, u.created_at,
                     s.created_at AS signed_in_at, s.last_seen_at
              FROM sign_ins s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.ended_at IS NULL",
+             WHERE s.id = :sign_in AND s.ended_at IS NULL",
         )
-        .bind(sign_in)
+        .set("sign_in", sign_in)
         .optional(self.read())
         .await
     }
 
     async fn touch_sign_in(&self, sign_in: i64, at: DateTime<Utc>) -> DbResult<()> {
-        sql("UPDATE sign_ins SET last_seen_at = $2 WHERE id = $1 AND ended_at IS NULL")
-            .bind(sign_in)
-            .bind(at)
+        sql("UPDATE sign_ins SET last_seen_at = :at WHERE id = :sign_in AND ended_at IS NULL")
+            .set("sign_in", sign_in)
+            .set("at", at)
             .execute(self.write())
             .await?;
         Ok(())
     }
 
     async fn end_sign_in(&self, user_id: i64, sign_in: i64, at: DateTime<Utc>) -> DbResult<()> {
-        sql("UPDATE sign_ins SET ended_at = $3
-             WHERE id = $2 AND user_id = $1 AND ended_at IS NULL")
-        .bind(user_id)
-        .bind(sign_in)
-        .bind(at)
+        sql("UPDATE sign_ins SET ended_at = :at
+             WHERE id = :sign_in AND user_id = :user_id AND ended_at IS NULL")
+        .set("user_id", user_id)
+        .set("sign_in", sign_in)
+        .set("at", at)
         .change_one(self.write())
         .await
     }
@@ -467,11 +468,11 @@ impl PeopleStore for SqlStore {
         keep: Option<i64>,
         at: DateTime<Utc>,
     ) -> DbResult<u64> {
-        sql("UPDATE sign_ins SET ended_at = $3
-             WHERE user_id = $1 AND ended_at IS NULL AND ($2 IS NULL OR id <> $2)")
-        .bind(user_id)
-        .bind(keep)
-        .bind(at)
+        sql("UPDATE sign_ins SET ended_at = :at
+             WHERE user_id = :user_id AND ended_at IS NULL AND (:keep IS NULL OR id <> :keep)")
+        .set("user_id", user_id)
+        .set("keep", keep)
+        .set("at", at)
         .execute(self.write())
         .await
     }
@@ -479,10 +480,10 @@ impl PeopleStore for SqlStore {
     async fn list_sign_ins(&self, user_id: i64) -> DbResult<Vec<SignIn>> {
         sql(
             "SELECT id, created_at, last_seen_at, ip, user_agent FROM sign_ins
-             WHERE user_id = $1 AND ended_at IS NULL
+             WHERE user_id = :user_id AND ended_at IS NULL
              ORDER BY last_seen_at DESC, id DESC",
         )
-        .bind(user_id)
+        .set("user_id", user_id)
         .all(self.read())
         .await
     }

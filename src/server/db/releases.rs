@@ -5,7 +5,7 @@
 
 use super::deploys::ENTRY_COLUMNS;
 use super::sql::{sql, Conn};
-use super::{DbError, DbResult, SqlStore, CUSTOMER_VISIBLE};
+use super::{Conflict, DbError, DbResult, Kind, SqlStore, CUSTOMER_VISIBLE};
 use crate::model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,6 +39,8 @@ pub struct ReleaseState {
     pub publish_at: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
     pub archived: bool,
+    /// Whether publishing drafts its email announcement; `None` leaves it.
+    pub announce: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -76,7 +78,6 @@ pub trait ReleaseStore: Send + Sync {
     async fn release_id(&self, slug: &str) -> DbResult<Option<i64>>;
     /// Whether publishing the release drafts its email announcement.
     async fn release_announces(&self, id: i64) -> DbResult<bool>;
-    async fn set_release_announce(&self, id: i64, announce: bool) -> DbResult<()>;
     /// Every release (drafts and scheduled first), for the team.
     async fn list_releases(&self, query: &ReleaseQuery) -> DbResult<Vec<Release>>;
     /// Links entries in one transaction; an entry of another release refuses them all,
@@ -141,8 +142,8 @@ fn like_pattern(text: &str) -> String {
 /// After a compare-and-set on `revision` (`changed` rows): the release as it
 /// is now, or why nothing changed.
 async fn revised(conn: Conn<'_>, id: i64, changed: u64) -> DbResult<Release> {
-    let release: Option<Release> = sql(releases_where("WHERE r.id = $1"))
-        .bind(id)
+    let release: Option<Release> = sql(releases_where("WHERE r.id = :id"))
+        .set("id", id)
         .optional(conn)
         .await?;
     match (changed, release) {
@@ -152,8 +153,11 @@ async fn revised(conn: Conn<'_>, id: i64, changed: u64) -> DbResult<Release> {
     }
 }
 
-fn slug_taken(slug: &str) -> String {
-    format!("a release with the slug `{slug}` already exists")
+fn slug_taken(slug: &str) -> Conflict {
+    Conflict::Taken {
+        what: Kind::Release,
+        key: slug.to_string(),
+    }
 }
 
 #[async_trait]
@@ -162,17 +166,17 @@ impl ReleaseStore for SqlStore {
         let id: i64 = sql(
             "INSERT INTO releases (slug, title, version_name, narrative, narrative_html, status,
                 created_by, created_at, updated_at, narrative_text, audience)
-             VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $7, $8, $9) RETURNING id",
+             VALUES (:slug, :title, :version_name, :narrative, :narrative_html, 'draft', :created_by, :now, :now, :narrative_text, :audience) RETURNING id",
         )
-        .bind(&r.slug)
-        .bind(&r.title)
-        .bind(&r.version_name)
-        .bind(&r.narrative)
-        .bind(&r.narrative_html)
-        .bind(&r.created_by)
-        .bind(self.now())
-        .bind(&r.narrative_text)
-        .bind(r.audience.as_string())
+        .set("slug", &r.slug)
+        .set("title", &r.title)
+        .set("version_name", &r.version_name)
+        .set("narrative", &r.narrative)
+        .set("narrative_html", &r.narrative_html)
+        .set("created_by", &r.created_by)
+        .set("now", self.now())
+        .set("narrative_text", &r.narrative_text)
+        .set("audience", r.audience.as_string())
         .or_conflict(slug_taken(&r.slug))
         .value(self.write())
         .await?;
@@ -181,21 +185,21 @@ impl ReleaseStore for SqlStore {
 
     async fn edit_release(&self, id: i64, revision: i64, r: ReleaseEdit) -> DbResult<Release> {
         let changed = sql(
-            "UPDATE releases SET slug = $3, title = $4, version_name = $5, narrative = $6,
-                narrative_html = $7, revision = revision + 1, updated_at = $8,
-                narrative_text = $9, audience = $10
-             WHERE id = $1 AND revision = $2",
+            "UPDATE releases SET slug = :slug, title = :title, version_name = :version_name, narrative = :narrative,
+                narrative_html = :narrative_html, revision = revision + 1, updated_at = :now,
+                narrative_text = :narrative_text, audience = :audience
+             WHERE id = :id AND revision = :revision",
         )
-        .bind(id)
-        .bind(revision)
-        .bind(&r.slug)
-        .bind(&r.title)
-        .bind(&r.version_name)
-        .bind(&r.narrative)
-        .bind(&r.narrative_html)
-        .bind(self.now())
-        .bind(&r.narrative_text)
-        .bind(r.audience.as_string())
+        .set("id", id)
+        .set("revision", revision)
+        .set("slug", &r.slug)
+        .set("title", &r.title)
+        .set("version_name", &r.version_name)
+        .set("narrative", &r.narrative)
+        .set("narrative_html", &r.narrative_html)
+        .set("now", self.now())
+        .set("narrative_text", &r.narrative_text)
+        .set("audience", r.audience.as_string())
         .or_conflict(slug_taken(&r.slug))
         .execute(self.write())
         .await?;
@@ -209,74 +213,68 @@ impl ReleaseStore for SqlStore {
         s: ReleaseState,
     ) -> DbResult<Release> {
         let changed = sql(
-            "UPDATE releases SET status = $3, publish_at = $4, published_at = $5, archived = $6,
-                revision = revision + 1, updated_at = $7
-             WHERE id = $1 AND revision = $2",
+            "UPDATE releases SET status = :status, publish_at = :publish_at,
+                published_at = :published_at, archived = :archived,
+                announce = COALESCE(:announce, announce), revision = revision + 1, updated_at = :now
+             WHERE id = :id AND revision = :revision",
         )
-        .bind(id)
-        .bind(revision)
-        .bind(s.status.as_str())
-        .bind(s.publish_at)
-        .bind(s.published_at)
-        .bind(s.archived)
-        .bind(self.now())
+        .set("id", id)
+        .set("revision", revision)
+        .set("status", s.status.as_str())
+        .set("publish_at", s.publish_at)
+        .set("published_at", s.published_at)
+        .set("archived", s.archived)
+        .set("announce", s.announce)
+        .set("now", self.now())
         .execute(self.write())
         .await?;
         revised(self.write(), id, changed).await
     }
 
     async fn release(&self, id: i64) -> DbResult<Option<ReleaseDetail>> {
-        let release = sql(releases_where("WHERE r.id = $1"))
-            .bind(id)
+        let release = sql(releases_where("WHERE r.id = :id"))
+            .set("id", id)
             .optional(self.read())
             .await?;
         let Some(release) = release else {
             return Ok(None);
         };
         let entries = sql(linked(
-            "WHERE n.release_id = $1 ORDER BY d.started_at, n.position, n.id",
+            "WHERE n.release_id = :id ORDER BY d.started_at, n.position, n.id",
         ))
-        .bind(id)
+        .set("id", id)
         .all(self.read())
         .await?;
         Ok(Some(ReleaseDetail { release, entries }))
     }
 
     async fn release_announces(&self, id: i64) -> DbResult<bool> {
-        sql("SELECT announce FROM releases WHERE id = $1")
-            .bind(id)
+        sql("SELECT announce FROM releases WHERE id = :id")
+            .set("id", id)
             .value(self.write())
             .await
     }
 
-    async fn set_release_announce(&self, id: i64, announce: bool) -> DbResult<()> {
-        sql("UPDATE releases SET announce = $2 WHERE id = $1")
-            .bind(id)
-            .bind(announce)
-            .change_one(self.write())
-            .await
-    }
-
     async fn release_id(&self, slug: &str) -> DbResult<Option<i64>> {
-        sql("SELECT id FROM releases WHERE slug = $1")
-            .bind(slug)
+        sql("SELECT id FROM releases WHERE slug = :slug")
+            .set("slug", slug)
             .scalar(self.read())
             .await
     }
 
     async fn list_releases(&self, q: &ReleaseQuery) -> DbResult<Vec<Release>> {
         sql(releases_where(
-            "WHERE ($1 = TRUE OR r.archived = FALSE)
-               AND ($2 = '' OR LOWER(r.title) LIKE $2 OR LOWER(r.narrative) LIKE $2
-                    OR LOWER(COALESCE(r.version_name, '')) LIKE $2)
+            "WHERE (:include_archived = TRUE OR r.archived = FALSE)
+               AND (:search = '' OR LOWER(r.title) LIKE :search OR LOWER(r.narrative) LIKE :search
+                    OR LOWER(COALESCE(r.version_name, '')) LIKE :search)
              ORDER BY (r.status = 'published'),
                       COALESCE(r.published_at, r.publish_at, r.updated_at) DESC, r.id DESC
-             LIMIT $3 OFFSET $4",
+             LIMIT :limit OFFSET :offset",
         ))
-        .bind(q.include_archived)
-        .bind(like_pattern(&q.search))
-        .bind(q.limit)
-        .bind(q.offset)
+        .set("include_archived", q.include_archived)
+        .set("search", like_pattern(&q.search))
+        .set("limit", q.limit)
+        .set("offset", q.offset)
         .all(self.read())
         .await
     }
@@ -289,32 +287,35 @@ impl ReleaseStore for SqlStore {
     ) -> DbResult<()> {
         let mut tx = self.begin().await?;
         let moved = sql(
-            "UPDATE releases SET revision = revision + 1, updated_at = $2
-                         WHERE id = $1 AND ($3 IS NULL OR revision = $3)",
+            "UPDATE releases SET revision = revision + 1, updated_at = :now
+                         WHERE id = :release_id AND (:revision IS NULL OR revision = :revision)",
         )
-        .bind(release_id)
-        .bind(self.now())
-        .bind(revision)
+        .set("release_id", release_id)
+        .set("now", self.now())
+        .set("revision", revision)
         .execute(tx.conn())
         .await?;
         if moved == 0 {
             return Err(DbError::Stale);
         }
         for id in entry_ids {
-            let linked = sql("UPDATE entries SET release_id = $1
-                              WHERE id = $2 AND (release_id IS NULL OR release_id = $1)")
-            .bind(release_id)
-            .bind(*id)
+            let linked = sql("UPDATE entries SET release_id = :release_id
+                              WHERE id = :id AND (release_id IS NULL OR release_id = :release_id)")
+            .set("release_id", release_id)
+            .set("id", *id)
             .execute(tx.conn())
             .await?;
             if linked == 0 {
-                let exists: Option<i64> = sql("SELECT id FROM entries WHERE id = $1")
-                    .bind(*id)
+                let exists: Option<i64> = sql("SELECT id FROM entries WHERE id = :id")
+                    .set("id", *id)
                     .scalar(tx.conn())
                     .await?;
                 return Err(DbError::Conflict(match exists {
-                    Some(_) => format!("entry {id} already belongs to another release"),
-                    None => format!("there is no entry {id}"),
+                    Some(_) => Conflict::EntryInAnotherRelease { entry: *id },
+                    None => Conflict::Missing {
+                        what: Kind::Entry,
+                        key: id.to_string(),
+                    },
                 }));
             }
         }
@@ -322,36 +323,38 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn linked_entry(&self, id: i64) -> DbResult<Option<LinkedEntry>> {
-        sql(linked("WHERE n.id = $1"))
-            .bind(id)
+        sql(linked("WHERE n.id = :id"))
+            .set("id", id)
             .optional(self.read())
             .await
     }
 
     async fn unlink_entry(&self, release_id: i64, entry_id: i64) -> DbResult<()> {
         let mut tx = self.begin().await?;
-        sql("UPDATE entries SET release_id = NULL WHERE id = $2 AND release_id = $1")
-            .bind(release_id)
-            .bind(entry_id)
+        sql("UPDATE entries SET release_id = NULL WHERE id = :entry_id AND release_id = :release_id")
+            .set("release_id", release_id)
+            .set("entry_id", entry_id)
             .change_one(tx.conn())
             .await?;
-        sql("UPDATE releases SET revision = revision + 1, updated_at = $2 WHERE id = $1")
-            .bind(release_id)
-            .bind(self.now())
-            .execute(tx.conn())
-            .await?;
+        sql(
+            "UPDATE releases SET revision = revision + 1, updated_at = :now WHERE id = :release_id",
+        )
+        .set("release_id", release_id)
+        .set("now", self.now())
+        .execute(tx.conn())
+        .await?;
         tx.commit().await
     }
 
     async fn publish_due(&self, now: DateTime<Utc>) -> DbResult<Vec<i64>> {
         sql(format!(
             "UPDATE releases SET status = 'published', published_at = publish_at,
-                revision = revision + 1, updated_at = $1
+                revision = revision + 1, updated_at = :now
              WHERE status = 'scheduled' AND {}
              RETURNING id",
-            self.dialect().time_at_or_before("publish_at", "$1")
+            self.dialect().time_at_or_before("publish_at", ":now")
         ))
-        .bind(now)
+        .set("now", now)
         .column(self.write())
         .await
     }
@@ -359,19 +362,19 @@ impl ReleaseStore for SqlStore {
     async fn candidate_entries(&self, q: &CandidateQuery) -> DbResult<Vec<LinkedEntry>> {
         sql(linked(&format!(
             "WHERE n.release_id IS NULL AND {CUSTOMER_VISIBLE}
-               AND ($1 IS NULL OR e.slug = $1) AND ($2 IS NULL OR n.kind = $2)
-               AND ($3 IS NULL OR n.component = $3) AND ($4 IS NULL OR d.started_at >= $4)
-               AND ($5 IS NULL OR d.started_at < $5)
-               AND ($6 = '' OR LOWER(n.title) LIKE $6 OR LOWER(n.body) LIKE $6)
-             ORDER BY d.started_at DESC, n.position, n.id LIMIT $7"
+               AND (:environment IS NULL OR e.slug = :environment) AND (:as_str IS NULL OR n.kind = :as_str)
+               AND (:component IS NULL OR n.component = :component) AND (:from IS NULL OR d.started_at >= :from)
+               AND (:to IS NULL OR d.started_at < :to)
+               AND (:text = '' OR LOWER(n.title) LIKE :text OR LOWER(n.body) LIKE :text)
+             ORDER BY d.started_at DESC, n.position, n.id LIMIT :limit"
         )))
-        .bind(&q.environment)
-        .bind(q.kind.map(|k| k.as_str()))
-        .bind(&q.component)
-        .bind(q.from)
-        .bind(q.to)
-        .bind(like_pattern(&q.text))
-        .bind(q.limit)
+        .set("environment", &q.environment)
+        .set("as_str", q.kind.map(|k| k.as_str()))
+        .set("component", &q.component)
+        .set("from", q.from)
+        .set("to", q.to)
+        .set("text", like_pattern(&q.text))
+        .set("limit", q.limit)
         .all(self.read())
         .await
     }
@@ -379,11 +382,11 @@ impl ReleaseStore for SqlStore {
     async fn unannounced(&self, environment: &str) -> DbResult<Vec<LinkedEntry>> {
         sql(linked(&format!(
             "LEFT JOIN releases r ON r.id = n.release_id
-             WHERE n.shipped_environment = $1 AND {CUSTOMER_VISIBLE}
+             WHERE n.shipped_environment = :environment AND {CUSTOMER_VISIBLE}
                AND (r.id IS NULL OR r.status = 'draft')
              ORDER BY d.started_at, n.position, n.id"
         )))
-        .bind(environment)
+        .set("environment", environment)
         .all(self.read())
         .await
     }
@@ -400,10 +403,10 @@ impl ReleaseStore for SqlStore {
              FROM entries n
              JOIN deploys d ON d.id = n.deploy_id
              LEFT JOIN releases r ON r.id = n.release_id
-             WHERE n.shipped_environment = $1 AND {CUSTOMER_VISIBLE} AND d.started_at >= $2"
+             WHERE n.shipped_environment = :environment AND {CUSTOMER_VISIBLE} AND d.started_at >= :since"
         ))
-        .bind(environment)
-        .bind(since)
+        .set("environment", environment)
+        .set("since", since)
         .one(self.read())
         .await
     }

@@ -63,11 +63,11 @@ impl RerenderStore for SqlStore {
         limit: i64,
     ) -> DbResult<Vec<(i64, String, String)>> {
         sql(format!(
-            "SELECT id, {}, {} FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, {}, {} FROM {} WHERE id > :after_id ORDER BY id LIMIT :limit",
             f.markdown, f.html, f.table
         ))
-        .bind(after_id)
-        .bind(limit)
+        .set("after_id", after_id)
+        .set("limit", limit)
         .all(self.bulk())
         .await
     }
@@ -81,18 +81,18 @@ impl RerenderStore for SqlStore {
     ) -> DbResult<()> {
         let query = match f.text {
             Some(column) => sql(format!(
-                "UPDATE {} SET {} = $2, {column} = $3 WHERE id = $1",
+                "UPDATE {} SET {} = :html, {column} = :text WHERE id = :id",
                 f.table, f.html
             ))
-            .bind(id)
-            .bind(html)
-            .bind(text),
+            .set("id", id)
+            .set("html", html)
+            .set("text", text),
             None => sql(format!(
-                "UPDATE {} SET {} = $2 WHERE id = $1",
+                "UPDATE {} SET {} = :html WHERE id = :id",
                 f.table, f.html
             ))
-            .bind(id)
-            .bind(html),
+            .set("id", id)
+            .set("html", html),
         };
         query.execute(self.write()).await?;
         Ok(())

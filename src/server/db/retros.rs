@@ -6,7 +6,7 @@
 
 use super::actions::{insert_action, update_action_in, ActionEdit, NewAction};
 use super::sql::{sql, Conn};
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, SqlStore};
 use crate::model::{
     ActionItem, ActionReview, Deploy, Incident, Retro, RetroColumn, RetroSettings, ReviewOutcome,
 };
@@ -116,30 +116,28 @@ pub trait RetroStore: Send + Sync {
         -> DbResult<PeriodRows>;
 }
 
-const RETRO: &str = "SELECT id, title, period_start, period_end, status, facilitator,
+pub(super) const RETRO: &str = "SELECT id, title, period_start, period_end, status, facilitator,
     votes_per_person, created_by, created_at, closed_at, revision FROM retros";
 
 /// Moves an open retro's revision on (taking its row lock); a closed or
 /// missing retro is refused.
 async fn touch_open(conn: Conn<'_>, retro_id: i64) -> DbResult<()> {
     let changed =
-        sql("UPDATE retros SET revision = revision + 1 WHERE id = $1 AND status = 'open'")
-            .bind(retro_id)
+        sql("UPDATE retros SET revision = revision + 1 WHERE id = :retro_id AND status = 'open'")
+            .set("retro_id", retro_id)
             .execute(conn)
             .await?;
     if changed == 0 {
-        return Err(DbError::Conflict(
-            "This retro is closed: it can no longer change.".into(),
-        ));
+        return Err(DbError::Conflict(Conflict::RetroClosed));
     }
     Ok(())
 }
 
 /// The item's group head, if the item belongs to the retro.
 async fn item_in(conn: Conn<'_>, retro_id: i64, item_id: i64) -> DbResult<(i64, Option<i64>)> {
-    sql("SELECT id, group_id FROM retro_items WHERE id = $1 AND retro_id = $2")
-        .bind(item_id)
-        .bind(retro_id)
+    sql("SELECT id, group_id FROM retro_items WHERE id = :item_id AND retro_id = :retro_id")
+        .set("item_id", item_id)
+        .set("retro_id", retro_id)
         .optional::<(i64, Option<i64>)>(conn)
         .await?
         .ok_or(DbError::NotFound)
@@ -147,8 +145,8 @@ async fn item_in(conn: Conn<'_>, retro_id: i64, item_id: i64) -> DbResult<(i64, 
 
 impl SqlStore {
     async fn retro_in(&self, id: i64, conn: Conn<'_>) -> DbResult<Option<Retro>> {
-        sql(format!("{RETRO} WHERE id = $1"))
-            .bind(id)
+        sql(format!("{RETRO} WHERE id = :id"))
+            .set("id", id)
             .optional(conn)
             .await
     }
@@ -163,9 +161,9 @@ impl RetroStore for SqlStore {
     }
 
     async fn save_retro_settings(&self, settings: RetroSettings) -> DbResult<RetroSettings> {
-        sql("UPDATE retro_settings SET cadence_days = $1, votes_per_person = $2 WHERE id = 1")
-            .bind(settings.cadence_days)
-            .bind(settings.votes_per_person)
+        sql("UPDATE retro_settings SET cadence_days = :cadence_days, votes_per_person = :votes_per_person WHERE id = 1")
+            .set("cadence_days", settings.cadence_days)
+            .set("votes_per_person", settings.votes_per_person)
             .change_one(self.write())
             .await?;
         Ok(settings)
@@ -176,16 +174,16 @@ impl RetroStore for SqlStore {
         let id: i64 = sql(
             "INSERT INTO retros (title, period_start, period_end, status, facilitator,
                  votes_per_person, created_by, created_at)
-             VALUES ($1, $2, $3, 'open', $4, $5, $6, $7) RETURNING id",
+             VALUES (:title, :period_start, :period_end, 'open', :facilitator, :votes_per_person, :created_by, :now) RETURNING id",
         )
-        .bind(&new.title)
-        .bind(new.period_start)
-        .bind(new.period_end)
-        .bind(&new.facilitator)
-        .bind(new.votes_per_person)
-        .bind(&new.created_by)
-        .bind(self.now())
-        .or_conflict("Another retro is still open: close it before opening the next.")
+        .set("title", &new.title)
+        .set("period_start", new.period_start)
+        .set("period_end", new.period_end)
+        .set("facilitator", &new.facilitator)
+        .set("votes_per_person", new.votes_per_person)
+        .set("created_by", &new.created_by)
+        .set("now", self.now())
+        .or_conflict(Conflict::AnotherRetroOpen)
         .value(tx.conn())
         .await?;
         let retro = self
@@ -202,9 +200,9 @@ impl RetroStore for SqlStore {
 
     async fn list_retros(&self, limit: i64) -> DbResult<Vec<Retro>> {
         sql(format!(
-            "{RETRO} ORDER BY period_end DESC, id DESC LIMIT $1"
+            "{RETRO} ORDER BY period_end DESC, id DESC LIMIT :limit"
         ))
-        .bind(limit)
+        .set("limit", limit)
         .all(self.read())
         .await
     }
@@ -214,17 +212,17 @@ impl RetroStore for SqlStore {
             "SELECT i.id, i.column_name, i.body, i.author, i.anonymous, i.group_id, i.action_id,
                     i.created_at,
                     (SELECT COUNT(*) FROM retro_votes v WHERE v.item_id = i.id) AS votes
-             FROM retro_items i WHERE i.retro_id = $1 ORDER BY i.id",
+             FROM retro_items i WHERE i.retro_id = :retro_id ORDER BY i.id",
         )
-        .bind(retro_id)
+        .set("retro_id", retro_id)
         .all(self.read())
         .await
     }
 
     async fn retro_votes_of(&self, retro_id: i64, voter: &str) -> DbResult<Vec<i64>> {
-        sql("SELECT item_id FROM retro_votes WHERE retro_id = $1 AND voter = $2 ORDER BY item_id")
-            .bind(retro_id)
-            .bind(voter)
+        sql("SELECT item_id FROM retro_votes WHERE retro_id = :retro_id AND voter = :voter ORDER BY item_id")
+            .set("retro_id", retro_id)
+            .set("voter", voter)
             .column(self.read())
             .await
     }
@@ -234,14 +232,14 @@ impl RetroStore for SqlStore {
         touch_open(tx.conn(), retro_id).await?;
         let id = sql(
             "INSERT INTO retro_items (retro_id, column_name, body, author, anonymous, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+             VALUES (:retro_id, :column, :body, :author, :anonymous, :now) RETURNING id",
         )
-        .bind(retro_id)
-        .bind(item.column.as_str())
-        .bind(&item.body)
-        .bind(&item.author)
-        .bind(item.anonymous)
-        .bind(self.now())
+        .set("retro_id", retro_id)
+        .set("column", item.column.as_str())
+        .set("body", &item.body)
+        .set("author", &item.author)
+        .set("anonymous", item.anonymous)
+        .set("now", self.now())
         .value(tx.conn())
         .await?;
         tx.commit().await?;
@@ -260,28 +258,27 @@ impl RetroStore for SqlStore {
         touch_open(tx.conn(), retro_id).await?;
         item_in(tx.conn(), retro_id, item_id).await?;
         if on {
-            let cast: i64 =
-                sql("SELECT COUNT(*) FROM retro_votes WHERE retro_id = $1 AND voter = $2")
-                    .bind(retro_id)
-                    .bind(voter)
-                    .value(tx.conn())
-                    .await?;
+            let cast: i64 = sql(
+                "SELECT COUNT(*) FROM retro_votes WHERE retro_id = :retro_id AND voter = :voter",
+            )
+            .set("retro_id", retro_id)
+            .set("voter", voter)
+            .value(tx.conn())
+            .await?;
             if cast >= limit {
-                return Err(DbError::Conflict(format!(
-                    "You have used all {limit} of your votes: take one back to vote again."
-                )));
+                return Err(DbError::Conflict(Conflict::VotesUsed { limit }));
             }
-            sql("INSERT INTO retro_votes (retro_id, item_id, voter) VALUES ($1, $2, $3)")
-                .bind(retro_id)
-                .bind(item_id)
-                .bind(voter)
-                .or_conflict("You already voted for this item.")
+            sql("INSERT INTO retro_votes (retro_id, item_id, voter) VALUES (:retro_id, :item_id, :voter)")
+                .set("retro_id", retro_id)
+                .set("item_id", item_id)
+                .set("voter", voter)
+                .or_conflict(Conflict::AlreadyVoted)
                 .execute(tx.conn())
                 .await?;
         } else {
-            sql("DELETE FROM retro_votes WHERE item_id = $1 AND voter = $2")
-                .bind(item_id)
-                .bind(voter)
+            sql("DELETE FROM retro_votes WHERE item_id = :item_id AND voter = :voter")
+                .set("item_id", item_id)
+                .set("voter", voter)
                 .execute(tx.conn())
                 .await?;
         }
@@ -307,15 +304,15 @@ impl RetroStore for SqlStore {
         };
         if let Some(head) = head {
             // The item's own group follows it into the new one.
-            sql("UPDATE retro_items SET group_id = $1 WHERE group_id = $2")
-                .bind(head)
-                .bind(item_id)
+            sql("UPDATE retro_items SET group_id = :head WHERE group_id = :item_id")
+                .set("head", head)
+                .set("item_id", item_id)
                 .execute(tx.conn())
                 .await?;
         }
-        sql("UPDATE retro_items SET group_id = $1 WHERE id = $2")
-            .bind(head)
-            .bind(item_id)
+        sql("UPDATE retro_items SET group_id = :head WHERE id = :item_id")
+            .set("head", head)
+            .set("item_id", item_id)
             .execute(tx.conn())
             .await?;
         tx.commit().await
@@ -332,13 +329,13 @@ impl RetroStore for SqlStore {
         item_in(tx.conn(), retro_id, item_id).await?;
         let id = insert_action(tx.conn(), &action, self.now()).await?;
         let linked =
-            sql("UPDATE retro_items SET action_id = $1 WHERE id = $2 AND action_id IS NULL")
-                .bind(id)
-                .bind(item_id)
+            sql("UPDATE retro_items SET action_id = :id WHERE id = :item_id AND action_id IS NULL")
+                .set("id", id)
+                .set("item_id", item_id)
                 .execute(tx.conn())
                 .await?;
         if linked == 0 {
-            return Err(DbError::Conflict("This item is already an action.".into()));
+            return Err(DbError::Conflict(Conflict::ItemAlreadyAction));
         }
         let action = self
             .action_in(id, tx.conn())
@@ -365,18 +362,18 @@ impl RetroStore for SqlStore {
         }
         sql(
             "INSERT INTO retro_reviews (retro_id, action_id, outcome, due, note, reviewed_by, reviewed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             VALUES (:retro_id, :action_id, :outcome, :due, :note, :reviewed_by, :now)
              ON CONFLICT (retro_id, action_id) DO UPDATE SET outcome = excluded.outcome,
                  due = excluded.due, note = excluded.note, reviewed_by = excluded.reviewed_by,
                  reviewed_at = excluded.reviewed_at",
         )
-        .bind(retro_id)
-        .bind(review.action_id)
-        .bind(review.outcome.as_str())
-        .bind(review.due)
-        .bind(&review.note)
-        .bind(&review.reviewed_by)
-        .bind(self.now())
+        .set("retro_id", retro_id)
+        .set("action_id", review.action_id)
+        .set("outcome", review.outcome.as_str())
+        .set("due", review.due)
+        .set("note", &review.note)
+        .set("reviewed_by", &review.reviewed_by)
+        .set("now", self.now())
         .execute(tx.conn())
         .await?;
         tx.commit().await
@@ -385,9 +382,9 @@ impl RetroStore for SqlStore {
     async fn retro_reviews(&self, retro_id: i64) -> DbResult<Vec<ActionReview>> {
         sql(
             "SELECT action_id, outcome, due, note, reviewed_by, reviewed_at
-             FROM retro_reviews WHERE retro_id = $1 ORDER BY reviewed_at, action_id",
+             FROM retro_reviews WHERE retro_id = :retro_id ORDER BY reviewed_at, action_id",
         )
-        .bind(retro_id)
+        .set("retro_id", retro_id)
         .all(self.read())
         .await
     }
@@ -395,11 +392,11 @@ impl RetroStore for SqlStore {
     async fn close_retro(&self, id: i64) -> DbResult<Retro> {
         let mut tx = self.begin().await?;
         let closed = sql(
-            "UPDATE retros SET status = 'closed', closed_at = $2, revision = revision + 1
-             WHERE id = $1 AND status = 'open'",
+            "UPDATE retros SET status = 'closed', closed_at = :now, revision = revision + 1
+             WHERE id = :id AND status = 'open'",
         )
-        .bind(id)
-        .bind(self.now())
+        .set("id", id)
+        .set("now", self.now())
         .execute(tx.conn())
         .await?;
         let retro = self
@@ -407,7 +404,7 @@ impl RetroStore for SqlStore {
             .await?
             .ok_or(DbError::NotFound)?;
         if closed == 0 {
-            return Err(DbError::Conflict("This retro is already closed.".into()));
+            return Err(DbError::Conflict(Conflict::RetroAlreadyClosed));
         }
         tx.commit().await?;
         Ok(retro)
@@ -421,31 +418,31 @@ impl RetroStore for SqlStore {
         let (deploys, production_deploys): (i64, i64) = sql(format!(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN e.slug = '{}' THEN 1 ELSE 0 END), 0)
              FROM deploys d JOIN environments e ON e.id = d.environment_id
-             WHERE d.started_at >= $1 AND d.started_at < $2",
+             WHERE d.started_at >= :from AND d.started_at < :until",
             crate::model::PRODUCTION
         ))
-        .bind(from)
-        .bind(until)
+        .set("from", from)
+        .set("until", until)
         .one(self.read())
         .await?;
         let failed_deploys = sql(format!(
-            "{} WHERE d.started_at >= $1 AND d.started_at < $2
+            "{} WHERE d.started_at >= :from AND d.started_at < :until
                AND d.status IN ('failed', 'rolled_back')
              ORDER BY d.started_at DESC, d.id DESC LIMIT 200",
             super::deploys::DEPLOY
         ))
-        .bind(from)
-        .bind(until)
+        .set("from", from)
+        .set("until", until)
         .all(self.read())
         .await?;
         let incidents = sql(format!(
-            "SELECT {} FROM {} WHERE i.detected_at >= $1 AND i.detected_at < $2
+            "SELECT {} FROM {} WHERE i.detected_at >= :from AND i.detected_at < :until
              ORDER BY i.detected_at DESC, i.id DESC LIMIT 200",
             super::incidents::COLUMNS,
             super::incidents::FROM
         ))
-        .bind(from)
-        .bind(until)
+        .set("from", from)
+        .set("until", until)
         .all::<Incident>(self.read())
         .await?
         .into_iter()

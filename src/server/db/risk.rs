@@ -2,7 +2,7 @@
 //! approvals and checklist ticks on entries, and the risk map.
 
 use super::sql::{sql, Params};
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, SqlStore};
 use crate::model::{Approval, Check, Risk, RiskMapRow, RiskRule, RiskyComponent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +25,7 @@ pub enum ProcessScope {
 
 /// An entry with what the process needs of its deploy.
 #[derive(Clone, Debug, sqlx::FromRow)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct ProcessRow {
     pub entry_id: i64,
     pub title: String,
@@ -59,7 +60,7 @@ pub trait RiskStore: Send + Sync {
     async fn risk_map(&self) -> DbResult<Vec<RiskMapRow>>;
 }
 
-const PROCESS: &str = "SELECT n.id AS entry_id, n.title, n.deploy_id, d.version,
+pub(super) const PROCESS: &str = "SELECT n.id AS entry_id, n.title, n.deploy_id, d.version,
     e.slug AS environment, n.component, n.audience, n.risk, d.created_by
     FROM entries n JOIN deploys d ON d.id = n.deploy_id
     JOIN environments e ON e.id = d.environment_id";
@@ -75,22 +76,22 @@ impl RiskStore for SqlStore {
     async fn mark_risky(&self, component: &str, note: Option<&str>, by: &str) -> DbResult<()> {
         sql(
             "INSERT INTO risky_components (component, note, marked_by, marked_at)
-             VALUES ($1, $2, $3, $4)
+             VALUES (:component, :to_string, :by, :now)
              ON CONFLICT (component) DO UPDATE SET note = excluded.note,
                  marked_by = excluded.marked_by, marked_at = excluded.marked_at",
         )
-        .bind(component)
-        .bind(note.map(str::to_string))
-        .bind(by)
-        .bind(self.now())
+        .set("component", component)
+        .set("to_string", note.map(str::to_string))
+        .set("by", by)
+        .set("now", self.now())
         .execute(self.write())
         .await?;
         Ok(())
     }
 
     async fn unmark_risky(&self, component: &str) -> DbResult<()> {
-        let gone = sql("DELETE FROM risky_components WHERE component = $1")
-            .bind(component)
+        let gone = sql("DELETE FROM risky_components WHERE component = :component")
+            .set("component", component)
             .execute(self.write())
             .await?;
         if gone == 0 {
@@ -165,9 +166,9 @@ impl RiskStore for SqlStore {
         sql(format!(
             "SELECT DISTINCT deploy_id, author FROM commits
              WHERE author IS NOT NULL AND {}",
-            self.dialect().any("deploy_id", "$1")
+            self.dialect().any("deploy_id", ":deploys")
         ))
-        .bind(super::sql::Arg::Ints(deploys.to_vec()))
+        .set("deploys", super::sql::Arg::Ints(deploys.to_vec()))
         .all(self.read())
         .await
     }
@@ -176,9 +177,9 @@ impl RiskStore for SqlStore {
         sql(format!(
             "SELECT entry_id, approver, approved_at FROM entry_approvals WHERE {}
              ORDER BY approved_at",
-            self.dialect().any("entry_id", "$1")
+            self.dialect().any("entry_id", ":entries")
         ))
-        .bind(super::sql::Arg::Ints(entries.to_vec()))
+        .set("entries", super::sql::Arg::Ints(entries.to_vec()))
         .all(self.read())
         .await
     }
@@ -187,28 +188,28 @@ impl RiskStore for SqlStore {
         sql(format!(
             "SELECT entry_id, item, checked_by, checked_at FROM entry_checks WHERE {}
              ORDER BY checked_at",
-            self.dialect().any("entry_id", "$1")
+            self.dialect().any("entry_id", ":entries")
         ))
-        .bind(super::sql::Arg::Ints(entries.to_vec()))
+        .set("entries", super::sql::Arg::Ints(entries.to_vec()))
         .all(self.read())
         .await
     }
 
     async fn approve(&self, entry: i64, approver: &str) -> DbResult<()> {
-        sql("INSERT INTO entry_approvals (entry_id, approver, approved_at) VALUES ($1, $2, $3)")
-            .bind(entry)
-            .bind(approver)
-            .bind(self.now())
-            .or_conflict("You have already approved this change.")
+        sql("INSERT INTO entry_approvals (entry_id, approver, approved_at) VALUES (:entry, :approver, :now)")
+            .set("entry", entry)
+            .set("approver", approver)
+            .set("now", self.now())
+            .or_conflict(Conflict::AlreadyApproved)
             .execute(self.write())
             .await?;
         Ok(())
     }
 
     async fn withdraw_approval(&self, entry: i64, approver: &str) -> DbResult<()> {
-        sql("DELETE FROM entry_approvals WHERE entry_id = $1 AND approver = $2")
-            .bind(entry)
-            .bind(approver)
+        sql("DELETE FROM entry_approvals WHERE entry_id = :entry AND approver = :approver")
+            .set("entry", entry)
+            .set("approver", approver)
             .change_one(self.write())
             .await
     }
@@ -217,16 +218,16 @@ impl RiskStore for SqlStore {
         let query = if done {
             sql(
                 "INSERT INTO entry_checks (entry_id, item, checked_by, checked_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (entry_id, item) DO NOTHING",
+                 VALUES (:entry, :item, :by, :now) ON CONFLICT (entry_id, item) DO NOTHING",
             )
-            .bind(entry)
-            .bind(item)
-            .bind(by)
-            .bind(self.now())
+            .set("entry", entry)
+            .set("item", item)
+            .set("by", by)
+            .set("now", self.now())
         } else {
-            sql("DELETE FROM entry_checks WHERE entry_id = $1 AND item = $2")
-                .bind(entry)
-                .bind(item)
+            sql("DELETE FROM entry_checks WHERE entry_id = :entry AND item = :item")
+                .set("entry", entry)
+                .set("item", item)
         };
         query.execute(self.write()).await?;
         Ok(())
@@ -239,7 +240,7 @@ impl RiskStore for SqlStore {
                              WHERE m.deploy_id = d.id AND m.component = n.component) AS caused
                  FROM entries n JOIN deploys d ON d.id = n.deploy_id
                  JOIN environments e ON e.id = d.environment_id
-                 WHERE n.component IS NOT NULL AND e.slug = $1
+                 WHERE n.component IS NOT NULL AND e.slug = :production
                    AND d.status IN ('succeeded', 'failed', 'rolled_back')
              ),
              names AS (SELECT component FROM touched UNION SELECT component FROM risky_components)
@@ -255,7 +256,7 @@ impl RiskStore for SqlStore {
                  (SELECT COUNT(*) FROM touched t WHERE t.component = names.component
                     AND (t.status <> 'succeeded' OR t.caused)) AS failing
              FROM names ORDER BY names.component")
-        .bind(crate::model::PRODUCTION)
+        .set("production", crate::model::PRODUCTION)
         .all(self.read())
         .await
     }

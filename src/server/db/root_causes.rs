@@ -45,18 +45,20 @@ pub trait RootCauseStore: Send + Sync {
     async fn all_holes(&self) -> DbResult<Vec<Hole>>;
 }
 
-const NOTE: &str = "SELECT incident_id, document, category, status, author, reviewer, version,
+pub(super) const NOTE: &str =
+    "SELECT incident_id, document, category, status, author, reviewer, version,
     created_at, updated_at, finalized_at FROM root_causes";
 
-const HOLE: &str = "SELECT h.id, h.incident_id, h.kind, h.area, h.component, h.description,
+pub(super) const HOLE: &str =
+    "SELECT h.id, h.incident_id, h.kind, h.area, h.component, h.description,
     h.action_id, a.status AS action_status, (a.status = 'done') AS closed,
     CASE WHEN a.status = 'done' THEN a.done_at END AS repaired_at, h.created_by, h.created_at
     FROM holes h JOIN actions a ON a.id = h.action_id";
 
 /// The note as it stands on `conn` (inside a transaction that just wrote it).
 async fn note_in(conn: super::sql::Conn<'_>, incident_id: i64) -> DbResult<RootCause> {
-    sql(format!("{NOTE} WHERE incident_id = $1"))
-        .bind(incident_id)
+    sql(format!("{NOTE} WHERE incident_id = :incident_id"))
+        .set("incident_id", incident_id)
         .one(conn)
         .await
 }
@@ -68,8 +70,8 @@ fn json(document: &NoteDocument) -> Arg {
 #[async_trait]
 impl RootCauseStore for SqlStore {
     async fn root_cause(&self, incident_id: i64) -> DbResult<Option<RootCause>> {
-        sql(format!("{NOTE} WHERE incident_id = $1"))
-            .bind(incident_id)
+        sql(format!("{NOTE} WHERE incident_id = :incident_id"))
+            .set("incident_id", incident_id)
             .optional(self.read())
             .await
     }
@@ -84,23 +86,24 @@ impl RootCauseStore for SqlStore {
     ) -> DbResult<RootCause> {
         let mut tx = self.begin().await?;
         let lock = self.dialect().for_update();
-        let current: Option<RootCause> = sql(format!("{NOTE} WHERE incident_id = $1 {lock}"))
-            .bind(incident_id)
-            .optional(tx.conn())
-            .await?;
+        let current: Option<RootCause> =
+            sql(format!("{NOTE} WHERE incident_id = :incident_id {lock}"))
+                .set("incident_id", incident_id)
+                .optional(tx.conn())
+                .await?;
         let now = self.now();
         match (current, version) {
             (None, None) => {
                 sql(
                     "INSERT INTO root_causes (incident_id, document, category, status, author,
                          version, created_at, updated_at)
-                     VALUES ($1, $2, $3, 'draft', $4, 1, $5, $5)",
+                     VALUES (:incident_id, :document, :category, 'draft', :by, 1, :now, :now)",
                 )
-                .bind(incident_id)
-                .bind(json(document))
-                .bind(category.as_str())
-                .bind(by)
-                .bind(now)
+                .set("incident_id", incident_id)
+                .set("document", json(document))
+                .set("category", category.as_str())
+                .set("by", by)
+                .set("now", now)
                 .execute(tx.conn())
                 .await?;
             }
@@ -108,25 +111,25 @@ impl RootCauseStore for SqlStore {
                 if note.status == crate::model::NoteStatus::Final {
                     sql(
                         "INSERT INTO root_cause_versions (incident_id, version, document, category,
-                             edited_by, edited_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                             edited_by, edited_at) VALUES (:incident_id, :version, :document, :category, :by, :now)",
                     )
-                    .bind(incident_id)
-                    .bind(note.version)
-                    .bind(json(&note.document))
-                    .bind(note.category.as_str())
-                    .bind(by)
-                    .bind(now)
+                    .set("incident_id", incident_id)
+                    .set("version", note.version)
+                    .set("document", json(&note.document))
+                    .set("category", note.category.as_str())
+                    .set("by", by)
+                    .set("now", now)
                     .execute(tx.conn())
                     .await?;
                 }
                 sql(
-                    "UPDATE root_causes SET document = $2, category = $3, version = version + 1,
-                         updated_at = $4 WHERE incident_id = $1",
+                    "UPDATE root_causes SET document = :document, category = :category, version = version + 1,
+                         updated_at = :now WHERE incident_id = :incident_id",
                 )
-                .bind(incident_id)
-                .bind(json(document))
-                .bind(category.as_str())
-                .bind(now)
+                .set("incident_id", incident_id)
+                .set("document", json(document))
+                .set("category", category.as_str())
+                .set("now", now)
                 .execute(tx.conn())
                 .await?;
             }
@@ -145,14 +148,14 @@ impl RootCauseStore for SqlStore {
     ) -> DbResult<RootCause> {
         let mut tx = self.begin().await?;
         let changed = sql(
-            "UPDATE root_causes SET status = 'final', reviewer = $3, finalized_at = $4,
-                 updated_at = $4
-             WHERE incident_id = $1 AND version = $2 AND status = 'draft'",
+            "UPDATE root_causes SET status = 'final', reviewer = :reviewer, finalized_at = :now,
+                 updated_at = :now
+             WHERE incident_id = :incident_id AND version = :version AND status = 'draft'",
         )
-        .bind(incident_id)
-        .bind(version)
-        .bind(reviewer)
-        .bind(self.now())
+        .set("incident_id", incident_id)
+        .set("version", version)
+        .set("reviewer", reviewer)
+        .set("now", self.now())
         .execute(tx.conn())
         .await?;
         if changed == 0 {
@@ -166,9 +169,9 @@ impl RootCauseStore for SqlStore {
     async fn root_cause_history(&self, incident_id: i64) -> DbResult<Vec<NoteVersion>> {
         sql(
             "SELECT version, document, category, edited_by, edited_at FROM root_cause_versions
-             WHERE incident_id = $1 ORDER BY version DESC",
+             WHERE incident_id = :incident_id ORDER BY version DESC",
         )
-        .bind(incident_id)
+        .set("incident_id", incident_id)
         .all(self.read())
         .await
     }
@@ -180,20 +183,20 @@ impl RootCauseStore for SqlStore {
         let id: i64 = sql(
             "INSERT INTO holes (incident_id, kind, area, component, description, action_id,
                  created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             VALUES (:incident_id, :kind, :area, :component, :description, :action_id, :created_by, :now) RETURNING id",
         )
-        .bind(hole.incident_id)
-        .bind(hole.area.kind().as_str())
-        .bind(hole.area.as_str())
-        .bind(hole.component.as_deref())
-        .bind(&hole.description)
-        .bind(action_id)
-        .bind(&hole.created_by)
-        .bind(now)
+        .set("incident_id", hole.incident_id)
+        .set("kind", hole.area.kind().as_str())
+        .set("area", hole.area.as_str())
+        .set("component", hole.component.as_deref())
+        .set("description", &hole.description)
+        .set("action_id", action_id)
+        .set("created_by", &hole.created_by)
+        .set("now", now)
         .value(tx.conn())
         .await?;
-        let hole: Hole = sql(format!("{HOLE} WHERE h.id = $1"))
-            .bind(id)
+        let hole: Hole = sql(format!("{HOLE} WHERE h.id = :id"))
+            .set("id", id)
             .one(tx.conn())
             .await?;
         tx.commit().await?;
@@ -201,10 +204,12 @@ impl RootCauseStore for SqlStore {
     }
 
     async fn holes(&self, incident_id: i64) -> DbResult<Vec<Hole>> {
-        sql(format!("{HOLE} WHERE h.incident_id = $1 ORDER BY h.id"))
-            .bind(incident_id)
-            .all(self.read())
-            .await
+        sql(format!(
+            "{HOLE} WHERE h.incident_id = :incident_id ORDER BY h.id"
+        ))
+        .set("incident_id", incident_id)
+        .all(self.read())
+        .await
     }
 
     async fn all_holes(&self) -> DbResult<Vec<Hole>> {

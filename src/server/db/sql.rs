@@ -1,15 +1,17 @@
 //! The one way the area modules talk to either database.
 //!
-//! A query is built once as text plus typed arguments ([`sql`], [`Sql::bind`])
-//! and run on a [`Conn`]: the read pool, the write pool or an open transaction
-//! of whichever database was chosen at start-up. SQLite accepts PostgreSQL's
-//! `$1` placeholders, so one text serves both; where the dialects differ the
+//! A query is built once as text plus typed arguments bound by name
+//! ([`sql`], `:name` in the text, [`Sql::set`]) and run on a [`Conn`]: the
+//! read pool, the write pool or an open transaction of whichever database was
+//! chosen at start-up. The names become `$1, $2, …`, which SQLite accepts as
+//! PostgreSQL does, so one text serves both; where the dialects differ the
 //! area module asks [`Dialect`](super::dialect::Dialect) for a named fragment.
+//! Filters assembled piece by piece take their placeholders from [`Params`].
 //! Rows decode straight into the model types (`sqlx::FromRow`), on both.
 
 use super::dialect::Dialect;
 use super::readers::Readers;
-use super::{DbError, DbResult};
+use super::{Conflict, DbError, DbResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -131,6 +133,8 @@ pub enum Conn<'a> {
 pub struct Sql {
     text: Cow<'static, str>,
     args: Vec<Arg>,
+    /// Arguments bound by name ([`Sql::set`]), for `:name` in the text.
+    named: Vec<(&'static str, Arg)>,
 }
 
 /// Starts a query. Text with a dialect fragment is a `String` (`format!`).
@@ -138,15 +142,16 @@ pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
     Sql {
         text: text.into(),
         args: Vec::new(),
+        named: Vec::new(),
     }
 }
 
 /// One argument, in the types both databases store.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
-    Bool(bool),
+    Bool(Option<bool>),
     Time(Option<DateTime<Utc>>),
     /// A day (`DATE` on PostgreSQL, `YYYY-MM-DD` text on SQLite).
     Date(Option<chrono::NaiveDate>),
@@ -177,6 +182,11 @@ impl From<Option<i64>> for Arg {
 }
 impl From<bool> for Arg {
     fn from(v: bool) -> Arg {
+        Arg::Bool(Some(v))
+    }
+}
+impl From<Option<bool>> for Arg {
+    fn from(v: Option<bool>) -> Arg {
         Arg::Bool(v)
     }
 }
@@ -279,10 +289,88 @@ impl Sql {
         self
     }
 
-    pub fn bind(mut self, value: impl Into<Arg>) -> Sql {
-        self.args.push(value.into());
+    /// Binds `value` to `:name` in the text. A query binds by name or by
+    /// position, not both; writes bind by name, so a column and its value
+    /// are matched by what they are called, never by counting.
+    pub fn set(mut self, name: &'static str, value: impl Into<Arg>) -> Sql {
+        self.named.push((name, value.into()));
         self
     }
+
+    /// The text with `$n` placeholders both databases read, and its
+    /// arguments in that order. A name the text uses but nothing binds,
+    /// or one bound but not used, is an error, never a silent NULL.
+    fn resolve(self) -> Result<(Cow<'static, str>, Vec<Arg>), sqlx::Error> {
+        if self.named.is_empty() {
+            return Ok((self.text, self.args));
+        }
+        if !self.args.is_empty() {
+            return Err(sqlx::Error::Protocol(
+                "a query binds by name or by position, not both".into(),
+            ));
+        }
+        let (text, order) = numbered(&self.text);
+        let mut named = self.named;
+        let mut args = Vec::with_capacity(order.len());
+        for name in &order {
+            let at = named.iter().position(|(n, _)| n == name).ok_or_else(|| {
+                sqlx::Error::Protocol(format!("the query uses :{name}, which is not bound"))
+            })?;
+            args.push(named.swap_remove(at).1);
+        }
+        if let Some((name, _)) = named.first() {
+            return Err(sqlx::Error::Protocol(format!(
+                "the query binds :{name}, which its text does not use"
+            )));
+        }
+        Ok((Cow::Owned(text), args))
+    }
+}
+
+/// `text` with each `:name` replaced by `$n` (one number per name, in the
+/// order names first appear), and those names. Quoted literals and
+/// PostgreSQL's `::type` casts are left as they are.
+fn numbered(text: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut names: Vec<String> = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut quoted = false;
+    let mut prev = ' ';
+    while let Some((_, c)) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        let starts_name = !quoted
+            && c == ':'
+            && prev != ':'
+            && chars
+                .peek()
+                .is_some_and(|(_, n)| n.is_ascii_lowercase() || *n == '_');
+        if !starts_name {
+            out.push(c);
+            prev = c;
+            continue;
+        }
+        let mut name = String::new();
+        while let Some((_, n)) = chars.peek() {
+            if n.is_ascii_alphanumeric() || *n == '_' {
+                name.push(*n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let number = match names.iter().position(|n| *n == name) {
+            Some(i) => i + 1,
+            None => {
+                names.push(name);
+                names.len()
+            }
+        };
+        out.push_str(&format!("${number}"));
+        prev = 'x';
+    }
+    (out, names)
 }
 
 fn sqlite_args(args: Vec<Arg>) -> SqliteArguments<'static> {
@@ -326,8 +414,10 @@ fn pg_args(args: Vec<Arg>) -> PgArguments {
 /// only in their types.
 macro_rules! on_conn {
     ($conn:expr, $sql:expr, $query:ident, $method:ident $($post:tt)*) => {{
-        let Sql { text, args } = $sql;
-        let result = match $conn {
+        let resolved = $sql.resolve();
+        let result = match resolved {
+            Err(e) => Err(e),
+            Ok((text, args)) => match $conn {
             Conn::SqliteRead(readers) => match readers.acquire().await {
                 Ok(mut c) => {
                     let done = sqlx::$query(&text, sqlite_args(args)).$method(&mut *c).await $($post)*;
@@ -342,6 +432,7 @@ macro_rules! on_conn {
             Conn::SqliteTx(c) => sqlx::$query(&text, sqlite_args(args)).$method(c).await $($post)*,
             Conn::PgPool(c) => sqlx::$query(&text, pg_args(args)).$method(c).await $($post)*,
             Conn::PgTx(c) => sqlx::$query(&text, pg_args(args)).$method(c).await $($post)*,
+            },
         };
         result.map_err(decode_error)
     }};
@@ -410,19 +501,16 @@ impl Sql {
         }
     }
 
-    /// Runs a statement; a broken uniqueness rule becomes a conflict saying `clash`.
-    pub fn or_conflict(self, clash: impl Into<String>) -> Unique {
-        Unique {
-            sql: self,
-            clash: clash.into(),
-        }
+    /// Runs a statement; a broken uniqueness rule becomes the conflict `clash`.
+    pub fn or_conflict(self, clash: Conflict) -> Unique {
+        Unique { sql: self, clash }
     }
 }
 
-/// A statement whose unique-constraint violation has a message people understand.
+/// A statement whose unique-constraint violation is a known [`Conflict`].
 pub struct Unique {
     sql: Sql,
-    clash: String,
+    clash: Conflict,
 }
 
 impl Unique {
@@ -445,7 +533,7 @@ impl Unique {
     }
 }
 
-fn conflict(err: DbError, clash: String) -> DbError {
+fn conflict(err: DbError, clash: Conflict) -> DbError {
     match &err {
         DbError::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation() => {
             DbError::Conflict(clash)
@@ -461,5 +549,37 @@ fn decode_error(err: sqlx::Error) -> DbError {
             DbError::Corrupt(format!("{index}: {source}"))
         }
         other => DbError::Sqlx(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_numbers_in_order_of_first_use() {
+        let (text, names) = numbered(
+            "UPDATE t SET a = :a, b = :b_2, at = :at::timestamptz, note = 'x:y' WHERE id = :id AND a <> :a",
+        );
+        assert_eq!(
+            text,
+            "UPDATE t SET a = $1, b = $2, at = $3::timestamptz, note = 'x:y' WHERE id = $4 AND a <> $1"
+        );
+        assert_eq!(names, ["a", "b_2", "at", "id"]);
+    }
+
+    #[test]
+    fn a_name_bound_and_unused_or_used_and_unbound_is_an_error() {
+        let unbound = sql("SELECT :a, :b").set("a", 1).resolve();
+        assert!(unbound.unwrap_err().to_string().contains(":b"));
+        let unused = sql("SELECT :a").set("a", 1).set("z", 2).resolve();
+        assert!(unused.unwrap_err().to_string().contains(":z"));
+        let (text, args) = sql("SELECT :b, :a, :b")
+            .set("a", 1)
+            .set("b", "x")
+            .resolve()
+            .unwrap();
+        assert_eq!(text, "SELECT $1, $2, $1");
+        assert!(matches!(&args[..], [Arg::Text(Some(b)), Arg::Int(Some(1))] if b == "x"));
     }
 }

@@ -1,7 +1,7 @@
 //! Email subscribers and suppressed addresses.
 
 use super::sql::{sql, Arg, Params};
-use super::{DbError, DbResult, SqlStore};
+use super::{Conflict, DbError, DbResult, Kind, SqlStore};
 use crate::model::{
     Preferences, Reader, Subscriber, SubscriberStatus, Suppression, SuppressionReason,
 };
@@ -119,12 +119,13 @@ fn components_json(p: &Preferences) -> Arg {
 }
 
 impl SqlStore {
-    async fn link_where(&self, filter: &str, value: Arg) -> DbResult<Option<SubscriberLink>> {
+    /// The one subscriber `filter` finds, with `:key` in it bound to `key`.
+    async fn link_where(&self, filter: &str, key: Arg) -> DbResult<Option<SubscriberLink>> {
         let rows: Vec<LinkRow> = sql(format!(
             "SELECT {SUBSCRIBER_COLUMNS}, s.token, a.name AS account_name
              FROM {SUBSCRIBER_FROM} WHERE {filter}"
         ))
-        .bind(value)
+        .set("key", key)
         .all(self.read())
         .await?;
         Ok(self.links(rows).await?.pop())
@@ -169,50 +170,51 @@ impl SqlStore {
     }
 
     async fn account_id(&self, conn: super::sql::Conn<'_>, slug: &str) -> DbResult<i64> {
-        sql("SELECT id FROM accounts WHERE slug = $1")
-            .bind(slug)
+        sql("SELECT id FROM accounts WHERE slug = :slug")
+            .set("slug", slug)
             .scalar(conn)
             .await?
-            .ok_or_else(|| DbError::Conflict(format!("there is no account `{slug}`")))
+            .ok_or_else(|| super::missing(Kind::Account, slug))
     }
 }
 
 const INSERT_SUBSCRIBER: &str = "INSERT INTO subscribers (email, account_id, account_admin,
     status, releases, digest, kinds, components, token, source, created_at, confirmed_at,
     digest_since)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11) RETURNING id";
+    VALUES (:email, :account_id, :account_admin, :status, :releases, :digest, :kinds,
+        :components, :token, :source, :now, :confirmed_at, :now) RETURNING id";
 
 fn insert(new: &NewSubscriber, account_id: Option<i64>, now: DateTime<Utc>) -> super::sql::Sql {
     let confirmed = (new.status == SubscriberStatus::Confirmed).then_some(now);
     sql(INSERT_SUBSCRIBER)
-        .bind(&new.email)
-        .bind(account_id)
-        .bind(new.account_admin)
-        .bind(new.status.as_str())
-        .bind(new.preferences.releases)
-        .bind(new.preferences.digest.as_str())
-        .bind(kinds_json(&new.preferences))
-        .bind(components_json(&new.preferences))
-        .bind(&new.token)
-        .bind(&new.source)
-        .bind(now)
-        .bind(confirmed)
+        .set("email", &new.email)
+        .set("account_id", account_id)
+        .set("account_admin", new.account_admin)
+        .set("status", new.status.as_str())
+        .set("releases", new.preferences.releases)
+        .set("digest", new.preferences.digest.as_str())
+        .set("kinds", kinds_json(&new.preferences))
+        .set("components", components_json(&new.preferences))
+        .set("token", &new.token)
+        .set("source", &new.source)
+        .set("now", now)
+        .set("confirmed_at", confirmed)
 }
 
 #[async_trait]
 impl SubscriberStore for SqlStore {
     async fn instance_secret(&self, name: &str, fresh: &str) -> DbResult<String> {
         sql(
-            "INSERT INTO instance_secrets (name, value, created_at) VALUES ($1, $2, $3)
+            "INSERT INTO instance_secrets (name, value, created_at) VALUES (:name, :fresh, :now)
              ON CONFLICT (name) DO NOTHING",
         )
-        .bind(name)
-        .bind(fresh)
-        .bind(self.now())
+        .set("name", name)
+        .set("fresh", fresh)
+        .set("now", self.now())
         .execute(self.write())
         .await?;
-        sql("SELECT value FROM instance_secrets WHERE name = $1")
-            .bind(name)
+        sql("SELECT value FROM instance_secrets WHERE name = :name")
+            .set("name", name)
             .value(self.write())
             .await
     }
@@ -232,7 +234,10 @@ impl SubscriberStore for SqlStore {
                 None => None,
             };
             let id: i64 = insert(s, account_id, now)
-                .or_conflict(format!("`{}` is already subscribed", s.email))
+                .or_conflict(Conflict::Taken {
+                    what: Kind::Subscriber,
+                    key: s.email.clone(),
+                })
                 .value(tx.conn())
                 .await?;
             ids.push(id);
@@ -243,24 +248,24 @@ impl SubscriberStore for SqlStore {
 
     async fn subscriber(&self, id: i64) -> DbResult<Subscriber> {
         sql(format!(
-            "SELECT {SUBSCRIBER_COLUMNS} FROM {SUBSCRIBER_FROM} WHERE s.id = $1"
+            "SELECT {SUBSCRIBER_COLUMNS} FROM {SUBSCRIBER_FROM} WHERE s.id = :id"
         ))
-        .bind(id)
+        .set("id", id)
         .one(self.write())
         .await
     }
 
     async fn subscriber_by_email(&self, email: &str) -> DbResult<Option<SubscriberLink>> {
-        self.link_where("s.email = $1", email.into()).await
+        self.link_where("s.email = :key", email.into()).await
     }
 
     async fn subscriber_by_token(&self, token: &str) -> DbResult<Option<SubscriberLink>> {
-        self.link_where("s.token = $1 AND s.status <> 'removed'", token.into())
+        self.link_where("s.token = :key AND s.status <> 'removed'", token.into())
             .await
     }
 
     async fn subscriber_link(&self, id: i64) -> DbResult<SubscriberLink> {
-        self.link_where("s.id = $1", id.into())
+        self.link_where("s.id = :key", id.into())
             .await?
             .ok_or(DbError::NotFound)
     }
@@ -269,9 +274,9 @@ impl SubscriberStore for SqlStore {
         let rows: Vec<LinkRow> = sql(format!(
             "SELECT {SUBSCRIBER_COLUMNS}, s.token, a.name AS account_name
              FROM {SUBSCRIBER_FROM} WHERE {} ORDER BY s.id",
-            self.dialect().any("s.id", "$1")
+            self.dialect().any("s.id", ":ids")
         ))
-        .bind(ids)
+        .set("ids", ids)
         .all(self.bulk())
         .await?;
         self.links(rows).await
@@ -280,9 +285,9 @@ impl SubscriberStore for SqlStore {
     async fn existing_emails(&self, emails: &[String]) -> DbResult<Vec<String>> {
         let rows: Vec<(String,)> = sql(format!(
             "SELECT email FROM subscribers WHERE {}",
-            self.dialect().any("email", "$1")
+            self.dialect().any("email", ":emails")
         ))
-        .bind(emails)
+        .set("emails", emails)
         .all(self.bulk())
         .await?;
         Ok(rows.into_iter().map(|(email,)| email).collect())
@@ -343,33 +348,36 @@ impl SubscriberStore for SqlStore {
         let stamp = match status {
             SubscriberStatus::Confirmed => {
                 // Confirming again keeps the first time; a digest starts from now.
-                "confirmed_at = COALESCE(confirmed_at, $3), unsubscribed_at = NULL,
-                 digest_since = CASE WHEN status = 'confirmed' THEN digest_since ELSE $3 END"
+                "confirmed_at = COALESCE(confirmed_at, :at), unsubscribed_at = NULL,
+                 digest_since = CASE WHEN status = 'confirmed' THEN digest_since ELSE :at END, "
             }
-            SubscriberStatus::Unsubscribed => "unsubscribed_at = COALESCE(unsubscribed_at, $3)",
-            _ => "unsubscribed_at = unsubscribed_at",
+            SubscriberStatus::Unsubscribed => "unsubscribed_at = COALESCE(unsubscribed_at, :at), ",
+            _ => "",
         };
-        sql(format!(
-            "UPDATE subscribers SET {stamp}, status = $2 WHERE id = $1 AND status <> 'removed'"
+        let update = sql(format!(
+            "UPDATE subscribers SET {stamp}status = :status WHERE id = :id AND status <> 'removed'"
         ))
-        .bind(id)
-        .bind(status.as_str())
-        .bind(at)
-        .change_one(self.write())
-        .await?;
+        .set("id", id)
+        .set("status", status.as_str());
+        let update = if stamp.is_empty() {
+            update
+        } else {
+            update.set("at", at)
+        };
+        update.change_one(self.write()).await?;
         self.subscriber(id).await
     }
 
     async fn set_preferences(&self, id: i64, p: &Preferences) -> DbResult<Subscriber> {
         sql(
-            "UPDATE subscribers SET releases = $2, digest = $3, kinds = $4, components = $5
-             WHERE id = $1 AND status <> 'removed'",
+            "UPDATE subscribers SET releases = :releases, digest = :digest, kinds = :kinds, components = :components
+             WHERE id = :id AND status <> 'removed'",
         )
-        .bind(id)
-        .bind(p.releases)
-        .bind(p.digest.as_str())
-        .bind(kinds_json(p))
-        .bind(components_json(p))
+        .set("id", id)
+        .set("releases", p.releases)
+        .set("digest", p.digest.as_str())
+        .set("kinds", kinds_json(p))
+        .set("components", components_json(p))
         .change_one(self.write())
         .await?;
         self.subscriber(id).await
@@ -386,11 +394,13 @@ impl SubscriberStore for SqlStore {
             Some(slug) => Some(self.account_id(tx.conn(), slug).await?),
             None => None,
         };
-        sql("UPDATE subscribers SET account_id = $2, account_admin = $3
-             WHERE id = $1 AND status <> 'removed'")
-        .bind(id)
-        .bind(account_id)
-        .bind(admin && account_id.is_some())
+        sql(
+            "UPDATE subscribers SET account_id = :account_id, account_admin = :is_some
+             WHERE id = :id AND status <> 'removed'",
+        )
+        .set("id", id)
+        .set("account_id", account_id)
+        .set("is_some", admin && account_id.is_some())
         .change_one(tx.conn())
         .await?;
         tx.commit().await?;
@@ -398,9 +408,9 @@ impl SubscriberStore for SqlStore {
     }
 
     async fn confirmation_sent(&self, id: i64, at: DateTime<Utc>) -> DbResult<()> {
-        sql("UPDATE subscribers SET confirm_sent_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
+        sql("UPDATE subscribers SET confirm_sent_at = :at WHERE id = :id")
+            .set("id", id)
+            .set("at", at)
             .execute(self.write())
             .await?;
         Ok(())
@@ -409,18 +419,18 @@ impl SubscriberStore for SqlStore {
     async fn remove_subscriber(&self, id: i64, new_token: &str) -> DbResult<()> {
         let mut tx = self.begin().await?;
         sql(
-            "UPDATE subscribers SET email = NULL, token = $2, status = 'removed',
-             unsubscribed_at = COALESCE(unsubscribed_at, $3) WHERE id = $1 AND status <> 'removed'",
+            "UPDATE subscribers SET email = NULL, token = :new_token, status = 'removed',
+             unsubscribed_at = COALESCE(unsubscribed_at, :now) WHERE id = :id AND status <> 'removed'",
         )
-        .bind(id)
-        .bind(new_token)
-        .bind(self.now())
+        .set("id", id)
+        .set("new_token", new_token)
+        .set("now", self.now())
         .change_one(tx.conn())
         .await?;
         // Nothing more goes to them.
         sql("UPDATE deliveries SET status = 'skipped', error = 'removed'
-             WHERE subscriber_id = $1 AND status = 'queued'")
-        .bind(id)
+             WHERE subscriber_id = :id AND status = 'queued'")
+        .set("id", id)
         .execute(tx.conn())
         .await?;
         tx.commit().await
@@ -441,24 +451,24 @@ impl SubscriberStore for SqlStore {
     ) -> DbResult<Suppression> {
         sql(
             "INSERT INTO suppressions (email, reason, detail, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5)
+             VALUES (:email, :reason, :detail, :by, :now)
              ON CONFLICT (email) DO UPDATE SET reason = excluded.reason,
                  detail = excluded.detail, created_by = excluded.created_by,
                  created_at = excluded.created_at
              RETURNING email, reason, detail, created_by, created_at",
         )
-        .bind(email)
-        .bind(reason.as_str())
-        .bind(detail)
-        .bind(by)
-        .bind(self.now())
+        .set("email", email)
+        .set("reason", reason.as_str())
+        .set("detail", detail)
+        .set("by", by)
+        .set("now", self.now())
         .one(self.write())
         .await
     }
 
     async fn lift_suppression(&self, email: &str) -> DbResult<()> {
-        sql("DELETE FROM suppressions WHERE email = $1")
-            .bind(email)
+        sql("DELETE FROM suppressions WHERE email = :email")
+            .set("email", email)
             .change_one(self.write())
             .await
     }
@@ -473,8 +483,8 @@ impl SubscriberStore for SqlStore {
     }
 
     async fn is_suppressed(&self, email: &str) -> DbResult<bool> {
-        Ok(sql("SELECT 1 FROM suppressions WHERE email = $1")
-            .bind(email)
+        Ok(sql("SELECT 1 FROM suppressions WHERE email = :email")
+            .set("email", email)
             .scalar::<i64>(self.read())
             .await?
             .is_some())

@@ -25,38 +25,38 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> DbResult<ApiToken>;
 }
 
-const COLUMNS: &str = "id, name, role, prefix, created_at, last_used_at, revoked_at";
+pub(super) const COLUMNS: &str = "id, name, role, prefix, created_at, last_used_at, revoked_at";
 
 #[async_trait]
 impl TokenStore for SqlStore {
     async fn create_token(&self, token: NewToken) -> DbResult<ApiToken> {
         sql(format!(
             "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+             VALUES (:name, :role, :token_hash, :prefix, :created_by, :now) RETURNING {COLUMNS}"
         ))
-        .bind(&token.name)
-        .bind(token.role.as_str())
-        .bind(&token.token_hash)
-        .bind(&token.prefix)
-        .bind(token.created_by)
-        .bind(self.now())
+        .set("name", &token.name)
+        .set("role", token.role.as_str())
+        .set("token_hash", &token.token_hash)
+        .set("prefix", &token.prefix)
+        .set("created_by", token.created_by)
+        .set("now", self.now())
         .one(self.write())
         .await
     }
 
     async fn token_by_hash(&self, token_hash: &str) -> DbResult<Option<ApiToken>> {
         sql(format!(
-            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"
+            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = :token_hash"
         ))
-        .bind(token_hash)
+        .set("token_hash", token_hash)
         .optional(self.read())
         .await
     }
 
     async fn touch_token(&self, id: i64, at: DateTime<Utc>) -> DbResult<()> {
-        sql("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
+        sql("UPDATE api_tokens SET last_used_at = :at WHERE id = :id")
+            .set("id", id)
+            .set("at", at)
             .execute(self.write())
             .await?;
         Ok(())
@@ -73,11 +73,11 @@ impl TokenStore for SqlStore {
 
     async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> DbResult<ApiToken> {
         sql(format!(
-            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, :at) WHERE id = :id
              RETURNING {COLUMNS}"
         ))
-        .bind(id)
-        .bind(at)
+        .set("id", id)
+        .set("at", at)
         .one(self.write())
         .await
     }

@@ -407,6 +407,7 @@ async fn make_releases(db: &Db, md: &Markdown, count: usize) -> anyhow::Result<u
                     publish_at: Some(at),
                     published_at: Some(at),
                     archived: false,
+                    announce: None,
                 },
             )
             .await?;

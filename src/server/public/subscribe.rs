@@ -3,11 +3,11 @@
 //! unsubscribe. The links carry the subscriber's secret, never the address.
 
 use super::{error_page, pages, preview_link_page, private_headers, Viewer};
-use crate::model::SubscriberStatus;
+use crate::model::{ChoicesForm, SubscribeForm, SubscriberStatus};
 use crate::server::auth::client::client_address;
 use crate::server::error::AppError;
 use crate::server::service::delivery::PREVIEW_TOKEN;
-use crate::server::service::subscribers::{self, ChoicesForm, SubscribeForm};
+use crate::server::service::subscribers;
 use crate::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
@@ -16,25 +16,14 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
-/// Reads a form body; repeated fields (`kinds`) become a list.
+/// Reads a form body; repeated fields (`kinds`) become a list, and a body
+/// that is not a form reads as an empty one (the service says what is missing).
 fn form_fields(body: &[u8]) -> (SubscribeForm, ChoicesForm) {
-    let mut form = SubscribeForm::default();
-    let mut choices = ChoicesForm::default();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "email" => form.email = v,
-            "form_token" => form.form_token = v,
-            "website" => form.website = v,
-            "releases" => choices.releases = Some(v),
-            "digest" => choices.digest = Some(v),
-            "kinds" => choices.kinds.push(v),
-            "components" => choices.components = v,
-            "choosing" => choices.choosing = Some(v),
-            _ => {}
-        }
-    }
-    form.choices = choices.clone();
+    let choices: ChoicesForm = serde_html_form::from_bytes(body).unwrap_or_default();
+    let form = SubscribeForm {
+        choices: choices.clone(),
+        ..serde_html_form::from_bytes(body).unwrap_or_default()
+    };
     (form, choices)
 }
 

@@ -48,7 +48,8 @@ pub async fn add(
         }
     };
     let out = state.outbox().await?;
-    let report = subscribers::import(&state.db, &out, &actor, &rows, false, "api").await?;
+    let fx = state.effects();
+    let report = subscribers::import(&state.db, &out, &fx, &actor, &rows, false, "api").await?;
     if !report.imported {
         let first = &report.rejected[0];
         let body = serde_json::json!({
@@ -64,7 +65,6 @@ pub async fn add(
         });
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
     }
-    state.engine.wake();
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
@@ -227,13 +227,15 @@ pub async fn send(
             .map_err(|e| AppError::invalid("at", e.to_string()))?
             .at
     };
-    let campaign = campaigns::send(&state.db, state.config.host(), &actor, id, at).await?;
-    state.engine.wake();
+    let fx = state.effects();
+    let send = CampaignAction::Send;
+    let campaign =
+        campaigns::act(&state.db, &fx, state.config.host(), &actor, id, send, at).await?;
     Ok(Json(campaign))
 }
 
 macro_rules! campaign_action {
-    ($name:ident, $path:literal, $doc:literal) => {
+    ($name:ident, $action:ident, $path:literal, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, params(("id" = i64, Path)), security(("bearer" = [])),
             responses((status = 200, body = Campaign), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -242,25 +244,28 @@ macro_rules! campaign_action {
             ApiCaller(actor): ApiCaller,
             ApiPath(id): ApiPath<i64>,
         ) -> Result<Json<Campaign>, AppError> {
-            let campaign = campaigns::$name(&state.db, &actor, id).await?;
-            state.engine.wake();
-            Ok(Json(campaign))
+            let (fx, host) = (state.effects(), state.config.host());
+            let action = CampaignAction::$action;
+            Ok(Json(campaigns::act(&state.db, &fx, host, &actor, id, action, None).await?))
         }
     };
 }
 
 campaign_action!(
     pause,
+    Pause,
     "/api/v1/campaigns/{id}/pause",
     "Pause a campaign that is sending."
 );
 campaign_action!(
     resume,
+    Resume,
     "/api/v1/campaigns/{id}/resume",
     "Resume a paused campaign."
 );
 campaign_action!(
     cancel,
+    Cancel,
     "/api/v1/campaigns/{id}/cancel",
     "Cancel a campaign; what was not sent is skipped."
 );

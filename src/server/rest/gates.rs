@@ -5,7 +5,7 @@
 use super::extract::{ApiCaller, ApiJson, ApiPath, ApiQuery};
 use crate::model::*;
 use crate::server::error::{AppError, ErrorBody, ErrorDetail};
-use crate::server::service::gates::{self, BlockInput, BuildChange, BuildInput};
+use crate::server::service::gates::{self, BuildChange, BuildInput};
 use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -308,15 +308,13 @@ pub async fn customer_note(
     let note = incidents::customer_note(
         &state.db,
         &state.markdown,
+        &state.effects(),
         state.config.host(),
         &actor,
         number(&id)?,
         input,
     )
     .await?;
-    if note.campaign_id.is_some() {
-        state.engine.wake();
-    }
     Ok((StatusCode::CREATED, Json(note)))
 }
 

@@ -245,21 +245,6 @@ pub async fn unlink(
     Ok(Json(releases::unlink(&state.db, &actor, &slug, id).await?))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishInput {
-    pub revision: i64,
-    /// Publish at this time instead of now (the release is scheduled).
-    pub at: Option<DateTime<Utc>>,
-    /// Publish even though some entries have not shipped to production.
-    #[serde(default, rename = "override")]
-    pub override_readiness: bool,
-    /// Draft its email announcement when it is published (the default);
-    /// `false` publishes without one.
-    #[serde(default)]
-    pub announce: Option<bool>,
-}
-
 /// Publish a release now, or schedule it.
 #[utoipa::path(post, path = "/api/v1/releases/{slug}/publish", params(("slug" = String, Path)), request_body = PublishInput,
     security(("bearer" = [])),
@@ -271,34 +256,10 @@ pub async fn publish(
     body: ApiJson<PublishInput>,
 ) -> Result<Json<Release>, AppError> {
     crate::server::service::releases::may_manage(&actor)?;
-    let body = body.parse()?;
-    if let Some(announce) = body.announce {
-        releases::set_announce(&state.db, &actor, &slug, announce).await?;
-    }
-    let release = match body.at {
-        Some(at) => {
-            releases::schedule(
-                &state.db,
-                &actor,
-                &slug,
-                body.revision,
-                at,
-                body.override_readiness,
-            )
-            .await?
-        }
-        None => {
-            releases::publish(
-                &state.db,
-                &actor,
-                &slug,
-                body.revision,
-                body.override_readiness,
-            )
-            .await?
-        }
-    };
-    Ok(Json(release))
+    let input = body.parse()?;
+    Ok(Json(
+        releases::publish(&state.db, &actor, &slug, input).await?,
+    ))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! when the release is published, previewed and tested by a PM, then sent to
 //! every confirmed subscriber who may read the release.
 
-use super::Actor;
+use super::{Actor, Effects};
 use crate::model::*;
 use crate::server::db::{CampaignRow, Candidate, Db, DbError};
 use crate::server::error::AppError;
@@ -160,8 +160,34 @@ fn not_found(e: DbError) -> AppError {
     }
 }
 
+/// What the team does to a campaign (send now or at `at`, pause, resume,
+/// cancel): the one entry point of the API's endpoints and the app's
+/// buttons. Mail it queues wakes the delivery engine.
+pub async fn act(
+    db: &Db,
+    fx: &Effects<'_>,
+    host: &str,
+    actor: &Actor,
+    id: i64,
+    action: CampaignAction,
+    at: Option<DateTime<Utc>>,
+) -> Result<Campaign, AppError> {
+    let campaign = match action {
+        CampaignAction::Send => send(db, host, actor, id, at).await?,
+        CampaignAction::Pause => transition(db, actor, id, action, CampaignStatus::Paused).await?,
+        CampaignAction::Resume => {
+            transition(db, actor, id, action, CampaignStatus::Sending).await?
+        }
+        CampaignAction::Cancel => {
+            transition(db, actor, id, action, CampaignStatus::Cancelled).await?
+        }
+    };
+    fx.mail_queued();
+    Ok(campaign)
+}
+
 /// Sends now, or at `at` (the scheduler starts it then).
-pub async fn send(
+pub(super) async fn send(
     db: &Db,
     host: &str,
     actor: &Actor,
@@ -171,8 +197,8 @@ pub async fn send(
     may_manage(actor)?;
     let row = db.campaign(id).await.map_err(not_found)?;
     let release = release_of(db, &row).await?;
-    let from = [CampaignStatus::Draft, CampaignStatus::Scheduled];
-    if !from.contains(&row.status) {
+    let from = CampaignAction::Send.from_statuses();
+    if !row.status.allows(CampaignAction::Send) {
         return Err(AppError::conflict(format!(
             "This campaign is {}; only a draft or a scheduled campaign can be sent.",
             row.status.label().to_lowercase()
@@ -186,12 +212,12 @@ pub async fn send(
     match at.filter(|t| *t > db.now() + TimeDelta::seconds(5)) {
         Some(at) => {
             super::validate::timestamp("at", at)?;
-            db.move_campaign(id, &from, CampaignStatus::Scheduled, Some(at))
+            db.move_campaign(id, from, CampaignStatus::Scheduled, Some(at))
                 .await
                 .map_err(stale)?;
             tracing::info!(campaign = id, %at, by = %actor.label, "campaign scheduled");
         }
-        None => start(db, host, id, &release, &from).await?,
+        None => start(db, host, id, &release, from).await?,
     }
     describe(db, db.campaign(id).await?).await
 }
@@ -234,54 +260,17 @@ pub async fn start_due(db: &Db, host: &str) -> Result<usize, AppError> {
     Ok(due.len())
 }
 
-pub async fn pause(db: &Db, actor: &Actor, id: i64) -> Result<Campaign, AppError> {
-    transition(
-        db,
-        actor,
-        id,
-        &[CampaignStatus::Sending],
-        CampaignStatus::Paused,
-    )
-    .await
-}
-
-pub async fn resume(db: &Db, actor: &Actor, id: i64) -> Result<Campaign, AppError> {
-    transition(
-        db,
-        actor,
-        id,
-        &[CampaignStatus::Paused],
-        CampaignStatus::Sending,
-    )
-    .await
-}
-
-pub async fn cancel(db: &Db, actor: &Actor, id: i64) -> Result<Campaign, AppError> {
-    transition(
-        db,
-        actor,
-        id,
-        &[
-            CampaignStatus::Draft,
-            CampaignStatus::Scheduled,
-            CampaignStatus::Sending,
-            CampaignStatus::Paused,
-        ],
-        CampaignStatus::Cancelled,
-    )
-    .await
-}
-
 async fn transition(
     db: &Db,
     actor: &Actor,
     id: i64,
-    from: &[CampaignStatus],
+    action: CampaignAction,
     to: CampaignStatus,
 ) -> Result<Campaign, AppError> {
     may_manage(actor)?;
     let row = db.campaign(id).await.map_err(not_found)?;
-    if !from.contains(&row.status) {
+    let from = action.from_statuses();
+    if !row.status.allows(action) {
         return Err(AppError::conflict(format!(
             "This campaign is {}; it cannot become {}.",
             row.status.label().to_lowercase(),

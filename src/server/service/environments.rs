@@ -389,11 +389,7 @@ pub async fn calendar(
                 ));
                 night.given_by = Some("shiplog".into());
                 NightState::Skipped
-            } else if let Some(b) = blocks.iter().find(|b| {
-                b.placed_at <= starts_at
-                    && b.expires_at > starts_at
-                    && b.lifted_at.is_none_or(|l| l > starts_at)
-            }) {
+            } else if let Some(b) = blocks.iter().find(|b| b.holds_at(starts_at)) {
                 night.reason = Some(NightReason::Blocked);
                 night.note = Some(format!("{} ({})", b.reason, b.scope()));
                 night.given_by = Some(b.placed_by.clone());

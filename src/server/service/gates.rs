@@ -172,21 +172,6 @@ pub async fn change_build(
     Ok(build)
 }
 
-/// A block as it is placed.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BlockInput {
-    pub environment: String,
-    /// Why: required.
-    pub reason: String,
-    /// Block one entry's change from going further.
-    pub entry_id: Option<i64>,
-    /// Block every change to a component.
-    pub component: Option<String>,
-    /// Default: the morning after the environment's next deploy night.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 /// Raises `gate.closed` once per environment and night when, in the hour
 /// before a deploy night starts, the gate is closed.
 pub async fn check_gates(db: &Db, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<(), AppError> {
@@ -283,12 +268,15 @@ pub async fn place_block(
         }
         None => super::environments::block_default_expiry(db, &environment, now, tz).await?,
     };
+    let reason = reason.to_string();
     let block = db
         .place_block(NewBlock {
-            environment,
-            reason: reason.to_string(),
-            entry_id: input.entry_id,
-            component,
+            input: BlockInput {
+                environment,
+                reason,
+                component,
+                ..input
+            },
             placed_by: actor.label.clone(),
             expires_at,
         })
@@ -326,14 +314,19 @@ pub async fn blocks(
     environment: Option<&str>,
     holding: bool,
 ) -> Result<Vec<Block>, AppError> {
-    Ok(db
+    let now = db.now();
+    let mut found = db
         .list_blocks(&BlockQuery {
             environment: environment.map(str::to_string),
-            holding_at: holding.then(|| db.now()),
+            holding_at: holding.then_some(now),
             placed_in: None,
             limit: 500,
         })
-        .await?)
+        .await?;
+    if holding {
+        found.retain(|b| b.holds_at(now));
+    }
+    Ok(found)
 }
 
 /// Whether `build` carries the change of `entry`: its deploy's commit or

@@ -2,7 +2,7 @@
 //! causes, the suspects that narrow a cause down, the deploy that fixed them
 //! (`Fixes-Incident: INC-<n>`), and what release readiness must know.
 
-use super::{conventional, validate, Actor};
+use super::{conventional, validate, Actor, Effects};
 use crate::model::*;
 use crate::server::db::{ActionQuery, Db, DbError, IncidentEdit, IncidentQuery, NewIncident};
 use crate::server::error::AppError;
@@ -749,9 +749,11 @@ pub struct CustomerNote {
 /// the entry that caused it (so nobody reads of a change they never had),
 /// and, with `announce`, a release emailed at once to the subscribers who
 /// may read it. Only the note's own words reach customers.
+#[allow(clippy::too_many_arguments)]
 pub async fn customer_note(
     db: &Db,
     md: &Markdown,
+    fx: &Effects<'_>,
     host: &str,
     actor: &Actor,
     id: i64,
@@ -760,18 +762,9 @@ pub async fn customer_note(
     may_tell_customers(actor)?;
     let detail = get(db, id).await?;
     let incident = &detail.incident;
-    if incident.status != IncidentStatus::Resolved {
-        return Err(AppError::conflict(format!(
-            "{} is not resolved yet: tell customers once it is fixed.",
-            incident.number
-        )));
-    }
-    if incident.customer_impact.trim().is_empty() {
-        return Err(AppError::conflict(format!(
-            "{} records no customer impact: there is nothing to tell customers.",
-            incident.number
-        )));
-    }
+    incident
+        .ready_for_customer_note()
+        .map_err(AppError::conflict)?;
     if incident.customer_entry_id.is_some() {
         return Err(AppError::conflict(
             "Customers were already told about this incident.",
@@ -840,6 +833,7 @@ pub async fn customer_note(
         .await?;
         note.release = Some(release);
         note.campaign_id = Some(campaign);
+        fx.mail_queued();
     }
     Ok(note)
 }
@@ -871,7 +865,11 @@ async fn announce_note(
     )
     .await?;
     let linked = releases::link(db, actor, &release.slug, &[entry.id], None, false).await?;
-    releases::publish(db, actor, &release.slug, linked.release.revision, false).await?;
+    let publish = PublishInput {
+        revision: linked.release.revision,
+        ..PublishInput::default()
+    };
+    releases::publish(db, actor, &release.slug, publish).await?;
     let (campaign, _) = super::campaigns::create(db, actor, &release.slug).await?;
     super::campaigns::send(db, host, actor, campaign.id, None).await?;
     Ok((release.slug, campaign.id))

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod campaigns;
 pub mod changes;
+pub mod conflicts;
 pub mod conventional;
 pub mod delivery;
 pub mod deploys;
@@ -29,6 +30,46 @@ pub mod validate;
 pub mod webhooks;
 
 use crate::model::Role;
+use crate::server::page_cache::PageCache;
+
+/// What a use case does besides writing, through one handle: it wakes the
+/// delivery engine when it queued mail, and drops the cached customer pages
+/// when what they show changed. The application state makes one
+/// (`Services::effects`); code with neither (the CLI's one-off commands,
+/// storage tests) passes [`Effects::none`], and the engine's next round and
+/// the cache's next write pick the change up.
+#[derive(Clone, Copy, Default)]
+pub struct Effects<'a> {
+    engine: Option<&'a delivery::Engine>,
+    pages: Option<&'a PageCache>,
+}
+
+impl<'a> Effects<'a> {
+    pub fn new(engine: &'a delivery::Engine, pages: &'a PageCache) -> Self {
+        Effects {
+            engine: Some(engine),
+            pages: Some(pages),
+        }
+    }
+
+    pub fn none() -> Self {
+        Effects::default()
+    }
+
+    /// Mail was queued: send it now rather than at the engine's next round.
+    pub fn mail_queued(&self) {
+        if let Some(engine) = self.engine {
+            engine.wake();
+        }
+    }
+
+    /// What customers read changed: cached pages are rendered again.
+    pub fn pages_changed(&self) {
+        if let Some(pages) = self.pages {
+            pages.invalidate();
+        }
+    }
+}
 
 /// Who is acting: a signed-in person or an API token.
 #[derive(Clone, Debug)]

@@ -339,90 +339,78 @@ async fn check_ready(
     )))
 }
 
-/// Whether publishing this release drafts its email announcement (it does
-/// unless the PM chose "don't announce").
-pub async fn set_announce(
-    db: &Db,
-    actor: &Actor,
-    slug: &str,
-    announce: bool,
-) -> Result<(), AppError> {
-    may_manage(actor)?;
-    let id = db.release_id(slug).await?.ok_or_else(|| not_found(slug))?;
-    db.set_release_announce(id, announce).await?;
-    Ok(())
-}
-
-/// Publishes now.
+/// Publishes a release now, or schedules it (`input.at`, in the future; the
+/// scheduler publishes it then): the one way to publish, for the API, the
+/// app and the incident flow. Whether it drafts its email announcement is
+/// written with the new state, in one statement, so a refused publish
+/// changes nothing.
 pub async fn publish(
     db: &Db,
     actor: &Actor,
     slug: &str,
-    revision: i64,
-    override_readiness: bool,
+    input: PublishInput,
 ) -> Result<Release, AppError> {
     may_manage(actor)?;
     let detail = get(db, slug).await?;
     if detail.release.status == ReleaseStatus::Published {
         return Err(AppError::conflict("This release is already published."));
     }
-    check_ready(db, &detail, override_readiness).await?;
     let now = db.now();
-    let release = db
-        .set_release_state(
-            detail.release.id,
-            revision,
-            ReleaseState {
-                status: ReleaseStatus::Published,
-                publish_at: Some(now),
-                published_at: Some(now),
-                archived: detail.release.archived,
-            },
-        )
-        .await
-        .map_err(stale)?;
-    tracing::info!(release = release.id, by = %actor.label, override_readiness, "release published");
-    super::campaigns::on_published(db, release.id, &actor.label).await?;
-    Ok(release)
-}
-
-/// Schedules publication at `at` (in the future); the scheduler publishes it then.
-pub async fn schedule(
-    db: &Db,
-    actor: &Actor,
-    slug: &str,
-    revision: i64,
-    at: DateTime<Utc>,
-    override_readiness: bool,
-) -> Result<Release, AppError> {
-    may_manage(actor)?;
-    let detail = get(db, slug).await?;
-    if detail.release.status == ReleaseStatus::Published {
-        return Err(AppError::conflict("This release is already published."));
-    }
-    validate::timestamp("publish_at", at)?;
-    if at <= db.now() + TimeDelta::seconds(5) {
-        return Err(AppError::invalid(
-            "publish_at",
-            "the publish time must be in the future",
-        ));
-    }
-    check_ready(db, &detail, override_readiness).await?;
-    let release = db
-        .set_release_state(
-            detail.release.id,
-            revision,
+    let state = match input.at {
+        None => ReleaseState {
+            status: ReleaseStatus::Published,
+            publish_at: Some(now),
+            published_at: Some(now),
+            archived: detail.release.archived,
+            announce: input.announce,
+        },
+        Some(at) => {
+            validate::timestamp("publish_at", at)?;
+            if at <= now + TimeDelta::seconds(5) {
+                return Err(AppError::invalid(
+                    "publish_at",
+                    "the publish time must be in the future",
+                ));
+            }
             ReleaseState {
                 status: ReleaseStatus::Scheduled,
                 publish_at: Some(at),
                 published_at: None,
                 archived: detail.release.archived,
-            },
-        )
+                announce: input.announce,
+            }
+        }
+    };
+    check_ready(db, &detail, input.override_readiness).await?;
+    let release = db
+        .set_release_state(detail.release.id, input.revision, state)
         .await
         .map_err(stale)?;
-    tracing::info!(release = release.id, at = %at, by = %actor.label, "release scheduled");
+    match input.at {
+        None => {
+            tracing::info!(release = release.id, by = %actor.label, override_readiness = input.override_readiness, "release published");
+            super::campaigns::on_published(db, release.id, &actor.label).await?;
+        }
+        Some(at) => {
+            tracing::info!(release = release.id, at = %at, by = %actor.label, "release scheduled")
+        }
+    }
     Ok(release)
+}
+
+/// The app's other publication changes: back to draft, archive, unarchive.
+pub async fn change_publication(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    revision: i64,
+    change: Publication,
+) -> Result<Release, AppError> {
+    match change {
+        Publication::Unpublish => unpublish(db, actor, slug, revision).await,
+        Publication::Archive => set_archived(db, actor, slug, revision, true).await,
+        Publication::Unarchive => set_archived(db, actor, slug, revision, false).await,
+    }
 }
 
 /// Back to draft (from scheduled or published).
@@ -442,6 +430,7 @@ pub async fn unpublish(
             publish_at: None,
             published_at: None,
             archived: detail.release.archived,
+            announce: None,
         },
     )
     .await
@@ -465,6 +454,7 @@ pub async fn set_archived(
             publish_at: r.publish_at,
             published_at: r.published_at,
             archived,
+            announce: None,
         },
     )
     .await

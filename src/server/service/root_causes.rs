@@ -297,7 +297,7 @@ pub async fn review(
     if note.status == NoteStatus::Final {
         return Err(AppError::conflict("This note is already final."));
     }
-    if note.author.eq_ignore_ascii_case(&actor.label) {
+    if !note.reviewable_by(&actor.label) {
         return Err(AppError::forbidden(
             "A second engineer reviews a note: its author cannot.",
         ));

@@ -3,7 +3,7 @@
 //! the team's management of the list (import, accounts, removal,
 //! suppression).
 
-use super::{validate, Actor};
+use super::{validate, Actor, Effects};
 use crate::model::*;
 use crate::server::auth::signing::Signer;
 use crate::server::auth::token;
@@ -12,7 +12,6 @@ use crate::server::db::{Db, DbError, NewSubscriber, SubscriberLink, SubscriberQu
 use crate::server::error::AppError;
 use crate::server::mail::{self, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
 
 /// How long a confirmation link works.
 pub const CONFIRM_HOURS: i64 = 48;
@@ -30,37 +29,6 @@ pub struct Outbox<'a> {
     pub mailer: &'a Mailer,
     pub config: &'a Config,
     pub signer: &'a Signer,
-}
-
-/// What the subscribe form sends.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct SubscribeForm {
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub form_token: String,
-    /// The honeypot: hidden from people, filled in by bots.
-    #[serde(default)]
-    pub website: String,
-    #[serde(flatten)]
-    pub choices: ChoicesForm,
-}
-
-/// Preferences as an HTML form sends them (checkboxes are absent when off).
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct ChoicesForm {
-    #[serde(default)]
-    pub releases: Option<String>,
-    #[serde(default)]
-    pub digest: Option<String>,
-    #[serde(default)]
-    pub kinds: Vec<String>,
-    /// Comma-separated.
-    #[serde(default)]
-    pub components: String,
-    /// Set by the full form, so that an empty kind list means "none" there.
-    #[serde(default)]
-    pub choosing: Option<String>,
 }
 
 impl ChoicesForm {
@@ -388,10 +356,12 @@ fn checked(
 /// account, choices, duplicates within the list and with the stored list),
 /// and nothing is stored while any row is rejected or when `preview` is set.
 /// Rows not marked `confirmed` are stored pending and sent a confirmation
-/// request.
+/// request. New subscribers can be mailed at once (the engine is woken) and
+/// change the counts customers' pages show (they are rendered again).
 pub async fn import(
     db: &Db,
     out: &Outbox<'_>,
+    fx: &Effects<'_>,
     actor: &Actor,
     rows: &[SubscriberInput],
     preview: bool,
@@ -475,6 +445,8 @@ pub async fn import(
         }
         subscribers.push(link.subscriber);
     }
+    fx.mail_queued();
+    fx.pages_changed();
     Ok(ImportReport {
         accepted,
         rejected,

@@ -3,7 +3,7 @@
 use super::{validate, Actor};
 use crate::model::*;
 use crate::server::auth::{password, token};
-use crate::server::db::{Db, DbError, KeyFailures, NewInvitation, NewUser};
+use crate::server::db::{Db, KeyFailures, NewInvitation, NewUser};
 use crate::server::error::AppError;
 use crate::server::mail::{self, Delivery, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -331,13 +331,7 @@ pub async fn update_person(
 ) -> Result<User, AppError> {
     actor.require(actor.role.is_admin(), "change roles")?;
     let role: Role = validate::choice("role", role)?;
-    let user = db
-        .update_user(id, role, active)
-        .await
-        .map_err(|e| match e {
-            DbError::LastAdmin => AppError::conflict(LAST_ADMIN),
-            other => other.into(),
-        })?;
+    let user = db.update_user(id, role, active).await?;
     tracing::info!(user = id, role = %role, active, by = %actor.label, "person updated");
     Ok(user)
 }
