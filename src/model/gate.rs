@@ -123,8 +123,9 @@ impl Block {
     }
 }
 
-/// A block as it is placed: the one input of placing a block, from the API,
-/// the home page's form and the CLI alike.
+// The one input of placing a block, from the API and the home page's form
+// alike. (Its doc comment is the API schema's description.)
+/// A block as it is placed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -235,8 +235,9 @@ mod tests {
     }
 }
 
-/// Publishing a release, now or at a time: the one input of publishing, from
-/// the API and the app alike.
+// Publishing a release, now or at a time: the one input of publishing, from
+// the API and the app alike. (A doc comment here would become the API
+// schema's description, which has none.)
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -282,6 +282,28 @@ on_both_databases! {
         assert_eq!(later.status, StatusCode::CREATED);
     }
 
+    async fn a_refused_publish_leaves_the_announcement_choice_as_it_was(app) {
+        let pm = app.token("pm").await;
+        let eng = app.token("engineer").await;
+        let deploy = app.record_deploy(&eng, json!({"environment": "production", "version": "r1", "status": "succeeded",
+            "entries": [{"title": "Faster search", "kind": "feature"}]})).await;
+        app.api(Method::POST, "/api/v1/releases", Some(&pm), Some(json!({"title": "Search", "slug": "search"}))).await;
+        let linked = app.api(Method::POST, "/api/v1/releases/search/entries", Some(&pm),
+            Some(json!({"entry_ids": [deploy["entries"][0]["id"]]}))).await.json();
+        let revision = linked["revision"].as_i64().unwrap();
+        // "Don't announce", from a page opened before someone else's edit: refused as stale.
+        let stale = app.api(Method::POST, "/api/v1/releases/search/publish", Some(&pm),
+            Some(json!({"revision": revision - 1, "announce": false}))).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text());
+        // Published again from the current revision without choosing: the refused choice was not kept.
+        let p = app.api(Method::POST, "/api/v1/releases/search/publish", Some(&pm),
+            Some(json!({"revision": revision}))).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.text());
+        let list = app.api(Method::GET, "/api/v1/campaigns", Some(&pm), None).await.json();
+        let releases: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["release"].as_str().unwrap()).collect();
+        assert_eq!(releases, ["search"], "the release is announced as it would have been");
+    }
+
     async fn the_subscribers_api_adds_all_or_nothing(app) {
         let pm = app.token("pm").await;
         app.api(Method::POST, "/api/v1/accounts", Some(&pm), Some(json!({"slug": "acme", "name": "Acme"}))).await;
