@@ -515,3 +515,9 @@ impl campaigns::Previews for Engine {
             .map(|(_, message)| message))
     }
 }
+
+impl super::Wake for Engine {
+    fn wake(&self) {
+        Engine::wake(self)
+    }
+}

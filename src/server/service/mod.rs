@@ -40,12 +40,18 @@ use crate::server::page_cache::PageCache;
 /// the cache's next write pick the change up.
 #[derive(Clone, Copy, Default)]
 pub struct Effects<'a> {
-    engine: Option<&'a delivery::Engine>,
+    engine: Option<&'a dyn Wake>,
     pages: Option<&'a PageCache>,
 }
 
+/// What sends queued mail, woken when there is some: the delivery engine
+/// (`delivery::Engine`), named here so that use cases need not know it.
+pub trait Wake: Send + Sync {
+    fn wake(&self);
+}
+
 impl<'a> Effects<'a> {
-    pub fn new(engine: &'a delivery::Engine, pages: &'a PageCache) -> Self {
+    pub fn new(engine: &'a dyn Wake, pages: &'a PageCache) -> Self {
         Effects {
             engine: Some(engine),
             pages: Some(pages),
