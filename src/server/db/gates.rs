@@ -195,9 +195,9 @@ impl GateStore for SqlStore {
 
     async fn list_builds(&self, status: Option<BuildStatus>, limit: i64) -> DbResult<Vec<Build>> {
         Ok(sql(format!(
-            "{BUILD} WHERE (:to_string IS NULL OR status = :to_string) ORDER BY id DESC LIMIT :limit"
+            "{BUILD} WHERE (:status IS NULL OR status = :status) ORDER BY id DESC LIMIT :limit"
         ))
-        .set("to_string", status.map(|s| s.as_str().to_string()))
+        .set("status", status.map(|s| s.as_str().to_string()))
         .set("limit", limit)
         .all::<BuildRow>(self.read())
         .await?

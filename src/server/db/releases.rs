@@ -362,14 +362,14 @@ impl ReleaseStore for SqlStore {
     async fn candidate_entries(&self, q: &CandidateQuery) -> DbResult<Vec<LinkedEntry>> {
         sql(linked(&format!(
             "WHERE n.release_id IS NULL AND {CUSTOMER_VISIBLE}
-               AND (:environment IS NULL OR e.slug = :environment) AND (:as_str IS NULL OR n.kind = :as_str)
+               AND (:environment IS NULL OR e.slug = :environment) AND (:kind IS NULL OR n.kind = :kind)
                AND (:component IS NULL OR n.component = :component) AND (:from IS NULL OR d.started_at >= :from)
                AND (:to IS NULL OR d.started_at < :to)
                AND (:text = '' OR LOWER(n.title) LIKE :text OR LOWER(n.body) LIKE :text)
              ORDER BY d.started_at DESC, n.position, n.id LIMIT :limit"
         )))
         .set("environment", &q.environment)
-        .set("as_str", q.kind.map(|k| k.as_str()))
+        .set("kind", q.kind.map(|k| k.as_str()))
         .set("component", &q.component)
         .set("from", q.from)
         .set("to", q.to)

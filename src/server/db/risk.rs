@@ -76,12 +76,12 @@ impl RiskStore for SqlStore {
     async fn mark_risky(&self, component: &str, note: Option<&str>, by: &str) -> DbResult<()> {
         sql(
             "INSERT INTO risky_components (component, note, marked_by, marked_at)
-             VALUES (:component, :to_string, :by, :now)
+             VALUES (:component, :note, :by, :now)
              ON CONFLICT (component) DO UPDATE SET note = excluded.note,
                  marked_by = excluded.marked_by, marked_at = excluded.marked_at",
         )
         .set("component", component)
-        .set("to_string", note.map(str::to_string))
+        .set("note", note.map(str::to_string))
         .set("by", by)
         .set("now", self.now())
         .execute(self.write())

@@ -395,12 +395,12 @@ impl SubscriberStore for SqlStore {
             None => None,
         };
         sql(
-            "UPDATE subscribers SET account_id = :account_id, account_admin = :is_some
+            "UPDATE subscribers SET account_id = :account_id, account_admin = :account_admin
              WHERE id = :id AND status <> 'removed'",
         )
         .set("id", id)
         .set("account_id", account_id)
-        .set("is_some", admin && account_id.is_some())
+        .set("account_admin", admin && account_id.is_some())
         .change_one(tx.conn())
         .await?;
         tx.commit().await?;
