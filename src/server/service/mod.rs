@@ -35,13 +35,11 @@ use crate::server::page_cache::PageCache;
 /// What a use case does besides writing, through one handle: it wakes the
 /// delivery engine when it queued mail, and drops the cached customer pages
 /// when what they show changed. The application state makes one
-/// (`Services::effects`); code with neither (the CLI's one-off commands,
-/// storage tests) passes [`Effects::none`], and the engine's next round and
-/// the cache's next write pick the change up.
-#[derive(Clone, Copy, Default)]
+/// (`Services::effects`).
+#[derive(Clone, Copy)]
 pub struct Effects<'a> {
-    engine: Option<&'a dyn Wake>,
-    pages: Option<&'a PageCache>,
+    engine: &'a dyn Wake,
+    pages: &'a PageCache,
 }
 
 /// What sends queued mail, woken when there is some: the delivery engine
@@ -52,28 +50,17 @@ pub trait Wake: Send + Sync {
 
 impl<'a> Effects<'a> {
     pub fn new(engine: &'a dyn Wake, pages: &'a PageCache) -> Self {
-        Effects {
-            engine: Some(engine),
-            pages: Some(pages),
-        }
-    }
-
-    pub fn none() -> Self {
-        Effects::default()
+        Effects { engine, pages }
     }
 
     /// Mail was queued: send it now rather than at the engine's next round.
     pub fn mail_queued(&self) {
-        if let Some(engine) = self.engine {
-            engine.wake();
-        }
+        self.engine.wake();
     }
 
     /// What customers read changed: cached pages are rendered again.
     pub fn pages_changed(&self) {
-        if let Some(pages) = self.pages {
-            pages.invalidate();
-        }
+        self.pages.invalidate();
     }
 }
 
